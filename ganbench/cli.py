@@ -1,0 +1,206 @@
+"""The ``ganbench`` command line: run, list, report, cite.
+
+Every user mistake ends in one line ``ganbench: error: ...`` naming the accepted values or the
+fix, and exit status 2; nothing written before is touched.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, NoReturn
+
+from ganbench import __version__
+from ganbench.errors import UserError
+
+EXIT_USAGE = 2
+EXIT_FAILED_RUNS = 1
+EXIT_INTERRUPTED = 130
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, but a usage mistake prints one error line (not the whole usage) and exits 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _csv(text: str) -> list[str]:
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+def build_parser() -> Parser:
+    from ganbench.suites import BUDGETS, DEFAULT_SUITE
+
+    parser = Parser(
+        prog="ganbench",
+        description="Train and evaluate GAN variants and neural style transfer; write records, tables, plots, a report.",
+    )
+    parser.add_argument("--version", action="version", version=f"ganbench {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
+
+    run = commands.add_parser(
+        "run",
+        help="run a suite (default: the toy suite) and write its records, tables, plots and report",
+        description="Run every (variant, dataset, seed) of a suite at a budget. Finished runs in --out are skipped, "
+        "interrupted ones resume from their last checkpoint.",
+    )
+    run.add_argument("--suite", default=DEFAULT_SUITE, help=f"suite name (default: {DEFAULT_SUITE}; see `ganbench list suites`)")
+    run.add_argument("--budget", choices=BUDGETS, help="training length: smoke (seconds), quick (minutes on a CPU), "
+                     "standard (about an hour on a GPU), paper (published schedules); default: the suite's")
+    run.add_argument("--iterations", type=int, help="generator iterations per run, replacing the budget's")
+    run.add_argument("--seeds", type=int, help="number of seeds, 0..N-1 (default: the suite's)")
+    run.add_argument("--variants", type=_csv, help="comma-separated variants (default: the suite's)")
+    run.add_argument("--datasets", type=_csv, help="comma-separated datasets (default: the suite's)")
+    run.add_argument("--out", type=Path, help="output folder (default: runs/SUITE-BUDGET)")
+    run.add_argument("--device", default="auto", help="auto (CUDA if available), cpu or cuda (default: auto)")
+    run.add_argument("--set", dest="assignments", action="append", default=[], metavar="[VARIANT.]KEY=VALUE",
+                     help="override a setting, e.g. --set dcgan.lr_d=1e-4, --set n_critic=2, --set eval.samples=5000; "
+                     "repeatable (see `ganbench list --settings VARIANT`)")
+    run.add_argument("--data-root", help="folder holding the datasets (default: $GANBENCH_DATA, else ~/.cache/ganbench/data)")
+    run.add_argument("--download", action="store_true", help="download missing datasets (needs network access)")
+    run.add_argument("--restart", action="store_true", help="ignore checkpoints and re-run runs that did not finish")
+    run.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                     help="show progress bars (default: when stderr is a terminal)")
+
+    listing = commands.add_parser("list", help="list suites, variants, datasets, evaluators, losses, or settings",
+                                  description="List what ganbench knows by name.")
+    listing.add_argument("what", nargs="?", default="all",
+                         choices=("all", "suites", "variants", "datasets", "evaluators", "metrics", "losses", "budgets"))
+    listing.add_argument("--settings", metavar="VARIANT|eval", help="list the settings of a variant (or 'eval')")
+
+    report = commands.add_parser("report", help="rewrite tables, plots and report.md of an output folder",
+                                 description="Regenerate summary.csv/.md/.tex, plots/ and report.md from records.jsonl.")
+    report.add_argument("out", type=Path, help="an output folder written by `ganbench run`")
+
+    commands.add_parser("cite", help="print the BibTeX entry for ganbench", description="Print how to cite ganbench.")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        if args.command is None:
+            parser.print_help()
+            return 0
+        if args.command == "run":
+            return command_run(args)
+        if args.command == "list":
+            return command_list(args)
+        if args.command == "report":
+            return command_report(args)
+        if args.command == "cite":
+            from ganbench.citation import citation_text
+
+            print(citation_text(), end="")
+            return 0
+    except UserError as error:
+        print(f"ganbench: error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("\nganbench: interrupted; run the same command again to resume from the last checkpoints", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    parser.error(f"unknown command {args.command}")
+
+
+def _summary_line(record: dict[str, Any]) -> str:
+    from ganbench.report.tables import COLUMNS
+
+    head = f"{record['variant']} {record['dataset']} seed {record['seed']}: {record['status']} in {record['elapsed_seconds']:.1f} s"
+    if record["status"] != "finished":
+        return f"{head} ({record.get('error', '')})"
+    values = {**record.get("metrics", {}), **record.get("throughput", {})}
+    shown = [f"{c.key}={values[c.key]:.{c.digits}f}" for c in COLUMNS if isinstance(values.get(c.key), (int, float))]
+    return f"{head} | " + " ".join(shown)
+
+
+def command_run(args: argparse.Namespace) -> int:
+    import os
+
+    from ganbench.report import write_outputs
+    from ganbench.results import ResultsStore
+    from ganbench.runner import execute_run, plan_runs, resolve_device
+    from ganbench.settings import parse_assignments
+    from ganbench.suites import SUITES
+
+    suite = SUITES.get(args.suite)
+    budget = args.budget or suite.default_budget
+    device = resolve_device(args.device)
+    data_root = args.data_root or os.environ.get("GANBENCH_DATA")
+    specs = plan_runs(suite, budget, args.seeds, args.variants, args.datasets, parse_assignments(args.assignments),
+                      data_root=data_root, download=args.download, iterations=args.iterations)
+    store = ResultsStore(args.out or Path("runs") / f"{suite.name}-{budget}")
+    store.ensure_writable()
+    progress = sys.stderr.isatty() if args.progress is None else args.progress
+    ended = store.ended_ids()
+    print(f"ganbench {__version__}: suite {suite.name}, budget {budget}, {len(specs)} runs on {device}, writing to {store.root}")
+    failed = 0
+    for index, spec in enumerate(specs, start=1):
+        prefix = f"[{index}/{len(specs)}]"
+        if spec.run_id in ended and not args.restart:
+            print(f"{prefix} {spec.variant} {spec.dataset} seed {spec.seed}: already in {store.records_path.name}, skipped")
+            continue
+        record = execute_run(spec, store, device, progress=progress, restart=args.restart)
+        store.add(record)
+        failed += record["status"] == "failed"
+        print(f"{prefix} {_summary_line(record)}", flush=True)
+    written = write_outputs(store)
+    print((store.root / "summary.md").read_text(), end="")
+    print(f"wrote {len(written)} files: records.jsonl, summary.csv/.md/.tex, report.md, plots/ in {store.root}")
+    if failed:
+        print(f"ganbench: {failed} run(s) failed; see error.txt in their run folders", file=sys.stderr)
+        return EXIT_FAILED_RUNS
+    return 0
+
+
+def command_list(args: argparse.Namespace) -> int:
+    from ganbench.data import DATASET_SUMMARIES
+    from ganbench.losses import LOSSES
+    from ganbench.metrics import EVALUATION_SETTINGS, EVALUATORS
+    from ganbench.models import VARIANTS
+    from ganbench.suites import BUDGETS, SUITES
+
+    if args.settings:
+        schema = EVALUATION_SETTINGS if args.settings == "eval" else VARIANTS.get(args.settings).settings
+        print(f"settings of {args.settings} (override with --set {args.settings}.KEY=VALUE):")
+        for name, setting in schema.items():
+            default = "none" if setting.default is None else (",".join(map(str, setting.default)) if isinstance(setting.default, tuple) else setting.default)
+            print(f"  {name:<18} {str(default):<14} {setting.help}")
+        return 0
+    sections = {
+        "suites": [(name, f"{s.summary} [variants {','.join(s.variants)}; datasets {','.join(s.datasets)}; "
+                    f"{s.seeds} seeds; default budget {s.default_budget}]") for name, s in SUITES.items()],
+        "variants": [(name, f"{v.summary} ({v.reference})") for name, v in VARIANTS.items()],
+        "datasets": list(DATASET_SUMMARIES.items()),
+        "evaluators": [(name, e.summary) for name, e in EVALUATORS.items()],
+        "losses": [(name, "") for name in LOSSES.names()],
+        "budgets": [(name, "") for name in BUDGETS],
+    }
+    chosen = "evaluators" if args.what == "metrics" else args.what
+    for section, rows in sections.items():
+        if chosen not in ("all", section):
+            continue
+        print(f"{section}:")
+        for name, summary in rows:
+            print(f"  {name:<16} {summary}".rstrip())
+    return 0
+
+
+def command_report(args: argparse.Namespace) -> int:
+    from ganbench.report import write_outputs
+    from ganbench.results import ResultsStore
+
+    store = ResultsStore(args.out)
+    if not store.records_path.exists():
+        raise UserError(f"{store.records_path} does not exist; give a folder written by `ganbench run --out DIR`")
+    written = write_outputs(store)
+    print((store.root / "summary.md").read_text(), end="")
+    print(f"wrote {len(written)} files in {store.root}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

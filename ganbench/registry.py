@@ -1,0 +1,53 @@
+"""Registries by name (suites, variants, datasets, losses, evaluators, backbones), as in torch-fidelity."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Generic, TypeVar
+
+from ganbench.errors import UserError
+
+T = TypeVar("T")
+
+
+class Registry(Generic[T]):
+    """A mapping from a name to an object, whose lookup errors list the accepted names.
+
+    >>> losses = Registry("loss")
+    >>> @losses.register("hinge")
+    ... def hinge(): ...
+    """
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+        self._items: dict[str, T] = {}
+
+    def register(self, name: str) -> Callable[[T], T]:
+        def add(obj: T) -> T:
+            self.add(name, obj)
+            return obj
+
+        return add
+
+    def add(self, name: str, obj: T) -> None:
+        if name in self._items:
+            raise ValueError(f"{self.kind} {name!r} is registered twice")
+        self._items[name] = obj
+
+    def get(self, name: str) -> T:
+        try:
+            return self._items[name]
+        except KeyError:
+            raise UserError(f"unknown {self.kind} {name!r}; choose one of: {', '.join(self.names())}") from None
+
+    def names(self) -> list[str]:
+        return list(self._items)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._items
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._items)
+
+    def items(self) -> list[tuple[str, T]]:
+        return list(self._items.items())

@@ -1,0 +1,62 @@
+"""``report.md``: the comparison of variants in one output folder, with provenance and citation."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from ganbench.citation import citation_text
+from ganbench.report.tables import display_table, summarize
+from ganbench.results import atomic_write_text
+
+
+def _provenance_lines(records: Sequence[dict[str, Any]]) -> list[str]:
+    seen: dict[str, set[str]] = {}
+    for record in records:
+        provenance = record.get("provenance", {})
+        device = provenance.get("device", {})
+        for key, value in (
+            ("ganbench", provenance.get("ganbench")),
+            ("commit", (provenance.get("commit") or "unknown")[:12] + (" (dirty)" if provenance.get("dirty") else "")),
+            ("torch", provenance.get("torch")),
+            ("pytorch-ignite", provenance.get("pytorch-ignite")),
+            ("torch-fidelity", provenance.get("torch-fidelity")),
+            ("device", device.get("gpu") or device.get("cpu")),
+            ("data split", (provenance.get("data") or {}).get("split")),
+        ):
+            if value:
+                seen.setdefault(key, set()).add(str(value))
+    return [f"- {key}: {', '.join(sorted(values))}" for key, values in seen.items()]
+
+
+def write_report(records: Sequence[dict[str, Any]], root: Path, outputs: Sequence[Path]) -> Path:
+    table = display_table(summarize(records))
+    lines = ["# ganbench report", ""]
+    if not records:
+        lines.append("No runs have been recorded in this folder yet.")
+    else:
+        started = min(r["provenance"]["started_utc"] for r in records)
+        finished = max(r["provenance"].get("finished_utc", "") for r in records)
+        lines += [
+            f"{len(records)} runs recorded between {started} and {finished}. Means ± sample standard deviations "
+            "over the finished seeds; ↑ higher is better, ↓ lower is better.",
+            "",
+            table.to_markdown(index=False),
+            "",
+        ]
+        failures = [r for r in records if r.get("status") != "finished"]
+        if failures:
+            lines += ["## Runs that did not finish", ""]
+            lines += [f"- `{r['run_id']}`: {r['status']} — {r.get('error', '')}" for r in failures]
+            lines.append("")
+        plots = [p for p in outputs if p.suffix == ".png"]
+        if plots:
+            lines += ["## Plots", ""]
+            lines += [f"![{p.stem}]({p.relative_to(root).as_posix()})" for p in plots]
+            lines.append("")
+        lines += ["## Provenance", "", *_provenance_lines(records), ""]
+    lines += ["## Citation", "", "```bibtex", citation_text().strip(), "```", ""]
+    path = root / "report.md"
+    atomic_write_text(path, "\n".join(lines))
+    return path

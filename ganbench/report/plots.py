@@ -1,0 +1,100 @@
+"""Seaborn plots of an output folder: loss curves per (variant, dataset), and for 2D data the
+generated samples over the true modes."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import seaborn as sns  # noqa: E402
+
+from ganbench.data import DataOptions, load_dataset  # noqa: E402
+from ganbench.data.toy import GaussianMixture2D  # noqa: E402
+
+
+def _groups(records: Sequence[dict[str, Any]]) -> dict[tuple[str, str, str], list[dict[str, Any]]]:
+    groups: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
+    for record in records:
+        groups.setdefault((record["variant"], record["dataset"], record["budget"]), []).append(record)
+    return groups
+
+
+def _save(figure: plt.Figure, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.stem}.tmp.png")
+    figure.savefig(temporary, dpi=110, bbox_inches="tight")
+    plt.close(figure)
+    temporary.replace(path)
+    return path
+
+
+def plot_losses(records: Sequence[dict[str, Any]], root: Path, title: str) -> plt.Figure | None:
+    """G and D loss against iteration, one line per seed (a rolling mean over 1 % of the run)."""
+    frames = []
+    for record in records:
+        path = (record.get("artifacts") or {}).get("losses")
+        if not path or not (root / path).exists():
+            continue
+        losses = pd.read_csv(root / path)
+        if losses.empty:
+            continue
+        window = max(1, len(losses) // 100)
+        for column, network in (("loss_d", "D"), ("loss_g", "G")):
+            frames.append(pd.DataFrame({
+                "iteration": losses["iteration"],
+                "loss": losses[column].rolling(window, min_periods=1).mean(),
+                "network": network,
+                "seed": str(record["seed"]),
+            }))
+    if not frames:
+        return None
+    data = pd.concat(frames, ignore_index=True)
+    figure, axis = plt.subplots(figsize=(7, 3.6))
+    sns.lineplot(data=data, x="iteration", y="loss", hue="network", style="seed", units=None, estimator=None,
+                 ax=axis, linewidth=0.9)
+    axis.set_title(title)
+    return figure
+
+
+def plot_points(records: Sequence[dict[str, Any]], root: Path, title: str) -> plt.Figure | None:
+    """Generated 2D samples (one panel per seed) over the mixture means (red crosses)."""
+    finished = [r for r in records if r.get("status") == "finished" and (r.get("artifacts") or {}).get("samples")]
+    if not finished:
+        return None
+    mixture = load_dataset(finished[0]["dataset"], DataOptions())
+    if not isinstance(mixture, GaussianMixture2D):
+        return None
+    means = mixture.means.numpy()
+    figure, axes = plt.subplots(1, len(finished), figsize=(3.2 * len(finished), 3.3), squeeze=False)
+    span = np.abs(means).max() * 1.5 + 0.5
+    for axis, record in zip(axes[0], sorted(finished, key=lambda r: r["seed"])):
+        points = np.load(root / record["artifacts"]["samples"])
+        sns.scatterplot(x=points[:, 0], y=points[:, 1], s=4, alpha=0.4, linewidth=0, ax=axis, color="tab:blue")
+        axis.scatter(means[:, 0], means[:, 1], marker="x", color="tab:red", s=30)
+        metrics = record["metrics"]
+        axis.set_title(f"seed {record['seed']}: {metrics.get('modes_covered')}/{len(means)} modes, "
+                       f"HQ {metrics.get('high_quality_fraction', 0):.2f}", fontsize=8)
+        axis.set_xlim(-span, span)
+        axis.set_ylim(-span, span)
+        axis.set_aspect("equal")
+    figure.suptitle(title, fontsize=10)
+    return figure
+
+
+def write_plots(records: Sequence[dict[str, Any]], root: Path) -> list[Path]:
+    sns.set_theme(style="whitegrid", context="paper")
+    written = []
+    for (variant, dataset, budget), group in _groups(records).items():
+        stem = f"{variant}_{dataset}_{budget}"
+        for kind, make in (("losses", plot_losses), ("samples", plot_points)):
+            figure = make(group, root, f"{variant} on {dataset} ({budget})")
+            if figure is not None:
+                written.append(_save(figure, root / "plots" / f"{kind}_{stem}.png"))
+    return written

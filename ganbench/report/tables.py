@@ -1,0 +1,120 @@
+"""Summary tables: one row per (suite, variant, dataset, budget), mean ± std over seeds.
+
+Only runs with status ``finished`` enter the means; the ``runs`` column says how many of the
+planned seeds finished (e.g. ``2/3 (1 diverged)``). The standard deviation is the sample one
+(ddof = 1) and is left empty for a single seed.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from ganbench.results import atomic_write_text
+
+GROUP = ["suite", "variant", "dataset", "budget"]
+
+
+@dataclass(frozen=True)
+class Column:
+    """A metric shown in the tables: its key, header and whether higher is better."""
+
+    key: str
+    header: str
+    higher_is_better: bool | None
+    digits: int = 3
+
+
+# Shown in this order when present; other numeric metrics follow in the CSV only.
+COLUMNS = [
+    Column("modes_covered", "modes", True, 1),
+    Column("high_quality_fraction", "high-quality", True, 3),
+    Column("reverse_kl", "reverse KL", False, 3),
+    Column("train_images_per_second", "train img/s", True, 0),
+    Column("ms_per_iteration", "ms/iter", False, 2),
+    Column("generate_images_per_second", "gen img/s", True, 0),
+    Column("peak_memory_mb", "peak MiB", False, 0),
+]
+
+
+def register_column(column: Column) -> None:
+    """Show another metric in the Markdown/LaTeX tables (evaluator modules call this)."""
+    if all(existing.key != column.key for existing in COLUMNS):
+        COLUMNS.insert(next(i for i, c in enumerate(COLUMNS) if c.key == "train_images_per_second"), column)
+
+
+def flatten(record: dict[str, Any]) -> dict[str, Any]:
+    """One flat row per record: identity columns, status, and every numeric metric/throughput value."""
+    row = {key: record.get(key) for key in (*GROUP, "seed", "status", "run_id")}
+    for section in ("metrics", "throughput"):
+        for key, value in (record.get(section) or {}).items():
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                row[key] = float(value)
+    return row
+
+
+def summarize(records: Sequence[dict[str, Any]]) -> pd.DataFrame:
+    """Mean and std per group for every numeric value: columns ``<key>_mean``, ``<key>_std``,
+    plus ``runs``, ``finished``, ``diverged``, ``failed``."""
+    frame = pd.DataFrame([flatten(record) for record in records])
+    if frame.empty:
+        return pd.DataFrame(columns=[*GROUP, "runs", "finished", "diverged", "failed"])
+    value_columns = [c for c in frame.columns if c not in (*GROUP, "seed", "status", "run_id")]
+    rows = []
+    for keys, group in frame.groupby(GROUP, sort=False, dropna=False):
+        row: dict[str, Any] = dict(zip(GROUP, keys))
+        row["runs"] = len(group)
+        for status in ("finished", "diverged", "failed"):
+            row[status] = int((group["status"] == status).sum())
+        finished = group[group["status"] == "finished"]
+        for column in value_columns:
+            values = finished[column].dropna()
+            row[f"{column}_mean"] = values.mean() if len(values) else math.nan
+            row[f"{column}_std"] = values.std(ddof=1) if len(values) > 1 else math.nan
+            row[f"{column}_n"] = len(values)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _format(mean: float, std: float, digits: int) -> str:
+    if mean != mean:
+        return "–"
+    text = f"{mean:,.{digits}f}"
+    return text if std != std else f"{text} ± {std:,.{digits}f}"
+
+
+def display_table(summary: pd.DataFrame) -> pd.DataFrame:
+    """The human table: variant, dataset, runs, then ``mean ± std`` per shown metric (↑/↓ marks)."""
+    out = pd.DataFrame()
+    for key in ("suite", "variant", "dataset", "budget"):
+        out[key] = summary[key]
+    out["runs"] = [
+        f"{r.finished}/{r.runs}" + (f" ({r.diverged} diverged)" if r.diverged else "") + (f" ({r.failed} failed)" if r.failed else "")
+        for r in summary.itertuples()
+    ]
+    for column in COLUMNS:
+        if f"{column.key}_mean" not in summary:
+            continue
+        arrow = "" if column.higher_is_better is None else (" ↑" if column.higher_is_better else " ↓")
+        out[column.header + arrow] = [
+            _format(mean, std, column.digits)
+            for mean, std in zip(summary[f"{column.key}_mean"], summary[f"{column.key}_std"])
+        ]
+    return out
+
+
+def write_tables(records: Sequence[dict[str, Any]], root: Path) -> list[Path]:
+    """summary.csv (all numbers), summary.md and summary.tex (the display table)."""
+    summary = summarize(records)
+    table = display_table(summary)
+    paths = [root / "summary.csv", root / "summary.md", root / "summary.tex"]
+    atomic_write_text(paths[0], summary.to_csv(index=False))
+    atomic_write_text(paths[1], table.to_markdown(index=False) + "\n")
+    latex = table.to_latex(index=False, escape=True).replace("±", r"$\pm$").replace("↑", r"$\uparrow$").replace("↓", r"$\downarrow$")
+    atomic_write_text(paths[2], latex)
+    return paths

@@ -1,0 +1,98 @@
+"""Result records and the results store of one output folder.
+
+``DIR/records.jsonl`` holds one JSON object per run that ended (status ``finished``,
+``diverged`` or ``failed``); ``DIR/runs/<run_id>/`` holds that run's checkpoints, losses and
+samples. Every file is written to a temporary name and renamed into place, so an interrupted
+command never leaves a half-written record behind.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from ganbench.errors import UserError
+
+FINAL_STATUSES = ("finished", "diverged")
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file in the same folder and a rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as stream:
+            stream.write(text)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(data)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+class ResultsStore:
+    """The records and run folders under one output folder."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+        self.records_path = self.root / "records.jsonl"
+
+    def ensure_writable(self) -> None:
+        """Create the folder and prove it is writable, or raise :class:`UserError` naming the fix."""
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            with tempfile.NamedTemporaryFile(dir=self.root, prefix=".write-test-"):
+                pass
+        except OSError as error:
+            raise UserError(
+                f"cannot write to output folder {self.root} ({error.strerror or error}); choose another with --out DIR"
+            ) from None
+
+    def records(self) -> list[dict[str, Any]]:
+        """All records, oldest first; a line that is not JSON raises :class:`UserError`."""
+        if not self.records_path.exists():
+            return []
+        records = []
+        for number, line in enumerate(self.records_path.read_text(encoding="utf-8").splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                records.append(json.loads(line))
+            except json.JSONDecodeError:
+                raise UserError(
+                    f"{self.records_path} line {number} is not valid JSON; fix or remove that line"
+                ) from None
+        return records
+
+    def ended_ids(self) -> set[str]:
+        """Run ids that need no re-run: finished or diverged (a failed run is tried again)."""
+        return {record["run_id"] for record in self.records() if record.get("status") in FINAL_STATUSES}
+
+    def add(self, record: dict[str, Any]) -> None:
+        """Add a record, replacing an earlier one of the same run id; atomic."""
+        kept = [r for r in self.records() if r.get("run_id") != record["run_id"]]
+        kept.append(record)
+        atomic_write_text(self.records_path, "".join(json.dumps(r, sort_keys=True) + "\n" for r in kept))
+
+    def run_dir(self, run_id: str) -> Path:
+        path = self.root / "runs" / run_id
+        path.mkdir(parents=True, exist_ok=True)
+        return path

@@ -1,0 +1,302 @@
+"""From a suite to records: plan the runs, train each on the Ignite trainer, evaluate, record.
+
+A run's id is ``<variant>_<dataset>_seed<k>_<budget>_<hash>``, the hash covering the resolved
+configuration (settings, iterations, evaluation, data split), so a re-run with other settings
+never mistakes an old result for its own.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+import traceback
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from ignite.engine import Engine, Events
+
+from ganbench import seeding
+from ganbench.data import BenchDataset, DataOptions, load_dataset
+from ganbench.errors import UserError
+from ganbench.metrics import EVALUATION_SETTINGS, EVALUATORS, EvaluationContext
+from ganbench.models import VARIANTS
+from ganbench.provenance import device_description, software, utc_now
+from ganbench.results import ResultsStore, atomic_write_text
+from ganbench.settings import resolve
+from ganbench.suites import Suite
+from ganbench.training import (
+    History,
+    IterationTimer,
+    attach_checkpoints,
+    attach_loss_history,
+    attach_divergence_check,
+    attach_progress_bar,
+    attach_time_limit,
+    create_gan_trainer,
+    resume_from_checkpoint,
+)
+
+EVALUATION_SCOPE = "eval"
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One cell of a suite's matrix, fully resolved."""
+
+    suite: str
+    variant: str
+    dataset: str
+    seed: int
+    budget: str
+    iterations: int
+    checkpoint_every: int
+    max_seconds: float | None
+    settings: Mapping[str, Any]
+    evaluation: Mapping[str, Any]
+    evaluators: tuple[str, ...]
+    data: DataOptions
+
+    def config(self) -> dict[str, Any]:
+        """The JSON-able configuration stored in the record (and hashed into the run id)."""
+        data = asdict(self.data)
+        return {
+            "variant": self.variant,
+            "dataset": self.dataset,
+            "seed": self.seed,
+            "iterations": self.iterations,
+            "settings": dict(self.settings),
+            "evaluation": dict(self.evaluation),
+            "evaluators": list(self.evaluators),
+            "data": {key: data[key] for key in ("split", "image_size")},
+        }
+
+    @property
+    def run_id(self) -> str:
+        digest = hashlib.sha256(json.dumps(self.config(), sort_keys=True, default=list).encode()).hexdigest()[:8]
+        return f"{self.variant}_{self.dataset}_seed{self.seed}_{self.budget}_{digest}"
+
+
+def plan_runs(
+    suite: Suite,
+    budget: str,
+    seeds: int | None = None,
+    variants: Sequence[str] | None = None,
+    datasets: Sequence[str] | None = None,
+    overrides: Mapping[str, Mapping[str, str]] | None = None,
+    data_root: str | None = None,
+    download: bool = False,
+    iterations: int | None = None,
+) -> list[RunSpec]:
+    """Expand ``suite`` into run specs; every name and value is checked before anything runs.
+
+    ``overrides`` maps a variant name, ``"eval"`` or ``"*"`` (every variant having the key) to
+    ``{setting: text}`` (from ``--set``). ``iterations`` replaces the budget's training length.
+    """
+    if budget not in suite.budgets:
+        raise UserError(f"unknown budget {budget!r}; choose one of: {', '.join(suite.budgets)}")
+    if seeds is not None and seeds < 1:
+        raise UserError(f"--seeds must be a positive number of seeds, got {seeds}")
+    if iterations is not None and iterations < 1:
+        raise UserError(f"--iterations must be a positive number of generator iterations, got {iterations}")
+    chosen_variants = list(variants or suite.variants)
+    chosen_datasets = list(datasets or suite.datasets)
+    overrides = dict(overrides or {})
+    for name in chosen_variants:
+        VARIANTS.get(name)
+    for scope in overrides:
+        if scope not in ("*", EVALUATION_SCOPE) and scope not in chosen_variants:
+            raise UserError(
+                f"--set {scope}.…: {scope!r} is not a variant of this run; use one of: "
+                f"{', '.join(chosen_variants + [EVALUATION_SCOPE])}"
+            )
+    unscoped = dict(overrides.get("*", {}))
+    for key in unscoped:
+        if not any(key in VARIANTS.get(name).settings for name in chosen_variants):
+            raise UserError(f"unknown setting {key!r} for variants {', '.join(chosen_variants)}; "
+                            f"see `ganbench list --settings VARIANT`")
+    plan = suite.budgets[budget]
+    evaluation = resolve(EVALUATION_SETTINGS, EVALUATION_SCOPE, plan.evaluation, overrides.get(EVALUATION_SCOPE, {}))
+    split = suite.data.get("split", "train")
+    specs = []
+    for variant_name in chosen_variants:
+        variant = VARIANTS.get(variant_name)
+        scoped_unscoped = {key: value for key, value in unscoped.items() if key in variant.settings}
+        settings = resolve(
+            variant.settings, variant_name, suite.settings.get(variant_name, {}), scoped_unscoped,
+            overrides.get(variant_name, {}),
+        )
+        for dataset_name in chosen_datasets:
+            data = DataOptions(data_root=data_root, split=str(suite.data.get("split", split)), download=download,
+                               image_size=variant.image_size(settings))
+            dataset = load_dataset(dataset_name, data)
+            if dataset.kind not in variant.kinds:
+                raise UserError(
+                    f"variant {variant_name} cannot train on {dataset.kind} data ({dataset_name}); "
+                    f"it handles {', '.join(variant.kinds)}"
+                )
+            for seed in range(seeds if seeds is not None else suite.seeds):
+                specs.append(
+                    RunSpec(
+                        suite=suite.name,
+                        variant=variant_name,
+                        dataset=dataset_name,
+                        seed=seed,
+                        budget=budget,
+                        iterations=iterations or plan.iterations_for(variant_name),
+                        checkpoint_every=plan.checkpoint_every,
+                        max_seconds=plan.max_seconds,
+                        settings=settings,
+                        evaluation=evaluation,
+                        evaluators=tuple(name for name in suite.evaluators if EVALUATORS.get(name).applies_to(dataset)),
+                        data=data,
+                    )
+                )
+    return specs
+
+
+def resolve_device(name: str) -> torch.device:
+    """``auto`` (CUDA when available, else CPU), ``cpu`` or ``cuda``; CUDA without a GPU is a UserError."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise UserError("--device cuda was asked for but torch.cuda.is_available() is False; use --device cpu")
+    try:
+        return torch.device(name)
+    except RuntimeError:
+        raise UserError(f"unknown device {name!r}; use auto, cpu or cuda") from None
+
+
+def execute_run(
+    spec: RunSpec,
+    store: ResultsStore,
+    device: torch.device,
+    progress: bool = True,
+    restart: bool = False,
+    on_iteration: Callable[[Any], None] | None = None,
+) -> dict[str, Any]:
+    """Train and evaluate one run, write its artefacts and return its record (not yet stored).
+
+    Resumes from the run's newest checkpoint unless ``restart``. A run whose losses become
+    non-finite ends with status ``diverged``; any other exception ends it ``failed`` with the
+    error, and the traceback in ``runs/<id>/error.txt``.
+    """
+    run_dir = store.run_dir(spec.run_id)
+    checkpoint_dir = run_dir / "checkpoints"
+    if restart and checkpoint_dir.exists():
+        for stale in checkpoint_dir.glob("checkpoint_*.pt"):
+            stale.unlink()
+    started = utc_now()
+    clock = time.perf_counter()
+    record: dict[str, Any] = {
+        "run_id": spec.run_id,
+        "suite": spec.suite,
+        "variant": spec.variant,
+        "dataset": spec.dataset,
+        "seed": spec.seed,
+        "budget": spec.budget,
+        "config": spec.config(),
+        "provenance": {**software(), "device": device_description(device), "started_utc": started},
+        "metrics": {},
+        "throughput": {},
+        "artifacts": {},
+    }
+    try:
+        dataset = load_dataset(spec.dataset, spec.data)
+        record["provenance"]["data"] = dataset.describe()
+        outcome = _train_and_evaluate(spec, dataset, device, run_dir, progress, on_iteration)
+        record.update(outcome)
+    except (KeyboardInterrupt, UserError):
+        raise
+    except Exception as error:  # noqa: BLE001 - one broken run must not stop the suite
+        (run_dir / "error.txt").write_text(traceback.format_exc())
+        record.update(status="failed", error=f"{type(error).__name__}: {error}")
+        record["artifacts"]["error"] = str((run_dir / "error.txt").relative_to(store.root))
+    record["provenance"]["finished_utc"] = utc_now()
+    record["elapsed_seconds"] = time.perf_counter() - clock
+    for name, path in list(record["artifacts"].items()):
+        if isinstance(path, Path):
+            record["artifacts"][name] = str(path.relative_to(store.root))
+    return record
+
+
+def _train_and_evaluate(
+    spec: RunSpec,
+    dataset: BenchDataset,
+    device: torch.device,
+    run_dir: Path,
+    progress: bool,
+    on_iteration: Callable[[Any], None] | None,
+) -> dict[str, Any]:
+    variant = VARIANTS.get(spec.variant)
+    torch.manual_seed(seeding.derive_seed(spec.seed, seeding.INIT))
+    gan = variant.build(dict(spec.settings), dataset).to(device)
+    training = create_gan_trainer(gan, dataset, spec.settings, spec.seed)
+    engine = training.engine
+    losses = attach_loss_history(engine, gan)
+    attach_divergence_check(engine)
+    timer = IterationTimer(device).attach(engine)
+    gan.attach(engine, spec.iterations)
+    if spec.max_seconds is not None:
+        attach_time_limit(engine, spec.max_seconds)
+    context = EvaluationContext(gan, dataset, spec.seed, device, run_dir, training, timer, dict(spec.evaluation))
+    quality = [name for name in spec.evaluators if name != "throughput"]
+    metric_history = History()
+    every = int(spec.evaluation.get("every", 0))
+    if every and quality:
+
+        @engine.on(Events.ITERATION_COMPLETED(every=every))
+        def evaluate_during_training(engine: Engine) -> None:
+            if engine.state.diverged_at is None:
+                row = {"iteration": engine.state.iteration}
+                for name in quality:
+                    row.update(_numbers(EVALUATORS.get(name).evaluate(context)))
+                metric_history.append(row)
+
+    to_save = {"trainer": engine, "gan": gan, "losses": losses, "metric_history": metric_history,
+               **{f"optimizer_{k}": v for k, v in training.optimizers.items()}}
+    checkpoint_every = spec.checkpoint_every or max(1, spec.iterations // 10)
+    checkpoint_dir = run_dir / "checkpoints"
+    attach_checkpoints(engine, to_save, checkpoint_dir, checkpoint_every)
+    resumed_from = resume_from_checkpoint(to_save, checkpoint_dir)
+    if progress:
+        attach_progress_bar(engine, f"{spec.variant} {spec.dataset} seed {spec.seed}")
+    if on_iteration is not None:
+        engine.add_event_handler(Events.ITERATION_COMPLETED, on_iteration)
+    if resumed_from < spec.iterations:
+        engine.run(None, max_epochs=1, epoch_length=spec.iterations)
+
+    atomic_write_text(run_dir / "losses.csv", losses.to_csv())
+    artifacts: dict[str, Any] = {"losses": run_dir / "losses.csv"}
+    outcome: dict[str, Any] = {
+        "iterations_planned": spec.iterations,
+        "iterations_done": engine.state.iteration,
+        "resumed_from_iteration": resumed_from or None,
+        "artifacts": artifacts,
+    }
+    if engine.state.diverged_at is not None:
+        outcome.update(status="diverged", diverged_at=engine.state.diverged_at,
+                       error=f"non-finite loss at iteration {engine.state.diverged_at}")
+        return outcome
+    if getattr(engine.state, "stopped_by_time", False):
+        outcome["stopped_by"] = "time_limit"
+    metrics: dict[str, Any] = {}
+    throughput: dict[str, Any] = {}
+    for name in spec.evaluators:
+        values = EVALUATORS.get(name).evaluate(context)
+        (throughput if name == "throughput" else metrics).update(values)
+    if metric_history.length and metric_history.columns["iteration"][-1] != engine.state.iteration:
+        metric_history.append({"iteration": engine.state.iteration, **_numbers(metrics)})
+    if metric_history.length:
+        atomic_write_text(run_dir / "metric_history.csv", metric_history.to_csv())
+        artifacts["metric_history"] = run_dir / "metric_history.csv"
+    artifacts.update(context.artifacts)
+    outcome.update(status="finished", metrics=metrics, throughput=throughput)
+    return outcome
+
+
+def _numbers(values: Mapping[str, Any]) -> dict[str, float]:
+    return {k: float(v) for k, v in values.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}

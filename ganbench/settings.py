@@ -1,0 +1,142 @@
+"""Typed, documented settings: the knobs of trainers and variants, and `--set key=value` overrides.
+
+A variant's settings are data (a mapping from name to :class:`Setting`); a suite may change their
+defaults and the command line may override them (``--set dcgan.lr_d=1e-4`` or ``--set lr_d=1e-4``
+for every variant that has the key). Every value is checked here, so a bad one stops the run
+before anything is trained, with one error line naming what is accepted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from ganbench.errors import UserError
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One knob: its default, a one-line description, and what values are accepted.
+
+    ``kind`` is one of ``int``, ``float``, ``bool``, ``str``, ``ints`` (a tuple of ints, written
+    ``400,400`` on the command line). ``optional`` admits ``None`` (written ``none``).
+    ``minimum`` is inclusive unless ``exclusive_minimum`` is set.
+    """
+
+    default: Any
+    help: str
+    kind: str = ""
+    choices: tuple[str, ...] | None = None
+    minimum: float | None = None
+    exclusive_minimum: bool = False
+    maximum: float | None = None
+    optional: bool = False
+
+    def __post_init__(self) -> None:
+        if not self.kind:
+            kinds = {bool: "bool", int: "int", float: "float", str: "str", tuple: "ints"}
+            object.__setattr__(self, "kind", kinds[type(self.default)])
+
+    def parse(self, name: str, raw: str) -> Any:
+        """Turn the command-line text ``raw`` into a checked value of this setting."""
+        text = raw.strip()
+        if self.optional and text.lower() in ("none", "null", ""):
+            return None
+        try:
+            if self.kind == "bool":
+                lowered = text.lower()
+                if lowered not in ("true", "false", "1", "0", "yes", "no", "on", "off"):
+                    raise ValueError
+                value: Any = lowered in ("true", "1", "yes", "on")
+            elif self.kind == "int":
+                value = int(text)
+            elif self.kind == "float":
+                value = float(text)
+            elif self.kind == "ints":
+                value = tuple(int(part) for part in text.split(",") if part.strip())
+            else:
+                value = text
+        except ValueError:
+            raise UserError(f"bad value for {name}: {raw!r} is not {_describe_kind(self.kind)}") from None
+        return self.check(name, value)
+
+    def check(self, name: str, value: Any) -> Any:
+        """Validate an already typed value (from a suite definition or :meth:`parse`)."""
+        if value is None:
+            if self.optional:
+                return None
+            raise UserError(f"bad value for {name}: none is not accepted; give {_describe_kind(self.kind)}")
+        if self.kind == "float" and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if self.kind == "ints" and isinstance(value, list):
+            value = tuple(value)
+        expected = {"bool": bool, "int": int, "float": float, "str": str, "ints": tuple}[self.kind]
+        if not isinstance(value, expected) or (self.kind == "int" and isinstance(value, bool)):
+            raise UserError(f"bad value for {name}: {value!r} is not {_describe_kind(self.kind)}")
+        if self.choices is not None and value not in self.choices:
+            raise UserError(f"bad value for {name}: {value!r}; choose one of: {', '.join(self.choices)}")
+        numbers = value if self.kind == "ints" else (value,) if self.kind in ("int", "float") else ()
+        if self.kind == "ints" and not numbers:
+            raise UserError(f"bad value for {name}: give at least one integer, e.g. 128,128")
+        for number in numbers:
+            if number != number or number in (float("inf"), float("-inf")):
+                raise UserError(f"bad value for {name}: {value!r} must be a finite number")
+            if self.minimum is not None:
+                too_small = number <= self.minimum if self.exclusive_minimum else number < self.minimum
+                if too_small:
+                    relation = ">" if self.exclusive_minimum else ">="
+                    raise UserError(f"bad value for {name}: {value!r} (must be {relation} {self.minimum:g})")
+            if self.maximum is not None and number > self.maximum:
+                raise UserError(f"bad value for {name}: {value!r} (must be <= {self.maximum:g})")
+        return value
+
+
+def _describe_kind(kind: str) -> str:
+    return {
+        "bool": "true or false",
+        "int": "an integer",
+        "float": "a number",
+        "str": "a string",
+        "ints": "a comma-separated list of integers",
+    }[kind]
+
+
+Schema = Mapping[str, Setting]
+
+
+def resolve(schema: Schema, scope: str, *layers: Mapping[str, Any]) -> dict[str, Any]:
+    """Defaults of ``schema`` with each layer of overrides applied in order, every value checked.
+
+    Layers hold typed values (suite definitions) or strings (command line, parsed here).
+    ``scope`` names the owner (e.g. a variant) in error messages.
+    """
+    values = {name: setting.default for name, setting in schema.items()}
+    for layer in layers:
+        for name, value in layer.items():
+            if name not in schema:
+                raise UserError(
+                    f"unknown setting {scope}.{name}; {scope} accepts: {', '.join(sorted(schema))}"
+                )
+            setting = schema[name]
+            qualified = f"{scope}.{name}"
+            values[name] = setting.parse(qualified, value) if isinstance(value, str) and setting.kind != "str" \
+                else setting.check(qualified, value)
+    return values
+
+
+def parse_assignments(pairs: Iterable[str]) -> dict[str, dict[str, str]]:
+    """Split ``--set`` arguments into {scope: {key: raw value}}; an unscoped key goes under ``"*"``.
+
+    >>> parse_assignments(["dcgan.lr_d=1e-4", "seed_offset=3"])
+    {'dcgan': {'lr_d': '1e-4'}, '*': {'seed_offset': '3'}}
+    """
+    result: dict[str, dict[str, str]] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise UserError(f"bad --set {pair!r}; write KEY=VALUE or VARIANT.KEY=VALUE, e.g. dcgan.lr_d=1e-4")
+        scope, dot, name = key.rpartition(".")
+        result.setdefault(scope if dot else "*", {})[name] = value
+    return result

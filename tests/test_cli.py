@@ -1,0 +1,132 @@
+"""The command line end to end on the toy suite, and its answers to bad input."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from ganbench.cli import main
+
+RECORD_KEYS = {"run_id", "suite", "variant", "dataset", "seed", "budget", "status", "metrics", "throughput", "config",
+               "provenance", "artifacts", "elapsed_seconds", "iterations_done"}
+PROVENANCE_KEYS = {"ganbench", "torch", "pytorch-ignite", "torch-fidelity", "commit", "device", "started_utc",
+                   "finished_utc", "data"}
+
+
+def read_records(out):
+    return [json.loads(line) for line in (out / "records.jsonl").read_text().splitlines()]
+
+
+@pytest.fixture(scope="module")
+def smoke_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("toy") / "out"
+    assert main(["run", "--budget", "smoke", "--seeds", "2", "--out", str(out), "--no-progress"]) == 0
+    return out
+
+
+def test_smoke_run_writes_records_tables_and_plots(smoke_run):
+    records = read_records(smoke_run)
+    assert len(records) == 4  # 2 datasets x 2 seeds
+    assert {(r["dataset"], r["seed"]) for r in records} == {(d, s) for d in ("ring8", "grid25") for s in (0, 1)}
+    for record in records:
+        assert RECORD_KEYS <= record.keys()
+        assert PROVENANCE_KEYS <= record["provenance"].keys()
+        assert record["status"] == "finished"
+        assert record["iterations_done"] == 60
+        assert 0 <= record["metrics"]["modes_covered"] <= record["metrics"]["modes_total"]
+        assert 0.0 <= record["metrics"]["high_quality_fraction"] <= 1.0
+        assert record["throughput"]["train_images_per_second"] > 0
+        assert record["throughput"]["parameters_g"] > 0
+        assert (smoke_run / record["artifacts"]["losses"]).exists()
+        assert (smoke_run / record["artifacts"]["samples"]).exists()
+        assert record["config"]["settings"]["batch_size"] == 100
+    for name in ("summary.csv", "summary.md", "summary.tex", "report.md"):
+        assert (smoke_run / name).stat().st_size > 0
+    summary = (smoke_run / "summary.md").read_text()
+    assert "ring8" in summary and "grid25" in summary and "±" in summary
+    plots = sorted(p.name for p in (smoke_run / "plots").iterdir())
+    assert plots == ["losses_fc_grid25_smoke.png", "losses_fc_ring8_smoke.png",
+                     "samples_fc_grid25_smoke.png", "samples_fc_ring8_smoke.png"]
+
+
+def test_rerun_skips_finished_runs_and_reproduces_metrics(smoke_run, tmp_path, capsys):
+    before = (smoke_run / "records.jsonl").read_text()
+    assert main(["run", "--budget", "smoke", "--seeds", "2", "--out", str(smoke_run), "--no-progress"]) == 0
+    assert capsys.readouterr().out.count("skipped") == 4
+    assert (smoke_run / "records.jsonl").read_text() == before
+    # The same command into a fresh folder gives the same metrics (deterministic on the CPU).
+    fresh = tmp_path / "again"
+    assert main(["run", "--budget", "smoke", "--seeds", "1", "--datasets", "ring8", "--out", str(fresh),
+                 "--no-progress"]) == 0
+    again = read_records(fresh)[0]
+    first = next(r for r in read_records(smoke_run) if r["run_id"] == again["run_id"])
+    assert again["metrics"] == first["metrics"]
+
+
+def test_changed_settings_make_a_new_run(smoke_run, capsys):
+    assert main(["run", "--budget", "smoke", "--seeds", "1", "--datasets", "ring8", "--set", "fc.lr_d=3e-4",
+                 "--out", str(smoke_run), "--no-progress"]) == 0
+    assert "skipped" not in capsys.readouterr().out
+    records = read_records(smoke_run)
+    assert len(records) == 5
+    assert {r["config"]["settings"]["lr_d"] for r in records} == {1e-4, 3e-4}
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["run", "--suite", "nope"], "unknown suite 'nope'; choose one of: toy"),
+        (["run", "--variants", "nope"], "unknown variant 'nope'; choose one of:"),
+        (["run", "--datasets", "nope"], "unknown dataset 'nope'; choose one of:"),
+        (["run", "--budget", "huge"], "argument --budget: invalid choice: 'huge'"),
+        (["run", "--seeds", "0"], "--seeds must be a positive number of seeds, got 0"),
+        (["run", "--set", "fc.lr_d=-1"], "bad value for fc.lr_d: -1.0 (must be > 0)"),
+        (["run", "--set", "fc.colour=red"], "unknown setting fc.colour"),
+        (["run", "--set", "dcgan.lr_d=1"], "is not a variant of this run"),
+        (["run", "--device", "cuda:7"] if not __import__("torch").cuda.is_available() else ["run", "--device", "tpu"],
+         "--device"),
+    ],
+)
+def test_bad_input_is_one_error_line_and_exit_2(arguments, message, capsys, tmp_path):
+    try:
+        code = main([*arguments, "--out", str(tmp_path / "out")])
+    except SystemExit as exit_:  # argparse's own checks exit instead of returning
+        code = exit_.code
+    error = capsys.readouterr().err
+    assert code == 2
+    assert error.count("\n") == 1 and error.startswith("ganbench")
+    assert message in error
+    assert not (tmp_path / "out").exists()
+
+
+def test_unwritable_out_is_an_error_and_keeps_existing_files(smoke_run, tmp_path, capsys):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("keep me")
+    assert main(["run", "--budget", "smoke", "--out", str(blocker / "sub"), "--no-progress"]) == 2
+    assert "cannot write to output folder" in capsys.readouterr().err
+    assert blocker.read_text() == "keep me"
+
+
+def test_report_command_rewrites_outputs(smoke_run, capsys):
+    (smoke_run / "summary.md").unlink()
+    assert main(["report", str(smoke_run)]) == 0
+    assert (smoke_run / "summary.md").exists()
+    assert main(["report", str(smoke_run / "missing")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+
+
+def test_list_and_help(capsys):
+    assert main(["list"]) == 0
+    listing = capsys.readouterr().out
+    for name in ("toy", "fc", "ring8", "grid25", "coverage", "throughput", "wgan-gp"):
+        assert name in listing
+    assert main(["list", "--settings", "fc"]) == 0
+    assert "n_critic" in capsys.readouterr().out
+
+
+def test_console_script_runs_without_traceback(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "ganbench", "run", "--suite", "nope"], capture_output=True, text=True)
+    assert result.returncode == 2
+    assert result.stderr.startswith("ganbench: error: unknown suite 'nope'; choose one of: toy")
+    assert result.stderr.count("\n") == 1

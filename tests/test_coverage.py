@@ -1,0 +1,60 @@
+"""Mode-coverage metrics on cases whose answers follow from the definitions."""
+
+import math
+
+import pytest
+import torch
+
+from ganbench.data import DataOptions, load_dataset
+from ganbench.metrics.coverage import mode_statistics
+
+
+@pytest.fixture(params=["ring8", "grid25"])
+def mixture(request):
+    return load_dataset(request.param, DataOptions())
+
+
+def test_sampler_that_hits_one_mode(mixture):
+    points = mixture.means[3].repeat(2500, 1) + 0.5 * mixture.sigma * torch.randn(2500, 2)
+    stats = mode_statistics(points, mixture.means, mixture.sigma)
+    assert stats["modes_covered"] == 1
+    assert stats["high_quality_fraction"] == pytest.approx(1.0, abs=0.002)  # P(|N2| < 6 sigma') ~ 1
+    modes = len(mixture.means)
+    assert stats["reverse_kl"] == pytest.approx(math.log(modes), rel=1e-9)
+
+
+def test_exact_sampler_covers_everything(mixture):
+    points = mixture.sample(2500, torch.Generator().manual_seed(1))
+    stats = mode_statistics(points, mixture.means, mixture.sigma)
+    assert stats["modes_covered"] == len(mixture.means)
+    # For an isotropic 2D Gaussian, P(||x - mu|| < 3 sigma) = 1 - exp(-9/2) = 0.98889.
+    assert stats["high_quality_fraction"] == pytest.approx(1 - math.exp(-4.5), abs=0.01)
+    # The multinomial histogram of 2500 draws is close to uniform: KL ~ (K - 1) / (2N).
+    assert stats["reverse_kl"] < 5 * (len(mixture.means) - 1) / (2 * 2500)
+
+
+def test_hand_computed_histogram():
+    means = torch.tensor([[0.0, 0.0], [10.0, 0.0]])
+    points = torch.tensor([[0.0, 0.0], [0.2, 0.0], [10.0, 0.05], [4.0, 0.0]])  # sigma 0.1: 3 sigma = 0.3
+    stats = mode_statistics(points, means, 0.1)
+    # nearest modes: 0, 0, 1, 0 -> histogram (3/4, 1/4); high quality: the first three points.
+    assert stats["modes_covered"] == 2
+    assert stats["high_quality_fraction"] == pytest.approx(0.75)
+    expected = 0.75 * math.log(0.75 * 2) + 0.25 * math.log(0.25 * 2)
+    assert stats["reverse_kl"] == pytest.approx(expected)
+
+
+def test_points_far_from_every_mode_are_not_high_quality():
+    means = torch.tensor([[0.0, 0.0], [1.0, 0.0]])
+    stats = mode_statistics(torch.full((10, 2), 0.5), means, 0.01)
+    assert stats["modes_covered"] == 0
+    assert stats["high_quality_fraction"] == 0.0
+
+
+def test_mixture_definitions_follow_the_protocol():
+    ring = load_dataset("ring8", DataOptions())
+    assert torch.allclose(ring.means.norm(dim=1), torch.ones(8))
+    assert ring.sigma == 0.01
+    grid = load_dataset("grid25", DataOptions())
+    assert sorted({float(v) for v in grid.means.flatten()}) == [-4.0, -2.0, 0.0, 2.0, 4.0]
+    assert len(grid.means) == 25 and grid.sigma == 0.05

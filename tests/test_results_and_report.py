@@ -1,0 +1,67 @@
+import json
+import math
+
+import pytest
+
+from ganbench.errors import UserError
+from ganbench.report.tables import display_table, summarize
+from ganbench.results import ResultsStore, atomic_write_text
+
+
+def record(run_id, seed, status="finished", modes=8.0):
+    return {"run_id": run_id, "suite": "toy", "variant": "fc", "dataset": "ring8", "budget": "smoke", "seed": seed,
+            "status": status, "metrics": {"modes_covered": modes}, "throughput": {"ms_per_iteration": 2.0}}
+
+
+def test_store_replaces_a_run_and_keeps_the_rest(tmp_path):
+    store = ResultsStore(tmp_path)
+    store.add(record("a", 0, status="failed"))
+    store.add(record("b", 1))
+    store.add(record("a", 0))
+    assert [r["run_id"] for r in store.records()] == ["b", "a"]
+    assert store.ended_ids() == {"a", "b"}
+    assert not list(tmp_path.glob(".*.tmp"))
+
+
+def test_failed_runs_are_retried(tmp_path):
+    store = ResultsStore(tmp_path)
+    store.add(record("a", 0, status="failed"))
+    store.add(record("b", 0, status="diverged"))
+    assert store.ended_ids() == {"b"}
+
+
+def test_corrupt_records_file_is_a_clear_error(tmp_path):
+    (tmp_path / "records.jsonl").write_text(json.dumps(record("a", 0)) + "\n{broken\n")
+    with pytest.raises(UserError, match="records.jsonl line 2 is not valid JSON"):
+        ResultsStore(tmp_path).records()
+
+
+def test_atomic_write_leaves_old_file_when_interrupted(tmp_path, monkeypatch):
+    path = tmp_path / "f.txt"
+    path.write_text("old")
+
+    def boom(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("os.replace", boom)
+    with pytest.raises(KeyboardInterrupt):
+        atomic_write_text(path, "new")
+    assert path.read_text() == "old"
+    assert list(tmp_path.iterdir()) == [path]
+
+
+def test_summary_is_mean_and_sample_std_over_finished_seeds():
+    records = [record("a", 0, modes=6.0), record("b", 1, modes=8.0), record("c", 2, status="diverged", modes=0.0)]
+    summary = summarize(records)
+    row = summary.iloc[0]
+    assert row["modes_covered_mean"] == 7.0
+    assert row["modes_covered_std"] == pytest.approx(math.sqrt(2.0))
+    assert (row["runs"], row["finished"], row["diverged"]) == (3, 2, 1)
+    table = display_table(summary)
+    assert table.loc[0, "runs"] == "2/3 (1 diverged)"
+    assert table.loc[0, "modes ↑"] == "7.0 ± 1.4"
+
+
+def test_single_seed_has_no_std():
+    table = display_table(summarize([record("a", 0, modes=5.0)]))
+    assert table.loc[0, "modes ↑"] == "5.0"
