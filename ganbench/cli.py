@@ -61,6 +61,8 @@ def build_parser() -> Parser:
                      "repeatable (see `ganbench list --settings VARIANT`)")
     run.add_argument("--data-root", help="folder holding the datasets (default: $GANBENCH_DATA, else ~/.cache/ganbench/data)")
     run.add_argument("--download", action="store_true", help="download missing datasets (needs network access)")
+    run.add_argument("--split", choices=("train", "test"), help="data split to train on (default: train; offline "
+                     "machines with only the MNIST test set use --split test)")
     run.add_argument("--restart", action="store_true", help="ignore checkpoints and re-run runs that did not finish")
     run.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                      help="show progress bars (default: when stderr is a terminal)")
@@ -106,10 +108,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.error(f"unknown command {args.command}")
 
 
-def _summary_line(record: dict[str, Any]) -> str:
+def _summary_line(label: str, record: dict[str, Any]) -> str:
     from ganbench.report.tables import COLUMNS
 
-    head = f"{record['variant']} {record['dataset']} seed {record['seed']}: {record['status']} in {record['elapsed_seconds']:.1f} s"
+    head = f"{label}: {record['status']} in {record['elapsed_seconds']:.1f} s"
     if record["status"] != "finished":
         return f"{head} ({record.get('error', '')})"
     values = {**record.get("metrics", {}), **record.get("throughput", {})}
@@ -122,16 +124,19 @@ def command_run(args: argparse.Namespace) -> int:
 
     from ganbench.report import write_outputs
     from ganbench.results import ResultsStore
-    from ganbench.runner import execute_run, plan_runs, resolve_device
+    from ganbench.runner import resolve_device
     from ganbench.settings import parse_assignments
-    from ganbench.suites import SUITES
+    from ganbench.suites import SUITES, RunRequest
 
     suite = SUITES.get(args.suite)
     budget = args.budget or suite.default_budget
     device = resolve_device(args.device)
     data_root = args.data_root or os.environ.get("GANBENCH_DATA")
-    specs = plan_runs(suite, budget, args.seeds, args.variants, args.datasets, parse_assignments(args.assignments),
-                      data_root=data_root, download=args.download, iterations=args.iterations)
+    specs = suite.plan(RunRequest(
+        budget=budget, seeds=args.seeds, variants=args.variants, datasets=args.datasets,
+        overrides=parse_assignments(args.assignments), data_root=data_root, download=args.download,
+        split=args.split, iterations=args.iterations,
+    ))
     store = ResultsStore(args.out or Path("runs") / f"{suite.name}-{budget}")
     store.ensure_writable()
     progress = sys.stderr.isatty() if args.progress is None else args.progress
@@ -141,12 +146,12 @@ def command_run(args: argparse.Namespace) -> int:
     for index, spec in enumerate(specs, start=1):
         prefix = f"[{index}/{len(specs)}]"
         if spec.run_id in ended and not args.restart:
-            print(f"{prefix} {spec.variant} {spec.dataset} seed {spec.seed}: already in {store.records_path.name}, skipped")
+            print(f"{prefix} {spec.label}: already in {store.records_path.name}, skipped")
             continue
-        record = execute_run(spec, store, device, progress=progress, restart=args.restart)
+        record = spec.execute(store, device, progress, args.restart)
         store.add(record)
         failed += record["status"] == "failed"
-        print(f"{prefix} {_summary_line(record)}", flush=True)
+        print(f"{prefix} {_summary_line(spec.label, record)}", flush=True)
     written = write_outputs(store)
     print((store.root / "summary.md").read_text(), end="")
     print(f"wrote {len(written)} files: records.jsonl, summary.csv/.md/.tex, report.md, plots/ in {store.root}")
@@ -171,8 +176,7 @@ def command_list(args: argparse.Namespace) -> int:
             print(f"  {name:<18} {str(default):<14} {setting.help}")
         return 0
     sections = {
-        "suites": [(name, f"{s.summary} [variants {','.join(s.variants)}; datasets {','.join(s.datasets)}; "
-                    f"{s.seeds} seeds; default budget {s.default_budget}]") for name, s in SUITES.items()],
+        "suites": [(name, f"{s.summary} [{s.matrix()}]") for name, s in SUITES.items()],
         "variants": [(name, f"{v.summary} ({v.reference})") for name, v in VARIANTS.items()],
         "datasets": list(DATASET_SUMMARIES.items()),
         "evaluators": [(name, e.summary) for name, e in EVALUATORS.items()],

@@ -27,7 +27,7 @@ from ganbench.models import VARIANTS
 from ganbench.provenance import device_description, software, utc_now
 from ganbench.results import ResultsStore, atomic_write_text
 from ganbench.settings import resolve
-from ganbench.suites import Suite
+from ganbench.suites import RunRequest, Suite
 from ganbench.training import (
     History,
     IterationTimer,
@@ -79,32 +79,30 @@ class RunSpec:
         digest = hashlib.sha256(json.dumps(self.config(), sort_keys=True, default=list).encode()).hexdigest()[:8]
         return f"{self.variant}_{self.dataset}_seed{self.seed}_{self.budget}_{digest}"
 
+    @property
+    def label(self) -> str:
+        return f"{self.variant} {self.dataset} seed {self.seed}"
 
-def plan_runs(
-    suite: Suite,
-    budget: str,
-    seeds: int | None = None,
-    variants: Sequence[str] | None = None,
-    datasets: Sequence[str] | None = None,
-    overrides: Mapping[str, Mapping[str, str]] | None = None,
-    data_root: str | None = None,
-    download: bool = False,
-    iterations: int | None = None,
-) -> list[RunSpec]:
-    """Expand ``suite`` into run specs; every name and value is checked before anything runs.
+    def execute(self, store: ResultsStore, device: torch.device, progress: bool, restart: bool) -> dict[str, Any]:
+        return execute_run(self, store, device, progress=progress, restart=restart)
 
-    ``overrides`` maps a variant name, ``"eval"`` or ``"*"`` (every variant having the key) to
-    ``{setting: text}`` (from ``--set``). ``iterations`` replaces the budget's training length.
+
+def plan_runs(suite: Suite, request: RunRequest) -> list[RunSpec]:
+    """Expand a GAN ``suite`` into run specs; every name and value is checked before anything runs.
+
+    ``request.overrides`` maps a variant name, ``"eval"`` or ``"*"`` (every variant having the key)
+    to ``{setting: text}`` (from ``--set``); ``request.iterations`` replaces the budget's length.
     """
+    budget, seeds, iterations = request.budget, request.seeds, request.iterations
     if budget not in suite.budgets:
         raise UserError(f"unknown budget {budget!r}; choose one of: {', '.join(suite.budgets)}")
     if seeds is not None and seeds < 1:
         raise UserError(f"--seeds must be a positive number of seeds, got {seeds}")
     if iterations is not None and iterations < 1:
         raise UserError(f"--iterations must be a positive number of generator iterations, got {iterations}")
-    chosen_variants = list(variants or suite.variants)
-    chosen_datasets = list(datasets or suite.datasets)
-    overrides = dict(overrides or {})
+    chosen_variants = list(request.variants or suite.variants)
+    chosen_datasets = list(request.datasets or suite.datasets)
+    overrides = dict(request.overrides)
     for name in chosen_variants:
         VARIANTS.get(name)
     for scope in overrides:
@@ -120,17 +118,17 @@ def plan_runs(
                             f"see `ganbench list --settings VARIANT`")
     plan = suite.budgets[budget]
     evaluation = resolve(EVALUATION_SETTINGS, EVALUATION_SCOPE, plan.evaluation, overrides.get(EVALUATION_SCOPE, {}))
-    split = suite.data.get("split", "train")
+    split = request.split or suite.data.get("split", "train")
     specs = []
     for variant_name in chosen_variants:
         variant = VARIANTS.get(variant_name)
         scoped_unscoped = {key: value for key, value in unscoped.items() if key in variant.settings}
         settings = resolve(
-            variant.settings, variant_name, suite.settings.get(variant_name, {}), scoped_unscoped,
-            overrides.get(variant_name, {}),
+            variant.settings, variant_name, suite.settings.get(variant_name, {}), plan.settings.get(variant_name, {}),
+            scoped_unscoped, overrides.get(variant_name, {}),
         )
         for dataset_name in chosen_datasets:
-            data = DataOptions(data_root=data_root, split=str(suite.data.get("split", split)), download=download,
+            data = DataOptions(data_root=request.data_root, split=split, download=request.download,
                                image_size=variant.image_size(settings))
             dataset = load_dataset(dataset_name, data)
             if dataset.kind not in variant.kinds:
@@ -193,6 +191,7 @@ def execute_run(
     clock = time.perf_counter()
     record: dict[str, Any] = {
         "run_id": spec.run_id,
+        "kind": "gan",
         "suite": spec.suite,
         "variant": spec.variant,
         "dataset": spec.dataset,

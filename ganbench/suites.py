@@ -10,11 +10,17 @@ A budget says how long each run trains and how much it is evaluated:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ganbench.registry import Registry
+
+if TYPE_CHECKING:
+    import torch
+
+    from ganbench.results import ResultsStore
 
 BUDGETS = ("smoke", "quick", "standard", "paper")
 
@@ -22,10 +28,12 @@ BUDGETS = ("smoke", "quick", "standard", "paper")
 @dataclass(frozen=True)
 class Budget:
     """Training length (generator iterations, one number or one per variant), checkpoint interval
-    (0: every tenth of the run) and evaluation settings (see ``ganbench list --settings eval``)."""
+    (0: every tenth of the run), evaluation settings (see ``ganbench list --settings eval``) and
+    per-variant setting changes this budget makes (e.g. narrower networks to fit a CPU)."""
 
     iterations: int | Mapping[str, int]
     evaluation: Mapping[str, Any] = field(default_factory=dict)
+    settings: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     checkpoint_every: int = 0
     max_seconds: float | None = None
 
@@ -36,9 +44,59 @@ class Budget:
 
 
 @dataclass(frozen=True)
+class RunRequest:
+    """What the command line asks of a suite; ``None`` means the suite's default.
+
+    ``overrides`` maps a scope (a variant, ``eval``, ``*``) to ``{setting: text}`` from ``--set``.
+    ``content_images`` and ``style_images`` are paths for style-transfer suites.
+    """
+
+    budget: str
+    seeds: int | None = None
+    variants: Sequence[str] | None = None
+    datasets: Sequence[str] | None = None
+    overrides: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    data_root: str | None = None
+    download: bool = False
+    split: str | None = None
+    iterations: int | None = None
+    content_images: Sequence[Path] | None = None
+    style_images: Sequence[Path] | None = None
+
+
+class PlannedRun(Protocol):
+    """One run of a suite's matrix, resolved and checked, ready to execute."""
+
+    run_id: str
+
+    @property
+    def label(self) -> str:
+        """A short human name, e.g. ``dcgan mnist seed 0``."""
+
+    def execute(self, store: ResultsStore, device: torch.device, progress: bool, restart: bool) -> dict[str, Any]:
+        """Run it; return its record (the caller stores it)."""
+
+
+class BenchSuite(Protocol):
+    """A named matrix of runs: GAN suites (:class:`Suite`) and style-transfer suites."""
+
+    name: str
+    summary: str
+    seeds: int
+    budgets: Mapping[str, Any]
+    default_budget: str
+
+    def plan(self, request: RunRequest) -> list[PlannedRun]:
+        """Every run of the matrix; raises ``UserError`` on any bad name or value, before anything runs."""
+
+    def matrix(self) -> str:
+        """One line describing the matrix, for ``ganbench list``."""
+
+
+@dataclass(frozen=True)
 class Suite:
-    """A matrix of runs. ``settings`` changes variants' defaults, per variant name; ``data`` gives
-    data options (e.g. ``split``)."""
+    """A GAN suite: variants x datasets x seeds. ``settings`` changes variants' defaults, per
+    variant name; ``data`` gives data options (e.g. ``split``)."""
 
     name: str
     summary: str
@@ -56,8 +114,17 @@ class Suite:
         if missing:
             raise ValueError(f"suite {self.name} lacks budgets {sorted(missing)}")
 
+    def plan(self, request: RunRequest) -> list[PlannedRun]:
+        from ganbench.runner import plan_runs
 
-SUITES: Registry[Suite] = Registry("suite")
+        return list(plan_runs(self, request))
+
+    def matrix(self) -> str:
+        return (f"variants {','.join(self.variants)}; datasets {','.join(self.datasets)}; {self.seeds} seeds; "
+                f"default budget {self.default_budget}")
+
+
+SUITES: Registry[BenchSuite] = Registry("suite")
 DEFAULT_SUITE = "toy"
 
 SUITES.add(

@@ -10,10 +10,12 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import torch
 
+from ganbench.errors import UserError
 from ganbench.registry import Registry
 
 
@@ -46,8 +48,9 @@ class BenchDataset(ABC):
         """The real batch for ``iteration`` (1-based): shape ``(batch_size, *sample_shape)``."""
 
     @abstractmethod
-    def reference(self, count: int, seed: int) -> torch.Tensor:
-        """``count`` real samples to compare generated ones against: ``(count, *sample_shape)``."""
+    def reference(self, count: int) -> torch.Tensor:
+        """``count`` real samples to compare generated ones against: ``(count, *sample_shape)``;
+        the same for every run (so reference statistics can be cached)."""
 
     def describe(self) -> dict[str, Any]:
         """What the record's provenance says about the data (name, split, size, source)."""
@@ -70,9 +73,22 @@ def register_dataset(name: str, summary: str) -> Callable[[DatasetFactory], Data
     return add
 
 
+FOLDER_PREFIX = "folder:"
+
+
+@lru_cache(maxsize=4)
 def load_dataset(name: str, options: DataOptions) -> BenchDataset:
-    """The dataset registered as ``name``; unknown names and missing files raise ``UserError``."""
+    """The dataset registered as ``name`` (or ``folder:PATH``, a folder of images); unknown names
+    and missing files raise ``UserError``. The last few loaded datasets are kept in memory."""
+    if name.startswith(FOLDER_PREFIX):
+        from ganbench.data.images import load_folder
+
+        return load_folder(name[len(FOLDER_PREFIX):], options)
+    if name not in DATASETS:
+        raise UserError(f"unknown dataset {name!r}; choose one of: {', '.join(DATASETS.names())}, {FOLDER_PREFIX}PATH")
     return DATASETS.get(name)(options)
 
 
-from ganbench.data import toy  # noqa: E402,F401  (registers the datasets)
+from ganbench.data import toy, images  # noqa: E402,F401,I001  (registers the datasets, toy first)
+
+DATASET_SUMMARIES["folder:PATH"] = "your own images: a folder (ImageFolder layout or flat), RGB, 64x64 by default"

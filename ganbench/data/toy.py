@@ -42,8 +42,8 @@ class GaussianMixture2D(BenchDataset):
     def batch(self, batch_size: int, seed: int, iteration: int) -> torch.Tensor:
         return self.sample(batch_size, seeding.generator(seed, seeding.DATA, iteration))
 
-    def reference(self, count: int, seed: int) -> torch.Tensor:
-        return self.sample(count, seeding.generator(seed, seeding.EVALUATION, 0))
+    def reference(self, count: int) -> torch.Tensor:
+        return self.sample(count, seeding.generator(0, seeding.EVALUATION, 0))
 
     def describe(self) -> dict[str, Any]:
         return {

@@ -112,4 +112,4 @@ def flat_size(shape: tuple[int, ...]) -> int:
     return math.prod(shape)
 
 
-from ganbench.models import fc  # noqa: E402,F401  (registers the variants)
+from ganbench.models import dcgan, fc  # noqa: E402,F401  (registers the variants)

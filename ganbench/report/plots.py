@@ -1,9 +1,13 @@
 """Seaborn plots of an output folder: loss curves per (variant, dataset), and for 2D data the
-generated samples over the true modes."""
+generated samples over the true modes.
+
+Plotters are registered functions ``plotter(records, root) -> [paths written]``; other parts of
+ganbench (e.g. style transfer) add their own with :func:`register_plotter`.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -65,7 +69,8 @@ def plot_losses(records: Sequence[dict[str, Any]], root: Path, title: str) -> pl
 
 def plot_points(records: Sequence[dict[str, Any]], root: Path, title: str) -> plt.Figure | None:
     """Generated 2D samples (one panel per seed) over the mixture means (red crosses)."""
-    finished = [r for r in records if r.get("status") == "finished" and (r.get("artifacts") or {}).get("samples")]
+    finished = [r for r in records if r.get("status") == "finished" and (r.get("artifacts") or {}).get("samples")
+                and r["provenance"].get("data", {}).get("kind") == "points"]
     if not finished:
         return None
     mixture = load_dataset(finished[0]["dataset"], DataOptions())
@@ -88,13 +93,33 @@ def plot_points(records: Sequence[dict[str, Any]], root: Path, title: str) -> pl
     return figure
 
 
-def write_plots(records: Sequence[dict[str, Any]], root: Path) -> list[Path]:
-    sns.set_theme(style="whitegrid", context="paper")
+Plotter = Callable[[Sequence[dict[str, Any]], Path], list[Path]]
+PLOTTERS: list[Plotter] = []
+
+
+def register_plotter(plotter: Plotter) -> Plotter:
+    PLOTTERS.append(plotter)
+    return plotter
+
+
+@register_plotter
+def plot_gan_runs(records: Sequence[dict[str, Any]], root: Path) -> list[Path]:
+    """Loss curves and 2D sample plots, one file per (variant, dataset, budget) of GAN runs."""
     written = []
-    for (variant, dataset, budget), group in _groups(records).items():
+    gan_records = [r for r in records if r.get("kind", "gan") == "gan"]
+    for (variant, dataset, budget), group in _groups(gan_records).items():
         stem = f"{variant}_{dataset}_{budget}"
         for kind, make in (("losses", plot_losses), ("samples", plot_points)):
             figure = make(group, root, f"{variant} on {dataset} ({budget})")
             if figure is not None:
                 written.append(_save(figure, root / "plots" / f"{kind}_{stem}.png"))
+    return written
+
+
+def write_plots(records: Sequence[dict[str, Any]], root: Path) -> list[Path]:
+    """Run every registered plotter; returns the files written."""
+    sns.set_theme(style="whitegrid", context="paper")
+    written: list[Path] = []
+    for plotter in PLOTTERS:
+        written += plotter(records, root)
     return written

@@ -1,0 +1,316 @@
+"""Image datasets: the MNIST family, CIFAR-10 and a folder of the user's images.
+
+All are held in memory as uint8 (N, C, H, W) at the size a variant asks for and handed out as
+float batches in [-1, 1]. Real batches follow a fresh permutation every epoch, seeded by
+(seed, epoch), so any iteration's batch can be recomputed (exact resume).
+
+Files are looked up in torchvision's layout under the data root (``--data-root``, else
+``$GANBENCH_DATA``, else ``~/.cache/ganbench/data``): ``MNIST/raw/t10k-images-idx3-ubyte[.gz]``
+and so on for FashionMNIST and KMNIST, ``cifar-10-batches-py/`` for CIFAR-10. Nothing is
+downloaded unless ``--download`` is given.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ganbench import seeding
+from ganbench.data import BenchDataset, DataOptions, register_dataset
+from ganbench.errors import UserError
+
+SPLITS = ("train", "test")
+DEFAULT_DATA_ROOT = Path("~/.cache/ganbench/data")
+
+
+def data_root(options: DataOptions) -> Path:
+    """The folder datasets are read from: the option, ``$GANBENCH_DATA``, or the cache default."""
+    return Path(options.data_root or os.environ.get("GANBENCH_DATA") or DEFAULT_DATA_ROOT).expanduser()
+
+
+class ImageDataset(BenchDataset):
+    """Images in memory: ``images`` uint8 (N, C, H, W), ``labels`` int64 (N,) (-1 when unlabelled).
+
+    ``batch`` and ``reference`` return float32 tensors in [-1, 1].
+    """
+
+    kind = "images"
+
+    def __init__(self, name: str, images: torch.Tensor, labels: torch.Tensor, classes: int, provenance: dict[str, Any]):
+        if images.dtype != torch.uint8 or images.dim() != 4:
+            raise ValueError("images must be uint8 (N, C, H, W)")
+        self.name = name
+        self.images = images.contiguous()
+        self.labels = labels
+        self.num_classes = classes
+        self.sample_shape = tuple(images.shape[1:])
+        self.provenance = provenance
+        self._permutations: dict[tuple[int, int], torch.Tensor] = {}
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    @staticmethod
+    def to_float(images: torch.Tensor) -> torch.Tensor:
+        """uint8 [0, 255] -> float32 [-1, 1]."""
+        return images.float().div_(127.5).sub_(1.0)
+
+    def _permutation(self, seed: int, epoch: int) -> torch.Tensor:
+        key = (seed, epoch)
+        if key not in self._permutations:
+            if len(self._permutations) > 2:
+                self._permutations.pop(next(iter(self._permutations)))
+            self._permutations[key] = torch.randperm(len(self), generator=seeding.generator(seed, seeding.DATA, epoch))
+        return self._permutations[key]
+
+    def batch_indices(self, batch_size: int, seed: int, iteration: int) -> torch.Tensor:
+        """Indices of the batch of ``iteration`` (1-based): consecutive slices of per-epoch permutations."""
+        start = (iteration - 1) * batch_size
+        positions = torch.arange(start, start + batch_size)
+        epochs = positions // len(self)
+        indices = torch.empty(batch_size, dtype=torch.long)
+        for epoch in epochs.unique().tolist():
+            chosen = epochs == epoch
+            indices[chosen] = self._permutation(seed, epoch)[positions[chosen] % len(self)]
+        return indices
+
+    def batch(self, batch_size: int, seed: int, iteration: int) -> torch.Tensor:
+        return self.to_float(self.images[self.batch_indices(batch_size, seed, iteration)])
+
+    def reference_indices(self, count: int) -> torch.Tensor:
+        """The reference set: the whole split when ``count >= N``, else a fixed random subset
+        (the same for every run, seed and variant, so reference statistics can be cached)."""
+        if count >= len(self):
+            return torch.arange(len(self))
+        return torch.randperm(len(self), generator=seeding.generator(0, seeding.EVALUATION, 0))[:count]
+
+    def reference(self, count: int) -> torch.Tensor:
+        return self.to_float(self.images[self.reference_indices(count)])
+
+    def describe(self) -> dict[str, Any]:
+        return {**super().describe(), "size": len(self), "classes": self.num_classes, **self.provenance}
+
+
+def resize_images(images: torch.Tensor, size: int | None, pad_to_size: bool) -> tuple[torch.Tensor, str]:
+    """uint8 (N, C, h, w) -> uint8 (N, C, size, size), and how: ``none``, ``pad`` or ``bilinear``.
+
+    ``pad_to_size``: pad with black borders when the image is smaller by an even margin (the
+    MNIST family's 28 -> 32, as DCGAN-style models expect); otherwise resize bilinearly with
+    antialiasing.
+    """
+    if size is None or images.shape[-1] == size and images.shape[-2] == size:
+        return images, "none"
+    height, width = images.shape[-2:]
+    if pad_to_size and height == width and size > height and (size - height) % 2 == 0:
+        margin = (size - height) // 2
+        return F.pad(images, (margin, margin, margin, margin), value=0), "pad"
+    out = []
+    for chunk in images.split(2048):
+        resized = F.interpolate(chunk.float(), size=(size, size), mode="bilinear", antialias=True, align_corners=False)
+        out.append(resized.round_().clamp_(0, 255).to(torch.uint8))
+    return torch.cat(out), "bilinear"
+
+
+# --- the MNIST family (IDX files) ---
+
+
+@dataclass(frozen=True)
+class IdxSource:
+    """A torchvision-layout IDX dataset: folder name and per-split image/label file stems."""
+
+    folder: str
+    title: str
+    files: dict[str, tuple[str, str]]
+    url: str
+
+
+MNIST_LIKE = {
+    "mnist": IdxSource("MNIST", "MNIST", {"train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
+                                           "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")},
+                       "http://yann.lecun.com/exdb/mnist/"),
+    "fashion-mnist": IdxSource("FashionMNIST", "Fashion-MNIST",
+                               {"train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
+                                "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")},
+                               "https://github.com/zalandoresearch/fashion-mnist"),
+    "kmnist": IdxSource("KMNIST", "Kuzushiji-MNIST", {"train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
+                                                      "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")},
+                        "https://github.com/rois-codh/kmnist"),
+}
+
+TORCHVISION_CLASSES = {"mnist": "MNIST", "fashion-mnist": "FashionMNIST", "kmnist": "KMNIST"}
+
+
+def read_idx(path: Path) -> np.ndarray:
+    """An IDX file (optionally gzipped) as a numpy array of its declared shape (uint8 data)."""
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rb") as stream:
+        data = stream.read()
+    if len(data) < 4 or data[0] != 0 or data[1] != 0 or data[2] != 0x08:
+        raise UserError(f"{path} is not an IDX file of unsigned bytes; delete it and fetch it again (--download)")
+    dims = data[3]
+    shape = tuple(int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(dims))
+    payload = np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * dims)
+    if payload.size != int(np.prod(shape)):
+        raise UserError(f"{path} is truncated ({payload.size} of {int(np.prod(shape))} bytes); delete it and fetch "
+                        "it again (--download)")
+    return payload.reshape(shape)
+
+
+def _find(raw: Path, stem: str) -> Path | None:
+    for candidate in (raw / stem, raw / f"{stem}.gz"):
+        if candidate.exists():
+            return candidate
+    return None
+
+
+def _md5(path: Path) -> str:
+    return hashlib.md5(path.read_bytes()).hexdigest()
+
+
+def _download_torchvision(name: str, root: Path, split: str) -> None:
+    import torchvision
+
+    cls = getattr(torchvision.datasets, TORCHVISION_CLASSES[name])
+    try:
+        cls(str(root), train=split == "train", download=True)
+    except Exception as error:  # noqa: BLE001 - network errors come in many types
+        raise UserError(f"could not download {name} into {root} ({type(error).__name__}: {error}); check the network "
+                        f"or place the files there yourself") from None
+
+
+def load_idx_dataset(name: str, options: DataOptions) -> ImageDataset:
+    source = MNIST_LIKE[name]
+    if options.split not in SPLITS:
+        raise UserError(f"unknown split {options.split!r}; choose one of: {', '.join(SPLITS)}")
+    root = data_root(options)
+    raw = root / source.folder / "raw"
+    image_stem, label_stem = source.files[options.split]
+    paths = [_find(raw, image_stem), _find(raw, label_stem)]
+    if None in paths and options.download:
+        _download_torchvision(name, root, options.split)
+        paths = [_find(raw, image_stem), _find(raw, label_stem)]
+    if None in paths:
+        other = "test" if options.split == "train" else "train"
+        other_there = all(_find(raw, stem) for stem in source.files[other])
+        hint = f", or --split {other} (those files are there)" if other_there else ""
+        raise UserError(
+            f"{source.title} {options.split} split not found in {raw} (expected {image_stem}[.gz] and "
+            f"{label_stem}[.gz]); fix: --download, another --data-root DIR (or $GANBENCH_DATA){hint}"
+        )
+    image_path, label_path = paths
+    images = torch.from_numpy(read_idx(image_path).copy()).unsqueeze(1)
+    labels = torch.from_numpy(read_idx(label_path).astype(np.int64))
+    if len(images) != len(labels):
+        raise UserError(f"{image_path} has {len(images)} images but {label_path} {len(labels)} labels; re-fetch them")
+    images, how = resize_images(images, options.image_size, pad_to_size=True)
+    provenance = {
+        "split": options.split,
+        "root": str(root),
+        "files": {p.name: {"md5": _md5(p)} for p in (image_path, label_path)},
+        "source": source.url,
+        "image_size": images.shape[-1],
+        "resize": how,
+    }
+    return ImageDataset(name, images, labels, 10, provenance)
+
+
+@register_dataset("mnist", "MNIST handwritten digits, 28x28 grey (32x32 padded for conv variants)")
+def mnist(options: DataOptions) -> ImageDataset:
+    return load_idx_dataset("mnist", options)
+
+
+@register_dataset("fashion-mnist", "Fashion-MNIST clothing images, 28x28 grey (32x32 padded for conv variants)")
+def fashion_mnist(options: DataOptions) -> ImageDataset:
+    return load_idx_dataset("fashion-mnist", options)
+
+
+@register_dataset("kmnist", "Kuzushiji-MNIST cursive Japanese characters, 28x28 grey")
+def kmnist(options: DataOptions) -> ImageDataset:
+    return load_idx_dataset("kmnist", options)
+
+
+# --- CIFAR-10 ---
+
+
+@register_dataset("cifar10", "CIFAR-10, 32x32 colour, 10 classes")
+def cifar10(options: DataOptions) -> ImageDataset:
+    import torchvision
+
+    if options.split not in SPLITS:
+        raise UserError(f"unknown split {options.split!r}; choose one of: {', '.join(SPLITS)}")
+    root = data_root(options)
+    try:
+        dataset = torchvision.datasets.CIFAR10(str(root), train=options.split == "train", download=options.download)
+    except RuntimeError:
+        raise UserError(
+            f"CIFAR-10 not found in {root / 'cifar-10-batches-py'} (expected data_batch_1..5 and test_batch); "
+            "fix: --download, or another --data-root DIR (or $GANBENCH_DATA)"
+        ) from None
+    images = torch.from_numpy(np.ascontiguousarray(dataset.data.transpose(0, 3, 1, 2)))
+    labels = torch.tensor(dataset.targets, dtype=torch.long)
+    images, how = resize_images(images, options.image_size, pad_to_size=False)
+    provenance = {"split": options.split, "root": str(root), "source": "https://www.cs.toronto.edu/~kriz/cifar.html",
+                  "image_size": images.shape[-1], "resize": how}
+    return ImageDataset("cifar10", images, labels, 10, provenance)
+
+
+# --- a folder of the user's images ---
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
+FOLDER_DEFAULT_SIZE = 64
+
+
+def _image_files(folder: Path) -> tuple[list[Path], list[int], list[str]]:
+    """Files and class indices as torchvision's ImageFolder assigns them (one class per
+    sub-folder, sorted); a folder without sub-folders of images is one class."""
+    classes = sorted(p.name for p in folder.iterdir() if p.is_dir() and any(_walk_images(p)))
+    if not classes:
+        files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+        return files, [0] * len(files), [folder.name]
+    files, labels = [], []
+    for index, name in enumerate(classes):
+        found = sorted(_walk_images(folder / name))
+        files += found
+        labels += [index] * len(found)
+    return files, labels, classes
+
+
+def _walk_images(folder: Path) -> Sequence[Path]:
+    return [p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()]
+
+
+def load_folder(path: str, options: DataOptions) -> ImageDataset:
+    """Every image under ``path``, center-cropped to a square and resized to ``image_size``
+    (default 64), RGB."""
+    from PIL import Image, UnidentifiedImageError
+
+    folder = Path(path).expanduser()
+    if not folder.is_dir():
+        raise UserError(f"image folder {folder} does not exist; give --datasets folder:PATH with a folder of images")
+    files, labels, classes = _image_files(folder)
+    if not files:
+        raise UserError(f"no images ({', '.join(IMAGE_SUFFIXES)}) in {folder}; put images there or in class sub-folders")
+    size = options.image_size or FOLDER_DEFAULT_SIZE
+    images = torch.empty(len(files), 3, size, size, dtype=torch.uint8)
+    for i, file in enumerate(files):
+        try:
+            with Image.open(file) as image:
+                picture = image.convert("RGB")
+        except (UnidentifiedImageError, OSError) as error:
+            raise UserError(f"cannot read image {file} ({error}); remove it from {folder}") from None
+        side = min(picture.size)
+        left, top = (picture.width - side) // 2, (picture.height - side) // 2
+        picture = picture.crop((left, top, left + side, top + side)).resize((size, size), Image.Resampling.BICUBIC)
+        images[i] = torch.from_numpy(np.asarray(picture).copy()).permute(2, 0, 1)
+    provenance = {"split": "all", "root": str(folder), "classes_found": classes[:50], "image_size": size,
+                  "resize": "center crop, bicubic"}
+    return ImageDataset(f"folder:{folder}", images, torch.tensor(labels), len(classes), provenance)
