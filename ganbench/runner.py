@@ -241,7 +241,8 @@ def _train_and_evaluate(
     gan.attach(engine, spec.iterations)
     if spec.max_seconds is not None:
         attach_time_limit(engine, spec.max_seconds)
-    context = EvaluationContext(gan, dataset, spec.seed, device, run_dir, training, timer, dict(spec.evaluation))
+    context = EvaluationContext(gan, dataset, spec.data, spec.seed, device, run_dir, training, timer,
+                                dict(spec.evaluation))
     quality = [name for name in spec.evaluators if name != "throughput"]
     metric_history = History()
     every = int(spec.evaluation.get("every", 0))

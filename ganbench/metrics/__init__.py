@@ -18,19 +18,21 @@ from ganbench.registry import Registry
 from ganbench.settings import Setting
 
 if TYPE_CHECKING:
-    from ganbench.data import BenchDataset
+    from ganbench.data import BenchDataset, DataOptions
     from ganbench.models import GAN
     from ganbench.training import GanTraining, IterationTimer
 
 
 @dataclass
 class EvaluationContext:
-    """What an evaluator may use: the trained model, its data, the run's seed and folder, the
-    trainer's timings and the suite's evaluation settings (e.g. ``samples``). Files an evaluator
-    writes into ``run_dir`` are named in ``artifacts`` so the record lists them."""
+    """What an evaluator may use: the trained model, its data (and the options it was loaded
+    with, to load it again at another size), the run's seed and folder, the trainer's timings and
+    the suite's evaluation settings (e.g. ``samples``). Files an evaluator writes into ``run_dir``
+    are named in ``artifacts`` so the record lists them."""
 
     gan: GAN
     dataset: BenchDataset
+    data_options: DataOptions
     seed: int
     device: torch.device
     run_dir: Path
