@@ -136,6 +136,11 @@ def plan_runs(suite: Suite, request: RunRequest) -> list[RunSpec]:
                     f"variant {variant_name} cannot train on {dataset.kind} data ({dataset_name}); "
                     f"it handles {', '.join(variant.kinds)}"
                 )
+            evaluators = tuple(name for name in suite.evaluators if EVALUATORS.get(name).applies_to(dataset))
+            for name in evaluators:
+                check = getattr(EVALUATORS.get(name), "check", None)
+                if check is not None:
+                    check(dataset, evaluation, data)
             for seed in range(seeds if seeds is not None else suite.seeds):
                 specs.append(
                     RunSpec(
@@ -149,7 +154,7 @@ def plan_runs(suite: Suite, request: RunRequest) -> list[RunSpec]:
                         max_seconds=plan.max_seconds,
                         settings=settings,
                         evaluation=evaluation,
-                        evaluators=tuple(name for name in suite.evaluators if EVALUATORS.get(name).applies_to(dataset)),
+                        evaluators=evaluators,
                         data=data,
                     )
                 )
