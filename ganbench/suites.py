@@ -165,8 +165,8 @@ SUITES.add(
                             "kid_subset_size": 250, "kid_subsets": 10, "throughput_samples": 256},
                 settings={"dcgan": {"g_width": 8, "d_width": 8, "batch_size": 32}},
             ),
-            "quick": Budget(iterations=1000, evaluation=STACKED_EVALUATION,
-                            settings={"dcgan": {"g_width": 32, "d_width": 32, "batch_size": 64}}),
+            "quick": Budget(iterations=500, evaluation=STACKED_EVALUATION,
+                            settings={"dcgan": {"g_width": 16, "d_width": 16, "batch_size": 64}}),
             "standard": Budget(iterations=20_000, evaluation=STACKED_EVALUATION, settings={"dcgan": {"batch_size": 64}}),
             # PacGAN: 50 epochs of 128,000 stacked images at batch size 64.
             "paper": Budget(iterations=100_000, evaluation=STACKED_EVALUATION, settings={"dcgan": {"batch_size": 64}}),

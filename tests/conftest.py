@@ -56,3 +56,32 @@ def synthetic_mnist(tmp_path_factory) -> Path:
 def _private_ganbench_cache(tmp_path_factory, monkeypatch):
     """Reference-feature caches and trained classifiers go to a folder of this test session."""
     monkeypatch.setenv("GANBENCH_CACHE", str(tmp_path_factory.getbasetemp() / "ganbench-cache"))
+
+
+class ReplayGAN(torch.nn.Module):
+    """A stand-in generator for evaluators: replays given float images (N, C, H, W) in order,
+    cyclically (one image: a collapsed generator)."""
+
+    latent_dim = 1
+
+    def __init__(self, images: torch.Tensor) -> None:
+        super().__init__()
+        self.images = images
+        self.position = 0
+
+    @property
+    def device(self) -> torch.device:
+        return torch.device("cpu")
+
+    def sample_latent(self, count: int, generator: torch.Generator) -> torch.Tensor:
+        return torch.zeros(count, 1)
+
+    def sample(self, z: torch.Tensor) -> torch.Tensor:
+        start = self.position
+        self.position = (start + len(z)) % len(self.images)
+        return self.images[torch.arange(start, start + len(z)) % len(self.images)]
+
+
+@pytest.fixture
+def replay_gan() -> type[ReplayGAN]:
+    return ReplayGAN

@@ -189,36 +189,12 @@ def test_canonical_images_quantise_like_the_loader_and_pad_28_to_32():
     assert canonical[:, :, :2].sum() == 0 and canonical[:, :, :, 30:].sum() == 0
 
 
-class ReplayGAN(torch.nn.Module):
-    """A stand-in generator that replays given float images (N, C, H, W) in order."""
-
-    latent_dim = 1
-
-    def __init__(self, images):
-        super().__init__()
-        self.images = images
-        self.position = 0
-        self.anchor = torch.nn.Parameter(torch.zeros(1))
-
-    @property
-    def device(self):
-        return torch.device("cpu")
-
-    def sample_latent(self, count, generator):
-        return torch.zeros(count, 1)
-
-    def sample(self, z):
-        start = self.position
-        self.position = (start + len(z)) % len(self.images)
-        return self.images[torch.arange(start, start + len(z)) % len(self.images)]
-
-
-def replay_context(images, dataset, data_options, tmp_path, **overrides):
-    return EvaluationContext(ReplayGAN(images), dataset, data_options, 0, torch.device("cpu"), tmp_path, None, None,
+def replay_context(gan, dataset, data_options, tmp_path, **overrides):
+    return EvaluationContext(gan, dataset, data_options, 0, torch.device("cpu"), tmp_path, None, None,
                              settings(**overrides))
 
 
-def test_fc_and_conv_sized_samples_of_the_reference_score_as_the_reference(shared_data, tmp_path):
+def test_fc_and_conv_sized_samples_of_the_reference_score_as_the_reference(shared_data, tmp_path, replay_gan):
     """A 28x28 generator (fc) and a 32x32 one (conv) replaying the real reference set both get FID
     ~0, precision = recall = coverage = 1: every variant is evaluated at the canonical 32x32."""
     overrides = {"samples": 1000, "reference_samples": 1000, "kid_subset_size": 500, "kid_subsets": 5}
@@ -227,7 +203,7 @@ def test_fc_and_conv_sized_samples_of_the_reference_score_as_the_reference(share
         options = DataOptions(data_root=str(shared_data), split="test", image_size=size)
         dataset = load_dataset("mnist", options)
         reference = dataset.reference(1000)
-        values = Fidelity().evaluate(replay_context(reference, dataset, options, tmp_path, **overrides))
+        values = Fidelity().evaluate(replay_context(replay_gan(reference), dataset, options, tmp_path, **overrides))
         assert values["fid"] == pytest.approx(0.0, abs=0.01)
         assert values["precision"] == values["recall"] == values["coverage"] == 1.0
         assert values["density"] == pytest.approx(6 / 5, abs=0.01)
