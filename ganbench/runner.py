@@ -136,7 +136,7 @@ def plan_runs(suite: Suite, request: RunRequest) -> list[RunSpec]:
                     f"variant {variant_name} cannot train on {dataset.kind} data ({dataset_name}); "
                     f"it handles {', '.join(variant.kinds)}"
                 )
-            for seed in range(seeds if seeds is not None else suite.seeds):
+            for seed in range(seeds or plan.seeds or suite.seeds):
                 specs.append(
                     RunSpec(
                         suite=suite.name,
@@ -237,7 +237,7 @@ def _train_and_evaluate(
     engine = training.engine
     losses = attach_loss_history(engine, gan)
     attach_divergence_check(engine)
-    timer = IterationTimer(device).attach(engine)
+    timer = IterationTimer(device, warmup=min(5, spec.iterations // 4)).attach(engine)
     gan.attach(engine, spec.iterations)
     if spec.max_seconds is not None:
         attach_time_limit(engine, spec.max_seconds)
@@ -277,6 +277,8 @@ def _train_and_evaluate(
         "resumed_from_iteration": resumed_from or None,
         "artifacts": artifacts,
     }
+    if gan.schedule_summary():
+        outcome["schedule"] = gan.schedule_summary()
     if engine.state.diverged_at is not None:
         outcome.update(status="diverged", diverged_at=engine.state.diverged_at,
                        error=f"non-finite loss at iteration {engine.state.diverged_at}")

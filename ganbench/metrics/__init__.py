@@ -65,4 +65,4 @@ def register_evaluator(evaluator: Evaluator) -> Evaluator:
     return evaluator
 
 
-from ganbench.metrics import coverage, throughput  # noqa: E402,F401  (registers the evaluators)
+from ganbench.metrics import coverage, grid, throughput  # noqa: E402,F401  (registers the evaluators)
