@@ -51,6 +51,8 @@ def build_parser() -> Parser:
     run.add_argument("--budget", choices=BUDGETS, help="training length: smoke (seconds), quick (minutes on a CPU), "
                      "standard (about an hour on a GPU), paper (published schedules); default: the suite's")
     run.add_argument("--iterations", type=int, help="generator iterations per run, replacing the budget's")
+    run.add_argument("--time-limit", type=float, metavar="SECONDS",
+                     help="stop each run's training after this many seconds (recorded as stopped_by: time_limit)")
     run.add_argument("--seeds", type=int, help="number of seeds, 0..N-1 (default: the suite's)")
     run.add_argument("--variants", type=_csv, help="comma-separated variants (default: the suite's)")
     run.add_argument("--datasets", type=_csv, help="comma-separated datasets (default: the suite's)")
@@ -135,7 +137,7 @@ def command_run(args: argparse.Namespace) -> int:
     specs = suite.plan(RunRequest(
         budget=budget, seeds=args.seeds, variants=args.variants, datasets=args.datasets,
         overrides=parse_assignments(args.assignments), data_root=data_root, download=args.download,
-        split=args.split, iterations=args.iterations,
+        split=args.split, iterations=args.iterations, time_limit=args.time_limit,
     ))
     store = ResultsStore(args.out or Path("runs") / f"{suite.name}-{budget}")
     store.ensure_writable()

@@ -11,7 +11,7 @@ import hashlib
 import json
 import time
 import traceback
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -68,6 +68,7 @@ class RunSpec:
             "dataset": self.dataset,
             "seed": self.seed,
             "iterations": self.iterations,
+            "max_seconds": self.max_seconds,
             "settings": dict(self.settings),
             "evaluation": dict(self.evaluation),
             "evaluators": list(self.evaluators),
@@ -100,6 +101,8 @@ def plan_runs(suite: Suite, request: RunRequest) -> list[RunSpec]:
         raise UserError(f"--seeds must be a positive number of seeds, got {seeds}")
     if iterations is not None and iterations < 1:
         raise UserError(f"--iterations must be a positive number of generator iterations, got {iterations}")
+    if request.time_limit is not None and request.time_limit <= 0:
+        raise UserError(f"--time-limit must be a positive number of seconds, got {request.time_limit:g}")
     chosen_variants = list(request.variants or suite.variants)
     chosen_datasets = list(request.datasets or suite.datasets)
     overrides = dict(request.overrides)
@@ -146,7 +149,7 @@ def plan_runs(suite: Suite, request: RunRequest) -> list[RunSpec]:
                         budget=budget,
                         iterations=iterations or plan.iterations_for(variant_name),
                         checkpoint_every=plan.checkpoint_every,
-                        max_seconds=plan.max_seconds,
+                        max_seconds=request.time_limit or plan.max_seconds,
                         settings=settings,
                         evaluation=evaluation,
                         evaluators=tuple(name for name in suite.evaluators if EVALUATORS.get(name).applies_to(dataset)),
@@ -174,7 +177,6 @@ def execute_run(
     device: torch.device,
     progress: bool = True,
     restart: bool = False,
-    on_iteration: Callable[[Any], None] | None = None,
 ) -> dict[str, Any]:
     """Train and evaluate one run, write its artefacts and return its record (not yet stored).
 
@@ -206,7 +208,7 @@ def execute_run(
     try:
         dataset = load_dataset(spec.dataset, spec.data)
         record["provenance"]["data"] = dataset.describe()
-        outcome = _train_and_evaluate(spec, dataset, device, run_dir, progress, on_iteration)
+        outcome = _train_and_evaluate(spec, dataset, device, run_dir, progress)
         record.update(outcome)
     except (KeyboardInterrupt, UserError):
         raise
@@ -228,7 +230,6 @@ def _train_and_evaluate(
     device: torch.device,
     run_dir: Path,
     progress: bool,
-    on_iteration: Callable[[Any], None] | None,
 ) -> dict[str, Any]:
     variant = VARIANTS.get(spec.variant)
     torch.manual_seed(seeding.derive_seed(spec.seed, seeding.INIT))
@@ -264,8 +265,6 @@ def _train_and_evaluate(
     resumed_from = resume_from_checkpoint(to_save, checkpoint_dir)
     if progress:
         attach_progress_bar(engine, f"{spec.variant} {spec.dataset} seed {spec.seed}")
-    if on_iteration is not None:
-        engine.add_event_handler(Events.ITERATION_COMPLETED, on_iteration)
     if resumed_from < spec.iterations:
         engine.run(None, max_epochs=1, epoch_length=spec.iterations)
 

@@ -62,6 +62,7 @@ class RunRequest:
     download: bool = False
     split: str | None = None
     iterations: int | None = None
+    time_limit: float | None = None
     content_images: Sequence[Path] | None = None
     style_images: Sequence[Path] | None = None
 

@@ -130,3 +130,13 @@ def test_console_script_runs_without_traceback(tmp_path):
     assert result.returncode == 2
     assert result.stderr.startswith("ganbench: error: unknown suite 'nope'; choose one of: toy")
     assert result.stderr.count("\n") == 1
+
+
+def test_time_limit_stops_training_and_says_so(tmp_path):
+    out = tmp_path / "limited"
+    assert main(["run", "--budget", "smoke", "--seeds", "1", "--datasets", "ring8", "--iterations", "100000",
+                 "--time-limit", "1", "--out", str(out), "--no-progress"]) == 0
+    record = read_records(out)[0]
+    assert record["status"] == "finished" and record["stopped_by"] == "time_limit"
+    assert 0 < record["iterations_done"] < 100000
+    assert record["config"]["max_seconds"] == 1.0
