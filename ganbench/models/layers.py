@@ -62,6 +62,30 @@ class MinibatchStdDev(nn.Module):
         return torch.cat([x, feature], dim=1)
 
 
+class InitialBlock(nn.Module):
+    """z (N, latent_dim) -> features (N, width, 4, 4): pixel-normalised latent, an equalized dense
+    layer to 4x4, then a 3x3 convolution, with LeakyReLU 0.2 and pixel norm."""
+
+    def __init__(self, latent_dim: int, width: int) -> None:
+        super().__init__()
+        self.width = width
+        self.project = nn.Sequential(PixelNorm(), EqualizedLinear(latent_dim, width * 16, gain=math.sqrt(2) / 4))
+        self.convolve = nn.Sequential(nn.LeakyReLU(0.2), PixelNorm(), EqualizedConv2d(width, width, 3, padding=1),
+                                      nn.LeakyReLU(0.2), PixelNorm())
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.convolve(self.project(z).view(z.shape[0], self.width, 4, 4))
+
+
+def final_block(in_channels: int, width: int) -> nn.Sequential:
+    """D's last block: features (N, in_channels, 4, 4) -> logits (N, 1), with the minibatch
+    standard-deviation feature, a 3x3 and a 4x4 convolution and a linear output."""
+    return nn.Sequential(
+        MinibatchStdDev(), EqualizedConv2d(in_channels + 1, width, 3, padding=1), nn.LeakyReLU(0.2),
+        EqualizedConv2d(width, width, 4), nn.LeakyReLU(0.2), nn.Flatten(), EqualizedLinear(width, 1, gain=1.0),
+    )
+
+
 def conv_block(in_channels: int, out_channels: int, pixel_norm: bool) -> nn.Sequential:
     """Two 3x3 equalized convolutions with LeakyReLU 0.2 (and pixel norm in G)."""
     layers: list[nn.Module] = []

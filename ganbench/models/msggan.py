@@ -15,7 +15,6 @@ ProGAN's (equalized learning rate, pixel norm, minibatch standard deviation); Ad
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import torch
@@ -25,11 +24,10 @@ from ganbench.data import BenchDataset
 from ganbench.models import GAN, VARIANTS, Variant, with_defaults
 from ganbench.models.layers import (
     EqualizedConv2d,
-    EqualizedLinear,
-    MinibatchStdDev,
-    PixelNorm,
+    InitialBlock,
     conv_block,
     downsample,
+    final_block,
     resolutions,
     upsample,
     widths_for,
@@ -45,15 +43,12 @@ class Generator(nn.Module):
 
     def __init__(self, latent_dim: int, sizes: list[int], widths: list[int], channels: int) -> None:
         super().__init__()
-        self.first_width = widths[0]
-        self.project = nn.Sequential(PixelNorm(), EqualizedLinear(latent_dim, widths[0] * 16, gain=math.sqrt(2) / 4))
-        self.first = nn.Sequential(nn.LeakyReLU(0.2), PixelNorm(), EqualizedConv2d(widths[0], widths[0], 3, padding=1),
-                                   nn.LeakyReLU(0.2), PixelNorm())
+        self.first = InitialBlock(latent_dim, widths[0])
         self.blocks = nn.ModuleList([conv_block(widths[i - 1], widths[i], pixel_norm=True) for i in range(1, len(sizes))])
         self.to_rgb = nn.ModuleList([EqualizedConv2d(width, channels, 1, gain=1.0) for width in widths])
 
     def forward(self, z: torch.Tensor) -> list[torch.Tensor]:
-        x = self.first(self.project(z).view(z.shape[0], self.first_width, 4, 4))
+        x = self.first(z)
         images = [self.to_rgb[0](x)]
         for block, to_rgb in zip(self.blocks, self.to_rgb[1:]):
             x = block(upsample(x))
@@ -94,11 +89,7 @@ class Discriminator(nn.Module):
             combines.append(Combine(combine, widths[level - 1], channels))
             width_in = combines[-1].out_channels
         self.blocks, self.combines = nn.ModuleList(blocks), nn.ModuleList(combines)
-        self.final = nn.Sequential(
-            MinibatchStdDev(), EqualizedConv2d(width_in + 1, widths[0], 3, padding=1), nn.LeakyReLU(0.2),
-            EqualizedConv2d(widths[0], widths[0], 4), nn.LeakyReLU(0.2), nn.Flatten(),
-            EqualizedLinear(widths[0], 1, gain=1.0),
-        )
+        self.final = final_block(width_in, widths[0])
 
     def forward(self, images: list[torch.Tensor]) -> torch.Tensor:
         h = self.from_rgb(images[-1])

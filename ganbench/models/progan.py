@@ -29,11 +29,10 @@ from ganbench.data import BenchDataset
 from ganbench.models import GAN, VARIANTS, Variant, with_defaults
 from ganbench.models.layers import (
     EqualizedConv2d,
-    EqualizedLinear,
-    MinibatchStdDev,
-    PixelNorm,
+    InitialBlock,
     conv_block,
     downsample,
+    final_block,
     resolutions,
     upsample,
     widths_for,
@@ -47,17 +46,14 @@ class Generator(nn.Module):
 
     def __init__(self, latent_dim: int, sizes: list[int], widths: list[int], channels: int) -> None:
         super().__init__()
-        self.first_width = widths[0]
-        self.project = nn.Sequential(PixelNorm(), EqualizedLinear(latent_dim, widths[0] * 16, gain=math.sqrt(2) / 4))
-        self.first = nn.Sequential(nn.LeakyReLU(0.2), PixelNorm(), EqualizedConv2d(widths[0], widths[0], 3, padding=1),
-                                   nn.LeakyReLU(0.2), PixelNorm())
+        self.first = InitialBlock(latent_dim, widths[0])
         self.blocks = nn.ModuleList([nn.Identity()] + [conv_block(widths[i - 1], widths[i], pixel_norm=True)
                                                        for i in range(1, len(sizes))])
         self.to_rgb = nn.ModuleList([EqualizedConv2d(width, channels, 1, gain=1.0) for width in widths])
 
     def features(self, z: torch.Tensor, level: int) -> list[torch.Tensor]:
         """Feature maps of levels 0..level."""
-        x = self.first(self.project(z).view(z.shape[0], self.first_width, 4, 4))
+        x = self.first(z)
         maps = [x]
         for block in self.blocks[1: level + 1]:
             x = block(upsample(x))
@@ -81,11 +77,7 @@ class Discriminator(nn.Module):
                                        for width in widths])
         self.blocks = nn.ModuleList([nn.Identity()] + [conv_block(widths[i], widths[i - 1], pixel_norm=False)
                                                        for i in range(1, len(sizes))])
-        self.final = nn.Sequential(
-            MinibatchStdDev(), EqualizedConv2d(widths[0] + 1, widths[0], 3, padding=1), nn.LeakyReLU(0.2),
-            EqualizedConv2d(widths[0], widths[0], 4), nn.LeakyReLU(0.2), nn.Flatten(),
-            EqualizedLinear(widths[0], 1, gain=1.0),
-        )
+        self.final = final_block(widths[0], widths[0])
 
     def forward(self, x: torch.Tensor, level: int, alpha: float) -> torch.Tensor:
         h = self.from_rgb[level](x)
