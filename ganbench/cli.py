@@ -66,6 +66,8 @@ def build_parser() -> Parser:
     run.add_argument("--split", choices=("train", "test"), help="data split to train on (default: train; offline "
                      "machines with only the MNIST test set use --split test)")
     run.add_argument("--restart", action="store_true", help="ignore checkpoints and re-run runs that did not finish")
+    run.add_argument("--keep-checkpoints", action="store_true",
+                     help="keep the checkpoints of runs that ended (by default only unfinished runs keep them)")
     run.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                      help="show progress bars (default: when stderr is a terminal)")
 
@@ -150,7 +152,7 @@ def command_run(args: argparse.Namespace) -> int:
         if spec.run_id in ended and not args.restart:
             print(f"{prefix} {spec.label}: already in {store.records_path.name}, skipped")
             continue
-        record = spec.execute(store, device, progress, args.restart)
+        record = spec.execute(store, device, progress, args.restart, args.keep_checkpoints)
         store.add(record)
         failed += record["status"] == "failed"
         print(f"{prefix} {_summary_line(spec.label, record)}", flush=True)

@@ -8,6 +8,7 @@ never mistakes an old result for its own.
 from __future__ import annotations
 
 import hashlib
+import shutil
 import json
 import time
 import traceback
@@ -84,8 +85,9 @@ class RunSpec:
     def label(self) -> str:
         return f"{self.variant} {self.dataset} seed {self.seed}"
 
-    def execute(self, store: ResultsStore, device: torch.device, progress: bool, restart: bool) -> dict[str, Any]:
-        return execute_run(self, store, device, progress=progress, restart=restart)
+    def execute(self, store: ResultsStore, device: torch.device, progress: bool, restart: bool,
+                keep_checkpoints: bool = False) -> dict[str, Any]:
+        return execute_run(self, store, device, progress=progress, restart=restart, keep_checkpoints=keep_checkpoints)
 
 
 def plan_runs(suite: Suite, request: RunRequest) -> list[RunSpec]:
@@ -177,12 +179,14 @@ def execute_run(
     device: torch.device,
     progress: bool = True,
     restart: bool = False,
+    keep_checkpoints: bool = False,
 ) -> dict[str, Any]:
     """Train and evaluate one run, write its artefacts and return its record (not yet stored).
 
     Resumes from the run's newest checkpoint unless ``restart``. A run whose losses become
     non-finite ends with status ``diverged``; any other exception ends it ``failed`` with the
-    error, and the traceback in ``runs/<id>/error.txt``.
+    error, and the traceback in ``runs/<id>/error.txt``. Checkpoints only serve to resume, so a
+    run that ended (finished or diverged) deletes them unless ``keep_checkpoints``.
     """
     run_dir = store.run_dir(spec.run_id)
     checkpoint_dir = run_dir / "checkpoints"
@@ -218,6 +222,8 @@ def execute_run(
         record["artifacts"]["error"] = str((run_dir / "error.txt").relative_to(store.root))
     record["provenance"]["finished_utc"] = utc_now()
     record["elapsed_seconds"] = time.perf_counter() - clock
+    if record["status"] != "failed" and not keep_checkpoints:
+        shutil.rmtree(checkpoint_dir, ignore_errors=True)
     for name, path in list(record["artifacts"].items()):
         if isinstance(path, Path):
             record["artifacts"][name] = str(path.relative_to(store.root))

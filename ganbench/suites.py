@@ -76,8 +76,10 @@ class PlannedRun(Protocol):
     def label(self) -> str:
         """A short human name, e.g. ``dcgan mnist seed 0``."""
 
-    def execute(self, store: ResultsStore, device: torch.device, progress: bool, restart: bool) -> dict[str, Any]:
-        """Run it; return its record (the caller stores it)."""
+    def execute(self, store: ResultsStore, device: torch.device, progress: bool, restart: bool,
+                keep_checkpoints: bool = False) -> dict[str, Any]:
+        """Run it; return its record (the caller stores it). Checkpoints of a run that ended are
+        deleted unless ``keep_checkpoints``."""
 
 
 class BenchSuite(Protocol):
