@@ -8,7 +8,7 @@ import torch.nn.functional as F
 from ganbench.data import BenchDataset
 from ganbench.models import VARIANTS
 from ganbench.models.layers import MinibatchStdDev, PixelNorm, downsample, upsample
-from ganbench.models.progan import growth_phases, phase_at
+from ganbench.models.progan import ema_decay_at, growth_phases, phase_at
 from ganbench.settings import resolve
 from ganbench.training import attach_loss_history, create_gan_trainer
 
@@ -169,3 +169,9 @@ def test_pixel_norm_and_minibatch_std():
     out = MinibatchStdDev(group=4)(same)
     assert out.shape == (8, 6, 3, 3)
     assert torch.allclose(out[:, -1], torch.full((8, 3, 3), 1e-4), atol=1e-4)  # sqrt(0 + 1e-8)
+
+
+def test_progan_ema_decay_warms_up():
+    assert ema_decay_at(0.999, 0) == pytest.approx(0.1)
+    assert ema_decay_at(0.999, 90) == pytest.approx(91 / 100)
+    assert ema_decay_at(0.999, 100_000) == 0.999

@@ -10,7 +10,8 @@ schedule where they stopped.
 
 Paper ingredients: pixelwise feature normalisation in G, minibatch standard deviation in D,
 equalized learning rate, WGAN-GP (lambda 10) with drift 0.001, Adam lr 1e-3, betas (0, 0.99), and
-an exponential moving average of G's weights (decay 0.999) used for every sample we evaluate.
+an exponential moving average of G's weights (decay 0.999, warmed up as (1 + t) / (10 + t) while
+that is smaller) used for every sample we evaluate.
 """
 
 from __future__ import annotations
@@ -130,6 +131,12 @@ def phase_at(phases: list[Phase], iteration: int) -> Phase:
     return phases[-1]
 
 
+def ema_decay_at(decay: float, iteration: int) -> float:
+    """The EMA decay used after ``iteration``: min(decay, (1 + t) / (10 + t)), so the average
+    follows G closely early on instead of staying near the initial weights on short runs."""
+    return min(decay, (1 + iteration) / (10 + iteration))
+
+
 class ProGAN(GAN):
     """Holds the current level and alpha; evaluation samples come from the EMA generator at the
     current level, upsampled to the final size (so mid-training evaluations are comparable)."""
@@ -179,9 +186,10 @@ class ProGAN(GAN):
 
         @trainer.on(Events.ITERATION_COMPLETED)
         def update_ema(engine: Engine) -> None:
+            decay = ema_decay_at(self.ema_decay, engine.state.iteration)
             with torch.no_grad():
                 for average, live in zip(self.generator_ema.parameters(), self.generator.parameters()):
-                    average.lerp_(live, 1 - self.ema_decay)
+                    average.lerp_(live, 1 - decay)
 
     def schedule_state(self) -> dict[str, Any]:
         return {"resolution": self.sizes[self.level], "alpha": self.alpha}
