@@ -51,6 +51,8 @@ def build_parser() -> Parser:
     run.add_argument("--budget", choices=BUDGETS, help="training length: smoke (seconds), quick (minutes on a CPU), "
                      "standard (about an hour on a GPU), paper (published schedules); default: the suite's")
     run.add_argument("--iterations", type=int, help="generator iterations per run, replacing the budget's")
+    run.add_argument("--time-limit", type=float, metavar="SECONDS",
+                     help="stop each run's training after this many seconds (recorded as stopped_by: time_limit)")
     run.add_argument("--seeds", type=int, help="number of seeds, 0..N-1 (default: the suite's)")
     run.add_argument("--variants", type=_csv, help="comma-separated variants (default: the suite's)")
     run.add_argument("--datasets", type=_csv, help="comma-separated datasets (default: the suite's)")
@@ -67,6 +69,8 @@ def build_parser() -> Parser:
     run.add_argument("--split", choices=("train", "test"), help="data split to train on (default: train; offline "
                      "machines with only the MNIST test set use --split test)")
     run.add_argument("--restart", action="store_true", help="ignore checkpoints and re-run runs that did not finish")
+    run.add_argument("--keep-checkpoints", action="store_true",
+                     help="keep the checkpoints of runs that ended (by default only unfinished runs keep them)")
     run.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                      help="show progress bars (default: when stderr is a terminal)")
 
@@ -169,7 +173,7 @@ def command_run(args: argparse.Namespace) -> int:
     specs = suite.plan(RunRequest(
         budget=budget, seeds=args.seeds, variants=args.variants, datasets=args.datasets,
         overrides=parse_assignments(assignments), data_root=data_root, download=args.download,
-        split=args.split, iterations=args.iterations,
+        split=args.split, iterations=args.iterations, time_limit=args.time_limit,
     ))
     store = ResultsStore(args.out or Path("runs") / f"{suite.name}-{budget}")
     store.ensure_writable()
@@ -182,7 +186,7 @@ def command_run(args: argparse.Namespace) -> int:
         if spec.run_id in ended and not args.restart:
             print(f"{prefix} {spec.label}: already in {store.records_path.name}, skipped")
             continue
-        record = spec.execute(store, device, progress, args.restart)
+        record = spec.execute(store, device, progress, args.restart, args.keep_checkpoints)
         store.add(record)
         failed += record["status"] == "failed"
         print(f"{prefix} {_summary_line(spec.label, record)}", flush=True)

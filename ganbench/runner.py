@@ -8,10 +8,11 @@ never mistakes an old result for its own.
 from __future__ import annotations
 
 import hashlib
+import shutil
 import json
 import time
 import traceback
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -68,6 +69,7 @@ class RunSpec:
             "dataset": self.dataset,
             "seed": self.seed,
             "iterations": self.iterations,
+            "max_seconds": self.max_seconds,
             "settings": dict(self.settings),
             "evaluation": dict(self.evaluation),
             "evaluators": list(self.evaluators),
@@ -83,8 +85,9 @@ class RunSpec:
     def label(self) -> str:
         return f"{self.variant} {self.dataset} seed {self.seed}"
 
-    def execute(self, store: ResultsStore, device: torch.device, progress: bool, restart: bool) -> dict[str, Any]:
-        return execute_run(self, store, device, progress=progress, restart=restart)
+    def execute(self, store: ResultsStore, device: torch.device, progress: bool, restart: bool,
+                keep_checkpoints: bool = False) -> dict[str, Any]:
+        return execute_run(self, store, device, progress=progress, restart=restart, keep_checkpoints=keep_checkpoints)
 
 
 def plan_runs(suite: Suite, request: RunRequest) -> list[RunSpec]:
@@ -100,6 +103,8 @@ def plan_runs(suite: Suite, request: RunRequest) -> list[RunSpec]:
         raise UserError(f"--seeds must be a positive number of seeds, got {seeds}")
     if iterations is not None and iterations < 1:
         raise UserError(f"--iterations must be a positive number of generator iterations, got {iterations}")
+    if request.time_limit is not None and request.time_limit <= 0:
+        raise UserError(f"--time-limit must be a positive number of seconds, got {request.time_limit:g}")
     chosen_variants = list(request.variants or suite.variants)
     chosen_datasets = list(request.datasets or suite.datasets)
     overrides = dict(request.overrides)
@@ -141,7 +146,7 @@ def plan_runs(suite: Suite, request: RunRequest) -> list[RunSpec]:
                 check = getattr(EVALUATORS.get(name), "check", None)
                 if check is not None:
                     check(dataset, evaluation, data)
-            for seed in range(seeds if seeds is not None else suite.seeds):
+            for seed in range(seeds or plan.seeds or suite.seeds):
                 specs.append(
                     RunSpec(
                         suite=suite.name,
@@ -151,7 +156,7 @@ def plan_runs(suite: Suite, request: RunRequest) -> list[RunSpec]:
                         budget=budget,
                         iterations=iterations or plan.iterations_for(variant_name),
                         checkpoint_every=plan.checkpoint_every,
-                        max_seconds=plan.max_seconds,
+                        max_seconds=request.time_limit or plan.max_seconds,
                         settings=settings,
                         evaluation=evaluation,
                         evaluators=evaluators,
@@ -179,13 +184,14 @@ def execute_run(
     device: torch.device,
     progress: bool = True,
     restart: bool = False,
-    on_iteration: Callable[[Any], None] | None = None,
+    keep_checkpoints: bool = False,
 ) -> dict[str, Any]:
     """Train and evaluate one run, write its artefacts and return its record (not yet stored).
 
     Resumes from the run's newest checkpoint unless ``restart``. A run whose losses become
     non-finite ends with status ``diverged``; any other exception ends it ``failed`` with the
-    error, and the traceback in ``runs/<id>/error.txt``.
+    error, and the traceback in ``runs/<id>/error.txt``. Checkpoints only serve to resume, so a
+    run that ended (finished or diverged) deletes them unless ``keep_checkpoints``.
     """
     run_dir = store.run_dir(spec.run_id)
     checkpoint_dir = run_dir / "checkpoints"
@@ -211,7 +217,7 @@ def execute_run(
     try:
         dataset = load_dataset(spec.dataset, spec.data)
         record["provenance"]["data"] = dataset.describe()
-        outcome = _train_and_evaluate(spec, dataset, device, run_dir, progress, on_iteration)
+        outcome = _train_and_evaluate(spec, dataset, device, run_dir, progress)
         record.update(outcome)
     except (KeyboardInterrupt, UserError):
         raise
@@ -221,6 +227,8 @@ def execute_run(
         record["artifacts"]["error"] = str((run_dir / "error.txt").relative_to(store.root))
     record["provenance"]["finished_utc"] = utc_now()
     record["elapsed_seconds"] = time.perf_counter() - clock
+    if record["status"] != "failed" and not keep_checkpoints:
+        shutil.rmtree(checkpoint_dir, ignore_errors=True)
     for name, path in list(record["artifacts"].items()):
         if isinstance(path, Path):
             record["artifacts"][name] = str(path.relative_to(store.root))
@@ -233,7 +241,6 @@ def _train_and_evaluate(
     device: torch.device,
     run_dir: Path,
     progress: bool,
-    on_iteration: Callable[[Any], None] | None,
 ) -> dict[str, Any]:
     variant = VARIANTS.get(spec.variant)
     torch.manual_seed(seeding.derive_seed(spec.seed, seeding.INIT))
@@ -242,7 +249,7 @@ def _train_and_evaluate(
     engine = training.engine
     losses = attach_loss_history(engine, gan)
     attach_divergence_check(engine)
-    timer = IterationTimer(device).attach(engine)
+    timer = IterationTimer(device, warmup=min(5, spec.iterations // 4)).attach(engine)
     gan.attach(engine, spec.iterations)
     if spec.max_seconds is not None:
         attach_time_limit(engine, spec.max_seconds)
@@ -269,8 +276,6 @@ def _train_and_evaluate(
     resumed_from = resume_from_checkpoint(to_save, checkpoint_dir)
     if progress:
         attach_progress_bar(engine, f"{spec.variant} {spec.dataset} seed {spec.seed}")
-    if on_iteration is not None:
-        engine.add_event_handler(Events.ITERATION_COMPLETED, on_iteration)
     if resumed_from < spec.iterations:
         engine.run(None, max_epochs=1, epoch_length=spec.iterations)
 
@@ -282,6 +287,8 @@ def _train_and_evaluate(
         "resumed_from_iteration": resumed_from or None,
         "artifacts": artifacts,
     }
+    if gan.schedule_summary():
+        outcome["schedule"] = gan.schedule_summary()
     if engine.state.diverged_at is not None:
         outcome.update(status="diverged", diverged_at=engine.state.diverged_at,
                        error=f"non-finite loss at iteration {engine.state.diverged_at}")

@@ -64,6 +64,11 @@ def plot_losses(records: Sequence[dict[str, Any]], root: Path, title: str) -> pl
     figure, axis = plt.subplots(figsize=(7, 3.6))
     sns.lineplot(data=data, x="iteration", y="loss", hue="network", style="seed", units=None, estimator=None,
                  ax=axis, linewidth=0.9)
+    for phase in records[0].get("schedule") or []:  # e.g. ProGAN's growth: one line per phase start
+        axis.axvline(phase["start_iteration"], color="grey", linewidth=0.6, linestyle=":")
+        label = f"{phase['resolution']}px" + (" fade" if phase["phase"] == "fade-in" else "")
+        axis.annotate(label, (phase["start_iteration"], 1.0), xycoords=("data", "axes fraction"), fontsize=6,
+                      rotation=90, va="top", ha="right", color="grey")
     axis.set_title(title)
     return figure
 
