@@ -39,8 +39,8 @@ def lenet():
 def options(benchmark, monkeypatch, tmp_path):
     monkeypatch.setenv("GANBENCH_CACHE", str(tmp_path))
     kid_subsets = EVALUATION_SETTINGS["kid_subsets"].default
-    return resolve(EVALUATION_SETTINGS, "eval", {"backbone": "lenet",
-                                                 "kid_subsets": kid_subsets if benchmark.enabled else kid_subsets // 10})
+    chosen = kid_subsets if benchmark.enabled else kid_subsets // 10
+    return resolve(EVALUATION_SETTINGS, "eval", {"backbone": "lenet", "kid_subsets": chosen})
 
 
 def digit_like_images(count: int, seed: int) -> torch.Tensor:

@@ -78,8 +78,8 @@ def build_parser() -> Parser:
                                   "settings",
                                   description="List what ganbench knows by name.")
     listing.add_argument("what", nargs="?", default="all",
-                         choices=("all", "suites", "variants", "datasets", "evaluators", "metrics", "backbones", "losses",
-                                  "budgets"))
+                         choices=("all", "suites", "variants", "datasets", "evaluators", "metrics", "backbones",
+                                  "losses", "budgets"))
     listing.add_argument("--settings", metavar="VARIANT|eval", help="list the settings of a variant (or 'eval')")
 
     report = commands.add_parser("report", help="rewrite tables, plots and report.md of an output folder",
@@ -99,10 +99,11 @@ def build_parser() -> Parser:
     train.add_argument("--split", choices=("train", "test"), default="train", help="split to train and hold out on "
                        "(default: train; offline machines with only the MNIST test set use --split test)")
     train.add_argument("--download", action="store_true", help="download the dataset if missing")
-    train.add_argument("--out", type=Path, help="weights file to write (default: "
+    train.add_argument("--out", type=Path, metavar="PATH", help="weights file to write (default: "
                        "$GANBENCH_CACHE/classifiers/lenet-DATASET.pt, where evaluations look for it)")
     plan_defaults = "(default: the shipped classifier's, see README)"
-    train.add_argument("--epochs", type=int, default=argparse.SUPPRESS, help=f"passes over the training part {plan_defaults}")
+    train.add_argument("--epochs", type=int, default=argparse.SUPPRESS,
+                       help=f"passes over the training part {plan_defaults}")
     train.add_argument("--held-out", type=int, default=argparse.SUPPRESS,
                        help=f"samples held out of training to measure accuracy {plan_defaults}")
     train.add_argument("--seed", type=int, default=argparse.SUPPRESS,

@@ -225,7 +225,8 @@ SUITES.add(
             ),
             "quick": Budget(iterations=500, evaluation=STACKED_EVALUATION,
                             settings={"dcgan": {"g_width": 16, "d_width": 16, "batch_size": 64}}),
-            "standard": Budget(iterations=20_000, evaluation=STACKED_EVALUATION, settings={"dcgan": {"batch_size": 64}}),
+            "standard": Budget(iterations=20_000, evaluation=STACKED_EVALUATION,
+                               settings={"dcgan": {"batch_size": 64}}),
             # PacGAN: 50 epochs of 128,000 stacked images at batch size 64.
             "paper": Budget(iterations=100_000, evaluation=STACKED_EVALUATION, settings={"dcgan": {"batch_size": 64}}),
         },

@@ -133,6 +133,7 @@ def images_pair(count=600):
     return generated, reference
 
 
+@pytest.mark.filterwarnings("ignore:This DataLoader will create:UserWarning")  # torch-fidelity's default workers
 def test_agrees_with_torch_fidelity_called_directly():
     generated, reference = images_pair()
     options = settings(kid_subset_size=200, kid_subsets=20)

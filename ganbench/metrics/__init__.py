@@ -87,4 +87,5 @@ def register_evaluator(evaluator: Evaluator) -> Evaluator:
     return evaluator
 
 
-from ganbench.metrics import coverage, grid, throughput, fidelity, modes  # noqa: E402,F401,I001  (registers the evaluators)
+# (registers the evaluators)
+from ganbench.metrics import coverage, grid, throughput, fidelity, modes  # noqa: E402,F401,I001

@@ -217,7 +217,8 @@ class LeNetFeatureExtractor(FeatureExtractorBase):
             channel_features, logits = self.classifier.features_and_logits(channel)
             features.append(channel_features)
             log_probabilities = logits.log_softmax(dim=1)
-            joint = log_probabilities if joint is None else (joint[:, :, None] + log_probabilities[:, None, :]).flatten(1)
+            joint = (log_probabilities if joint is None
+                     else (joint[:, :, None] + log_probabilities[:, None, :]).flatten(1))
         provided = {"features": torch.cat(features, dim=1), "logits": joint}
         return tuple(provided[name] for name in self.features_list)
 

@@ -168,7 +168,8 @@ def train_classifier(dataset: ImageDataset, plan: TrainingPlan, progress: bool =
     if progress:
         from ignite.handlers import ProgressBar
 
-        ProgressBar(persist=False, desc=f"classifier {dataset.name}").attach(trainer, output_transform=lambda loss: {"loss": loss})
+        bar = ProgressBar(persist=False, desc=f"classifier {dataset.name}")
+        bar.attach(trainer, output_transform=lambda loss: {"loss": loss})
     started = time.perf_counter()
     trainer.run(None, max_epochs=plan.epochs, epoch_length=batches_per_epoch)
     seconds = time.perf_counter() - started
