@@ -176,7 +176,10 @@ QUICK_SETTINGS = {
     "msggan": {"width": 16, "max_width": 64, "latent_dim": 128, "batch_size": 32},
 }
 IMAGE_VARIANTS = ("fc", "dcgan", "progan", "msggan")
-IMAGE_EVALUATORS = ("grid", "throughput")
+IMAGE_EVALUATORS = ("grid", "fidelity", "classes", "throughput")
+# Fidelity on the lenet backbone: the fast, CPU-real metric for the MNIST family (Inception:
+# --set eval.backbone=inception with its weights); every variant evaluated at 32x32.
+IMAGE_EVALUATION = {"backbone": "lenet", "samples": 10_000, "reference_samples": 10_000}
 
 
 def image_suite(name: str, dataset: str, summary: str) -> Suite:
@@ -188,12 +191,13 @@ def image_suite(name: str, dataset: str, summary: str) -> Suite:
         seeds=3,
         budgets={
             "smoke": Budget(iterations=4, settings=SMOKE_SETTINGS, seeds=1,
-                            evaluation={"samples": 500, "throughput_samples": 64}),
+                            evaluation={**IMAGE_EVALUATION, "samples": 200, "reference_samples": 200,
+                                        "kid_subset_size": 100, "kid_subsets": 10, "throughput_samples": 64}),
             "quick": Budget(iterations={"fc": 3000, "dcgan": 1500, "progan": 700, "msggan": 500},
-                            settings=QUICK_SETTINGS, seeds=1, evaluation={"samples": 5000}),
-            "standard": Budget(iterations=20_000, evaluation={"samples": 10_000}),
+                            settings=QUICK_SETTINGS, seeds=1, evaluation={**IMAGE_EVALUATION, "samples": 5000}),
+            "standard": Budget(iterations=20_000, evaluation=IMAGE_EVALUATION),
             "paper": Budget(iterations={"fc": 94_000, "dcgan": 11_700, "progan": 87_500, "msggan": 87_500},
-                            evaluation={"samples": 10_000}),
+                            evaluation=IMAGE_EVALUATION),
         },
         default_budget="quick",
         evaluators=IMAGE_EVALUATORS,

@@ -1,5 +1,5 @@
 """Shared fixtures: the real data folder beside the checkout, a synthetic MNIST-layout data root,
-a private ganbench cache, and quiet, single-threaded torch."""
+and a private ganbench cache."""
 
 from __future__ import annotations
 

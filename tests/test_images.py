@@ -115,17 +115,28 @@ def test_mnist_suite_smoke_on_the_shared_test_split(shared_data, tmp_path):
     assert set(by_variant["progan"]["artifacts"]) >= {"sample_grid_4px", "sample_grid_8px", "sample_grid_16px"}
     assert by_variant["progan"]["schedule"][-1]["resolution"] == 32
     assert by_variant["fc"]["provenance"]["data"]["sample_shape"] == [1, 28, 28]
+    for record in records:  # every variant is scored at 32x32 on the shipped classifier
+        assert record["metrics"]["fidelity_image_size"] == 32 and record["metrics"]["fid"] > 0
+        assert record["metrics"]["fidelity_samples"] == 200
+        assert 1 <= record["metrics"]["classes_covered"] <= 10
     assert by_variant["dcgan"]["provenance"]["data"]["sample_shape"] == [1, 32, 32]
     with Image.open(out / by_variant["dcgan"]["artifacts"]["sample_grid"]) as grid:
         assert grid.size == (8 * 34 + 2, 8 * 34 + 2)  # 8x8 images of 32 px with 2 px padding
 
 
-def test_fashion_suite_runs_on_a_tiny_idx_dataset(tiny_fashion, tmp_path):
+def test_fashion_suite_runs_on_a_tiny_idx_dataset(tiny_fashion, tmp_path, capsys):
     out = tmp_path / "fashion"
-    assert main(["run", "--suite", "fashion", "--budget", "smoke", "--variants", "dcgan", "--split", "test",
-                 "--data-root", str(tiny_fashion), "--out", str(out), "--no-progress"]) == 0
+    arguments = ["run", "--suite", "fashion", "--budget", "smoke", "--variants", "dcgan", "--split", "test",
+                 "--data-root", str(tiny_fashion), "--out", str(out), "--no-progress", "--set", "eval.kid_subset_size=20"]
+    # No Fashion-MNIST classifier ships with ganbench: the error names the command that trains one.
+    assert main(arguments) == 2
+    assert "ganbench classifier train --dataset fashion-mnist" in capsys.readouterr().err
+    assert main(["classifier", "train", "--dataset", "fashion-mnist", "--split", "test", "--data-root",
+                 str(tiny_fashion), "--epochs", "1", "--held-out", "10", "--no-progress"]) == 0
+    assert main(arguments) == 0
     record = json.loads((out / "records.jsonl").read_text())
     assert record["dataset"] == "fashion-mnist" and record["status"] == "finished"
+    assert record["metrics"]["fidelity_backbone"] == "lenet" and record["metrics"]["classes_total"] == 10
 
 
 def test_fashion_without_data_is_one_clear_line(tmp_path, capsys):
