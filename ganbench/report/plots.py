@@ -30,7 +30,7 @@ def _groups(records: Sequence[dict[str, Any]]) -> dict[tuple[str, str, str], lis
     return groups
 
 
-def _save(figure: plt.Figure, path: Path) -> Path:
+def save_figure(figure: plt.Figure, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(f".{path.stem}.tmp.png")
     figure.savefig(temporary, dpi=110, bbox_inches="tight")
@@ -112,7 +112,7 @@ def plot_gan_runs(records: Sequence[dict[str, Any]], root: Path) -> list[Path]:
         for kind, make in (("losses", plot_losses), ("samples", plot_points)):
             figure = make(group, root, f"{variant} on {dataset} ({budget})")
             if figure is not None:
-                written.append(_save(figure, root / "plots" / f"{kind}_{stem}.png"))
+                written.append(save_figure(figure, root / "plots" / f"{kind}_{stem}.png"))
     return written
 
 

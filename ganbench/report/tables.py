@@ -22,12 +22,14 @@ GROUP = ["suite", "variant", "dataset", "budget"]
 
 @dataclass(frozen=True)
 class Column:
-    """A metric shown in the tables: its key, header and whether higher is better."""
+    """A metric shown in the tables: its key, header, whether higher is better, and its number
+    format (``digits`` after the point with ``notation`` ``f``, significant digits with ``g``)."""
 
     key: str
     header: str
     higher_is_better: bool | None
     digits: int = 3
+    notation: str = "f"
 
 
 # Shown in this order when present; other numeric metrics follow in the CSV only.
@@ -81,11 +83,11 @@ def summarize(records: Sequence[dict[str, Any]]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _format(mean: float, std: float, digits: int) -> str:
+def _format(mean: float, std: float, column: Column) -> str:
     if mean != mean:
         return "–"
-    text = f"{mean:,.{digits}f}"
-    return text if std != std else f"{text} ± {std:,.{digits}f}"
+    text = f"{mean:,.{column.digits}{column.notation}}"
+    return text if std != std else f"{text} ± {std:,.{column.digits}{column.notation}}"
 
 
 def display_table(summary: pd.DataFrame) -> pd.DataFrame:
@@ -102,7 +104,7 @@ def display_table(summary: pd.DataFrame) -> pd.DataFrame:
             continue
         arrow = "" if column.higher_is_better is None else (" ↑" if column.higher_is_better else " ↓")
         out[column.header + arrow] = [
-            _format(mean, std, column.digits)
+            _format(mean, std, column)
             for mean, std in zip(summary[f"{column.key}_mean"], summary[f"{column.key}_std"])
         ]
     return out
