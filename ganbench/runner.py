@@ -76,8 +76,7 @@ class RunSpec:
 
     @property
     def run_id(self) -> str:
-        digest = hashlib.sha256(json.dumps(self.config(), sort_keys=True, default=list).encode()).hexdigest()[:8]
-        return f"{self.variant}_{self.dataset}_seed{self.seed}_{self.budget}_{digest}"
+        return f"{self.variant}_{self.dataset}_seed{self.seed}_{self.budget}_{config_digest(self.config())}"
 
     @property
     def label(self) -> str:
@@ -87,6 +86,21 @@ class RunSpec:
         return execute_run(self, store, device, progress=progress, restart=restart)
 
 
+def config_digest(config: Mapping[str, Any]) -> str:
+    """8 hex digits of the SHA-256 of a run's JSON configuration: the end of its run id."""
+    return hashlib.sha256(json.dumps(config, sort_keys=True, default=list).encode()).hexdigest()[:8]
+
+
+def check_request(request: RunRequest, budgets: Sequence[str]) -> None:
+    """The checks every suite makes first: a known budget, a positive seed count and length."""
+    if request.budget not in budgets:
+        raise UserError(f"unknown budget {request.budget!r}; choose one of: {', '.join(budgets)}")
+    if request.seeds is not None and request.seeds < 1:
+        raise UserError(f"--seeds must be a positive number of seeds, got {request.seeds}")
+    if request.iterations is not None and request.iterations < 1:
+        raise UserError(f"--iterations must be a positive number of iterations, got {request.iterations}")
+
+
 def plan_runs(suite: Suite, request: RunRequest) -> list[RunSpec]:
     """Expand a GAN ``suite`` into run specs; every name and value is checked before anything runs.
 
@@ -94,12 +108,10 @@ def plan_runs(suite: Suite, request: RunRequest) -> list[RunSpec]:
     to ``{setting: text}`` (from ``--set``); ``request.iterations`` replaces the budget's length.
     """
     budget, seeds, iterations = request.budget, request.seeds, request.iterations
-    if budget not in suite.budgets:
-        raise UserError(f"unknown budget {budget!r}; choose one of: {', '.join(suite.budgets)}")
-    if seeds is not None and seeds < 1:
-        raise UserError(f"--seeds must be a positive number of seeds, got {seeds}")
-    if iterations is not None and iterations < 1:
-        raise UserError(f"--iterations must be a positive number of generator iterations, got {iterations}")
+    check_request(request, list(suite.budgets))
+    if request.content_images or request.style_images or request.vgg_weights:
+        raise UserError(f"--content, --style and --vgg-weights are for style-transfer suites (--suite style), "
+                        f"not the GAN suite {suite.name}")
     chosen_variants = list(request.variants or suite.variants)
     chosen_datasets = list(request.datasets or suite.datasets)
     overrides = dict(request.overrides)
@@ -182,7 +194,34 @@ def execute_run(
     non-finite ends with status ``diverged``; any other exception ends it ``failed`` with the
     error, and the traceback in ``runs/<id>/error.txt``.
     """
-    run_dir = store.run_dir(spec.run_id)
+    identity = {"kind": "gan", "suite": spec.suite, "variant": spec.variant, "dataset": spec.dataset,
+                "seed": spec.seed, "budget": spec.budget}
+
+    def train(run_dir: Path, provenance: dict[str, Any]) -> dict[str, Any]:
+        dataset = load_dataset(spec.dataset, spec.data)
+        provenance["data"] = dataset.describe()
+        return _train_and_evaluate(spec, dataset, device, run_dir, progress, on_iteration)
+
+    return record_run(spec.run_id, identity, spec.config(), store, device, restart, train)
+
+
+def record_run(
+    run_id: str,
+    identity: Mapping[str, Any],
+    config: Mapping[str, Any],
+    store: ResultsStore,
+    device: torch.device,
+    restart: bool,
+    work: Callable[[Path, dict[str, Any]], dict[str, Any]],
+) -> dict[str, Any]:
+    """The record of one run of any suite: ``work(run_dir, provenance)`` does the run and returns
+    the outcome (status, metrics, throughput, artifacts as paths, ...), adding what it learns to
+    ``provenance``; this wraps it with identity, configuration, provenance and timings.
+
+    ``restart`` deletes the run's checkpoints first. An exception other than ``UserError`` or an
+    interrupt ends the run ``failed``, with the traceback in ``runs/<id>/error.txt``.
+    """
+    run_dir = store.run_dir(run_id)
     checkpoint_dir = run_dir / "checkpoints"
     if restart and checkpoint_dir.exists():
         for stale in checkpoint_dir.glob("checkpoint_*.pt"):
@@ -190,24 +229,16 @@ def execute_run(
     started = utc_now()
     clock = time.perf_counter()
     record: dict[str, Any] = {
-        "run_id": spec.run_id,
-        "kind": "gan",
-        "suite": spec.suite,
-        "variant": spec.variant,
-        "dataset": spec.dataset,
-        "seed": spec.seed,
-        "budget": spec.budget,
-        "config": spec.config(),
+        "run_id": run_id,
+        **identity,
+        "config": dict(config),
         "provenance": {**software(), "device": device_description(device), "started_utc": started},
         "metrics": {},
         "throughput": {},
         "artifacts": {},
     }
     try:
-        dataset = load_dataset(spec.dataset, spec.data)
-        record["provenance"]["data"] = dataset.describe()
-        outcome = _train_and_evaluate(spec, dataset, device, run_dir, progress, on_iteration)
-        record.update(outcome)
+        record.update(work(run_dir, record["provenance"]))
     except (KeyboardInterrupt, UserError):
         raise
     except Exception as error:  # noqa: BLE001 - one broken run must not stop the suite

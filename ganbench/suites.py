@@ -48,7 +48,8 @@ class RunRequest:
     """What the command line asks of a suite; ``None`` means the suite's default.
 
     ``overrides`` maps a scope (a variant, ``eval``, ``*``) to ``{setting: text}`` from ``--set``.
-    ``content_images`` and ``style_images`` are paths for style-transfer suites.
+    ``content_images`` and ``style_images`` are paths for style-transfer suites, ``vgg_weights``
+    their feature network's weights file.
     """
 
     budget: str
@@ -62,6 +63,7 @@ class RunRequest:
     iterations: int | None = None
     content_images: Sequence[Path] | None = None
     style_images: Sequence[Path] | None = None
+    vgg_weights: Path | None = None
 
 
 class PlannedRun(Protocol):
@@ -146,3 +148,5 @@ SUITES.add(
         evaluators=("coverage", "throughput"),
     ),
 )
+
+from ganbench.style import suite as _style_suite  # noqa: E402,F401  (registers the style suite)
