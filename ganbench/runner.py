@@ -289,31 +289,15 @@ def _train_and_evaluate(
 
     to_save = {"trainer": engine, "gan": gan, "losses": losses, "metric_history": metric_history,
                **{f"optimizer_{k}": v for k, v in training.optimizers.items()}}
-    checkpoint_every = spec.checkpoint_every or max(1, spec.iterations // 10)
-    checkpoint_dir = run_dir / "checkpoints"
-    attach_checkpoints(engine, to_save, checkpoint_dir, checkpoint_every)
-    resumed_from = resume_from_checkpoint(to_save, checkpoint_dir)
     if progress:
         attach_progress_bar(engine, f"{spec.variant} {spec.dataset} seed {spec.seed}")
-    if on_iteration is not None:
-        engine.add_event_handler(Events.ITERATION_COMPLETED, on_iteration)
-    if resumed_from < spec.iterations:
-        engine.run(None, max_epochs=1, epoch_length=spec.iterations)
+    resumed_from = run_with_checkpoints(engine, to_save, run_dir, spec.iterations, spec.checkpoint_every, on_iteration)
 
     atomic_write_text(run_dir / "losses.csv", losses.to_csv())
     artifacts: dict[str, Any] = {"losses": run_dir / "losses.csv"}
-    outcome: dict[str, Any] = {
-        "iterations_planned": spec.iterations,
-        "iterations_done": engine.state.iteration,
-        "resumed_from_iteration": resumed_from or None,
-        "artifacts": artifacts,
-    }
-    if engine.state.diverged_at is not None:
-        outcome.update(status="diverged", diverged_at=engine.state.diverged_at,
-                       error=f"non-finite loss at iteration {engine.state.diverged_at}")
+    outcome = engine_outcome(engine, spec.iterations, resumed_from, artifacts)
+    if outcome.get("status") == "diverged":
         return outcome
-    if getattr(engine.state, "stopped_by_time", False):
-        outcome["stopped_by"] = "time_limit"
     metrics: dict[str, Any] = {}
     throughput: dict[str, Any] = {}
     for name in spec.evaluators:
@@ -326,6 +310,45 @@ def _train_and_evaluate(
         artifacts["metric_history"] = run_dir / "metric_history.csv"
     artifacts.update(context.artifacts)
     outcome.update(status="finished", metrics=metrics, throughput=throughput)
+    return outcome
+
+
+def run_with_checkpoints(
+    engine: Engine,
+    to_save: Mapping[str, Any],
+    run_dir: Path,
+    iterations: int,
+    checkpoint_every: int,
+    on_iteration: Callable[[Any], None] | None = None,
+) -> int:
+    """Run ``engine`` to ``iterations``, saving ``to_save`` in ``run_dir/checkpoints`` every
+    ``checkpoint_every`` iterations (0: every tenth of the run) and resuming from the newest
+    checkpoint there; ``on_iteration`` runs after each iteration's checkpoint. Returns the
+    iteration resumed from (0: a fresh start)."""
+    checkpoint_dir = run_dir / "checkpoints"
+    attach_checkpoints(engine, to_save, checkpoint_dir, checkpoint_every or max(1, iterations // 10))
+    resumed_from = resume_from_checkpoint(to_save, checkpoint_dir)
+    if on_iteration is not None:
+        engine.add_event_handler(Events.ITERATION_COMPLETED, on_iteration)
+    if resumed_from < iterations:
+        engine.run(None, max_epochs=1, epoch_length=iterations)
+    return resumed_from
+
+
+def engine_outcome(engine: Engine, iterations: int, resumed_from: int, artifacts: dict[str, Any]) -> dict[str, Any]:
+    """The record fields every run has once its engine stopped: iterations planned and done, where
+    it resumed, its artifacts, and ``status="diverged"`` (with the iteration) or ``stopped_by``."""
+    outcome: dict[str, Any] = {
+        "iterations_planned": iterations,
+        "iterations_done": engine.state.iteration,
+        "resumed_from_iteration": resumed_from or None,
+        "artifacts": artifacts,
+    }
+    if engine.state.diverged_at is not None:
+        outcome.update(status="diverged", diverged_at=engine.state.diverged_at,
+                       error=f"non-finite loss at iteration {engine.state.diverged_at}")
+    elif getattr(engine.state, "stopped_by_time", False):
+        outcome["stopped_by"] = "time_limit"
     return outcome
 
 

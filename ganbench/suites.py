@@ -66,6 +66,13 @@ class RunRequest:
     vgg_weights: Path | None = None
 
 
+def require_all_budgets(suite: str, budgets: Mapping[str, Any]) -> None:
+    """A suite definition must define every budget of :data:`BUDGETS` (a programming error otherwise)."""
+    missing = set(BUDGETS) - set(budgets)
+    if missing:
+        raise ValueError(f"suite {suite} lacks budgets {sorted(missing)}")
+
+
 class PlannedRun(Protocol):
     """One run of a suite's matrix, resolved and checked, ready to execute."""
 
@@ -112,9 +119,7 @@ class Suite:
     data: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        missing = set(BUDGETS) - set(self.budgets)
-        if missing:
-            raise ValueError(f"suite {self.name} lacks budgets {sorted(missing)}")
+        require_all_budgets(self.name, self.budgets)
 
     def plan(self, request: RunRequest) -> list[PlannedRun]:
         from ganbench.runner import plan_runs

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from ignite.engine import Engine, Events
+from ignite.engine import Engine
 from ignite.handlers import ProgressBar
 
 import ganbench
@@ -28,7 +28,7 @@ from ganbench.errors import UserError
 from ganbench.metrics.throughput import memory_summary
 from ganbench.models import count_parameters
 from ganbench.results import ResultsStore, atomic_write_text
-from ganbench.runner import check_request, config_digest, record_run
+from ganbench.runner import check_request, config_digest, engine_outcome, record_run, run_with_checkpoints
 from ganbench.settings import resolve
 from ganbench.style import DEFAULT_CONTENT, STYLE_SCOPE, STYLE_SETTINGS
 from ganbench.style.engine import (
@@ -44,13 +44,7 @@ from ganbench.style.images import StyleImage, default_style_images, resolve_imag
 from ganbench.style.metrics import iterations_to_converge, structural_similarity
 from ganbench.style.suite import StyleSuite
 from ganbench.suites import RunRequest
-from ganbench.training import (
-    IterationTimer,
-    attach_checkpoints,
-    attach_divergence_check,
-    attach_time_limit,
-    resume_from_checkpoint,
-)
+from ganbench.training import IterationTimer, attach_divergence_check, attach_time_limit
 
 
 @dataclass(frozen=True)
@@ -195,17 +189,11 @@ def transfer_style(run: StyleRun, device: torch.device, run_dir: Path, provenanc
     timer = IterationTimer(device).attach(engine)
     if run.max_seconds is not None:
         attach_time_limit(engine, run.max_seconds)
-    to_save = {"trainer": engine, "image": transfer.image, "optimizer": transfer.optimizer, "losses": history}
-    checkpoint_dir = run_dir / "checkpoints"
-    attach_checkpoints(engine, to_save, checkpoint_dir, run.checkpoint_every or max(1, run.iterations // 10))
-    resumed_from = resume_from_checkpoint(to_save, checkpoint_dir)
     if progress:
         ProgressBar(persist=False, desc=run.label, leave=False).attach(
             engine, output_transform=lambda output: {"total_loss": output["total_loss"]})
-    if on_iteration is not None:
-        engine.add_event_handler(Events.ITERATION_COMPLETED, on_iteration)
-    if resumed_from < run.iterations:
-        engine.run(None, max_epochs=1, epoch_length=run.iterations)
+    to_save = {"trainer": engine, "image": transfer.image, "optimizer": transfer.optimizer, "losses": history}
+    resumed_from = run_with_checkpoints(engine, to_save, run_dir, run.iterations, run.checkpoint_every, on_iteration)
 
     final = final_losses(transfer)
     history.append({"step": engine.state.iteration, **final, "evaluations": 0.0})
@@ -222,18 +210,9 @@ def transfer_style(run: StyleRun, device: torch.device, run_dir: Path, provenanc
                             {**metadata, "Title": f"content {run.content.name}"}),
         "style": save_png(run_dir / "style.png", style, {**metadata, "Title": f"style {run.style.name}"}),
     }
-    outcome: dict[str, Any] = {
-        "iterations_planned": run.iterations,
-        "iterations_done": engine.state.iteration,
-        "resumed_from_iteration": resumed_from or None,
-        "artifacts": artifacts,
-    }
-    if engine.state.diverged_at is not None:
-        outcome.update(status="diverged", diverged_at=engine.state.diverged_at,
-                       error=f"non-finite loss at iteration {engine.state.diverged_at}")
+    outcome = engine_outcome(engine, run.iterations, resumed_from, artifacts)
+    if outcome.get("status") == "diverged":
         return outcome
-    if getattr(engine.state, "stopped_by_time", False):
-        outcome["stopped_by"] = "time_limit"
     timing = timer.summary(images_per_iteration=1)
     evaluations = [row["evaluations"] for row in history.rows()[:-1]]
     throughput = {

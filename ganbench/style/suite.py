@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ganbench.style import DEFAULT_CONTENT, DEFAULT_STYLE, STYLE_SETTINGS
-from ganbench.suites import BUDGETS, SUITES, Budget, RunRequest
+from ganbench.suites import SUITES, Budget, RunRequest, require_all_budgets
 
 if TYPE_CHECKING:
     from ganbench.suites import PlannedRun
@@ -40,9 +40,7 @@ class StyleSuite:
     default_budget: str
 
     def __post_init__(self) -> None:
-        missing = set(BUDGETS) - set(self.budgets)
-        if missing:
-            raise ValueError(f"suite {self.name} lacks budgets {sorted(missing)}")
+        require_all_budgets(self.name, self.budgets)
 
     def plan(self, request: RunRequest) -> list[PlannedRun]:
         from ganbench.style.run import plan_style_runs
