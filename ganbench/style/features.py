@@ -156,8 +156,9 @@ class VGGFeatures(nn.Module):
 
     def __init__(self, arch: str, pooling: str, state: dict[str, torch.Tensor], last: str) -> None:
         super().__init__()
-        torchvision_layers = vgg.make_layers(vgg.cfgs[ARCHITECTURES[arch][0]])
-        torchvision_layers.load_state_dict(state)
+        with torch.device("meta"):  # no memory, no initialisation: the weights come from ``state``
+            torchvision_layers = vgg.make_layers(vgg.cfgs[ARCHITECTURES[arch][0]])
+        torchvision_layers.load_state_dict(state, assign=True)
         names = layer_names(arch)
         layers: OrderedDict[str, nn.Module] = OrderedDict()
         for name, layer in zip(names[: names.index(last) + 1], torchvision_layers):
@@ -190,12 +191,14 @@ class VGGFeatures(nn.Module):
 def random_state(arch: str) -> dict[str, torch.Tensor]:
     """Untrained VGG ``features`` weights (see the module doc), the same on every call."""
     generator = seeding.generator(0, seeding.FEATURE_NETWORK)
-    layers = vgg.make_layers(vgg.cfgs[ARCHITECTURES[arch][0]])
-    for layer in layers:
-        if isinstance(layer, nn.Conv2d):
-            nn.init.kaiming_normal_(layer.weight, mode="fan_in", nonlinearity="relu", generator=generator)
-            nn.init.zeros_(layer.bias)
-    return layers.state_dict()
+    state = {}
+    for key, shape in feature_shapes(arch).items():
+        state[key] = torch.empty(shape)
+        if key.endswith(".weight"):
+            nn.init.kaiming_normal_(state[key], mode="fan_in", nonlinearity="relu", generator=generator)
+        else:
+            nn.init.zeros_(state[key])
+    return state
 
 
 def feature_shapes(arch: str) -> dict[str, torch.Size]:

@@ -7,11 +7,13 @@ resolved settings, the iterations, both images' pixel hashes and the feature net
 Artefacts in ``runs/<id>/``: ``result.png`` (``result-random-weights.png`` with untrained
 weights), ``content.png`` and ``style.png`` at the run's size, each PNG with tEXt metadata naming
 the feature network and its weights; ``losses.csv`` (one row per optimiser step, see
-:func:`ganbench.style.engine.attach_loss_history`, and the final image's row).
+:func:`ganbench.style.engine.attach_loss_history`, and the final image's row). Checkpoints, for
+resuming an interrupted run, are deleted once the run has ended.
 """
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -211,6 +213,9 @@ def transfer_style(run: StyleRun, device: torch.device, run_dir: Path, provenanc
         "style": save_png(run_dir / "style.png", style, {**metadata, "Title": f"style {run.style.name}"}),
     }
     outcome = engine_outcome(engine, run.iterations, resumed_from, artifacts)
+    # The result is in the PNG and the record; the checkpoint (the L-BFGS history: up to
+    # 2 x lbfgs_history images) only served a resume.
+    shutil.rmtree(run_dir / "checkpoints", ignore_errors=True)
     if outcome.get("status") == "diverged":
         return outcome
     timing = timer.summary(images_per_iteration=1)
