@@ -80,6 +80,11 @@ def test_smoke_run_writes_tables_grids_and_curves(smoke_run):
     report = (out / "report.md").read_text()
     assert "feature network: VGG-19, RANDOM weights" in report
     assert "plots/style_grid_gatys_smoke_random-weights.png" in report
+    # `ganbench report` rebuilds the grids and curves from the records and run folders alone.
+    for plot in (out / "plots").iterdir():
+        plot.unlink()
+    assert main(["report", str(out)]) == 0
+    assert sorted(p.name for p in (out / "plots").iterdir()) == plots
 
 
 def test_rerun_skips_finished_style_runs(smoke_run, capsys):
