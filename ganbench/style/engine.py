@@ -5,16 +5,16 @@
   in Johnson's neural-style), its curvature history carried from step to step; it too evaluates
   the closure once.
 
-Pixels stay in [0, 1] by the ``pixels`` setting (:class:`StyledImage`): clamped after each
-step, outside the closure, so the loss the optimiser sees at a point is the loss of that point;
-or a sigmoid of unconstrained values. The engine's output for iteration k holds the
-losses of the image the k-th step started from (after k - 1 steps), measured inside the closure
-at no extra cost; :func:`attach_loss_history` adds the final image's losses after the run.
+Pixels stay in [0, 1] by the ``pixels`` setting (:class:`StyledImage`): a sigmoid of
+unconstrained values, or clamped after each step, outside the closure (so the loss the optimiser
+sees at a point is the loss of that point). The engine's output for iteration k holds the losses
+of the image the k-th step started from (after k - 1 steps), measured inside the closure at no
+extra cost; :func:`final_losses` measures the image the last step left.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,12 +26,18 @@ from ganbench.style.features import VGGFeatures
 from ganbench.style.losses import StyleLosses, content_loss, gram_matrix, style_loss, total_variation
 from ganbench.training import History
 
+# How far from 0 and 1 the sigmoid parametrisation starts a pixel: a quarter of an 8-bit grey level.
 SIGMOID_MARGIN = 0.25 / 255
+
+
+def style_layers(settings: Mapping[str, Any]) -> list[str]:
+    """The layer names of the comma-separated ``style_layers`` setting, in order."""
+    return [name.strip() for name in settings["style_layers"].split(",") if name.strip()]
 
 
 def style_layer_weights(settings: Mapping[str, Any]) -> dict[str, float]:
     """{style layer: weight} from ``style_layers`` and ``style_layer_weights`` (none: 1/L each)."""
-    layers = [name.strip() for name in settings["style_layers"].split(",") if name.strip()]
+    layers = style_layers(settings)
     weights = settings["style_layer_weights"]
     if weights is None:
         return {layer: 1.0 / len(layers) for layer in layers}
@@ -104,7 +110,7 @@ class StyleTransfer:
     """The engine with what a checkpoint must hold; ``step(engine, None)`` is its process function."""
 
     engine: Engine
-    step: Any
+    step: Callable[[Engine, None], dict[str, float]]
     image: StyledImage
     optimizer: torch.optim.Optimizer
     objective: StyleObjective

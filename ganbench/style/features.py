@@ -37,8 +37,6 @@ from ganbench.errors import UserError
 # torchvision's configuration key and ImageNet weights of each architecture.
 ARCHITECTURES = {"vgg16": ("D", VGG16_Weights.IMAGENET1K_V1), "vgg19": ("E", VGG19_Weights.IMAGENET1K_V1)}
 TITLES = {"vgg16": "VGG-16", "vgg19": "VGG-19"}
-WEIGHT_CHOICES = ("imagenet", "random")
-POOLING_CHOICES = ("avg", "max")
 
 
 def layer_names(arch: str) -> list[str]:

@@ -32,8 +32,8 @@ LOSS_PANELS = (("content_loss", "content loss"), ("style_loss", "style loss"), (
 
 
 def _feature_networks(records: Sequence[dict[str, Any]]) -> str:
-    described = sorted({(r.get("provenance") or {}).get("feature_network", {}).get("description", "?") for r in records})
-    return "; ".join(described)
+    networks = [(record.get("provenance") or {}).get("feature_network", {}) for record in records]
+    return "; ".join(sorted({network.get("description", "?") for network in networks}))
 
 
 def _random_weights(records: Sequence[dict[str, Any]]) -> bool:

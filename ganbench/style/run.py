@@ -40,6 +40,7 @@ from ganbench.style.engine import (
     final_losses,
     representable,
     style_layer_weights,
+    style_layers,
 )
 from ganbench.style.features import FeatureWeights, check_layers, feature_network, layer_names, resolve_weights
 from ganbench.style.images import StyleImage, default_style_images, resolve_images, save_png
@@ -144,7 +145,7 @@ def plan_style_runs(suite: StyleSuite, request: RunRequest) -> list[StyleRun]:
 def check_style_settings(preset: str, settings: Mapping[str, Any]) -> None:
     """Layer names exist in the chosen network; one weight per style layer when weights are given."""
     check_layers(settings["arch"], [settings["content_layer"]], f"{preset}.content_layer")
-    layers = [name.strip() for name in settings["style_layers"].split(",") if name.strip()]
+    layers = style_layers(settings)
     if not layers:
         raise UserError(f"bad value for {preset}.style_layers: give at least one layer, e.g. relu1_1,relu2_1")
     check_layers(settings["arch"], layers, f"{preset}.style_layers")
@@ -199,19 +200,9 @@ def transfer_style(run: StyleRun, device: torch.device, run_dir: Path, provenanc
 
     final = final_losses(transfer)
     history.append({"step": engine.state.iteration, **final, "evaluations": 0.0})
-    result = transfer.image.pixels().detach()
-    random_weights = run.weights.kind == "random"
-    metadata = {"Software": f"ganbench {ganbench.__version__}", "ganbench:run": run.run_id,
-                "ganbench:feature-network": run.weights.describe()}
     atomic_write_text(run_dir / "losses.csv", history.to_csv())
-    artifacts: dict[str, Any] = {
-        "losses": run_dir / "losses.csv",
-        "result": save_png(run_dir / ("result-random-weights.png" if random_weights else "result.png"), result,
-                           {**metadata, "Title": f"{run.label}: result"}),
-        "content": save_png(run_dir / "content.png", held_content,
-                            {**metadata, "Title": f"content {run.content.name}"}),
-        "style": save_png(run_dir / "style.png", style, {**metadata, "Title": f"style {run.style.name}"}),
-    }
+    result = transfer.image.pixels().detach()
+    artifacts = {"losses": run_dir / "losses.csv", **save_images(run, run_dir, result, held_content, style)}
     outcome = engine_outcome(engine, run.iterations, resumed_from, artifacts)
     # The result is in the PNG and the record; the checkpoint (the L-BFGS history: up to
     # 2 x lbfgs_history images) only served a resume.
@@ -235,3 +226,17 @@ def transfer_style(run: StyleRun, device: torch.device, run_dir: Path, provenanc
     }
     outcome.update(status="finished", metrics=metrics, throughput=throughput)
     return outcome
+
+
+def save_images(run: StyleRun, run_dir: Path, result: torch.Tensor, content: torch.Tensor,
+                style: torch.Tensor) -> dict[str, Path]:
+    """Write result, content and style images (1, 3, H, W) in [0, 1] as PNGs whose metadata name
+    the run and the feature network; the result's file name says when the weights were random."""
+    metadata = {"Software": f"ganbench {ganbench.__version__}", "ganbench:run": run.run_id,
+                "ganbench:feature-network": run.weights.describe()}
+    result_name = "result-random-weights.png" if run.weights.kind == "random" else "result.png"
+    return {
+        "result": save_png(run_dir / result_name, result, {**metadata, "Title": f"{run.label}: result"}),
+        "content": save_png(run_dir / "content.png", content, {**metadata, "Title": f"content {run.content.name}"}),
+        "style": save_png(run_dir / "style.png", style, {**metadata, "Title": f"style {run.style.name}"}),
+    }
