@@ -51,6 +51,8 @@ def build_parser() -> Parser:
     run.add_argument("--budget", choices=BUDGETS, help="training length: smoke (seconds), quick (minutes on a CPU), "
                      "standard (about an hour on a GPU), paper (published schedules); default: the suite's")
     run.add_argument("--iterations", type=int, help="generator iterations per run, replacing the budget's")
+    run.add_argument("--time-limit", type=float, metavar="SECONDS",
+                     help="stop each run's training after this many seconds (recorded as stopped_by: time_limit)")
     run.add_argument("--seeds", type=int, help="number of seeds, 0..N-1 (default: the suite's)")
     run.add_argument("--variants", type=_csv, help="comma-separated variants (default: the suite's)")
     run.add_argument("--datasets", type=_csv, help="comma-separated datasets (default: the suite's)")
@@ -60,7 +62,10 @@ def build_parser() -> Parser:
                      help="override a setting, e.g. --set dcgan.lr_d=1e-4, --set n_critic=2, --set eval.samples=5000; "
                      "repeatable (see `ganbench list --settings VARIANT`)")
     run.add_argument("--data-root", help="folder holding the datasets (default: $GANBENCH_DATA, else ~/.cache/ganbench/data)")
-    run.add_argument("--download", action="store_true", help="download missing datasets (needs network access)")
+    run.add_argument("--download", action="store_true", help="download missing datasets and Inception weights "
+                     "(needs network access)")
+    run.add_argument("--inception-weights", metavar="PATH", help="torch-fidelity's Inception weights file for the "
+                     "inception backbone (default: the torch hub cache); same as --set eval.inception_weights=PATH")
     run.add_argument("--split", choices=("train", "test"), help="data split to train on (default: train; offline "
                      "machines with only the MNIST test set use --split test)")
     run.add_argument("--content", nargs="+", type=Path, metavar="PATH", help="style suites: content images (files, "
@@ -70,19 +75,48 @@ def build_parser() -> Parser:
     run.add_argument("--vgg-weights", type=Path, metavar="PATH", help="style suites: torchvision VGG-16/19 ImageNet "
                      "weights file (default: the torch hub cache)")
     run.add_argument("--restart", action="store_true", help="ignore checkpoints and re-run runs that did not finish")
+    run.add_argument("--keep-checkpoints", action="store_true",
+                     help="keep the checkpoints of runs that ended (by default only unfinished runs keep them)")
     run.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                      help="show progress bars (default: when stderr is a terminal)")
 
-    listing = commands.add_parser("list", help="list suites, variants, datasets, evaluators, losses, or settings",
+    listing = commands.add_parser("list", help="list suites, variants, datasets, evaluators, backbones, losses, or "
+                                  "settings",
                                   description="List what ganbench knows by name.")
     listing.add_argument("what", nargs="?", default="all",
-                         choices=("all", "suites", "variants", "datasets", "evaluators", "metrics", "losses", "budgets"))
+                         choices=("all", "suites", "variants", "datasets", "evaluators", "metrics", "backbones",
+                                  "losses", "budgets"))
     listing.add_argument("--settings", metavar="VARIANT|eval|style",
                          help="list the settings of a variant (or 'eval', or 'style' for style transfer)")
 
     report = commands.add_parser("report", help="rewrite tables, plots and report.md of an output folder",
                                  description="Regenerate summary.csv/.md/.tex, plots/ and report.md from records.jsonl.")
     report.add_argument("out", type=Path, help="an output folder written by `ganbench run`")
+
+    classifier = commands.add_parser("classifier", help="train the MNIST-family classifier of the lenet backbone",
+                                     description="The classifier behind the lenet backbone and the classes/stacked "
+                                     "metrics.")
+    actions = classifier.add_subparsers(dest="action", metavar="ACTION", parser_class=Parser, required=True)
+    train = actions.add_parser("train", help="train a classifier and write its weights and metadata",
+                               description="Train LeNet-5 on part of a split, measure its accuracy on the held-out "
+                               "rest, and write PATH.pt with PATH.json (sha256, data, plan, held-out accuracy).")
+    train.add_argument("--dataset", default="mnist", help="mnist, fashion-mnist or kmnist (default: mnist)")
+    train.add_argument("--data-root", help="folder holding the datasets (default: $GANBENCH_DATA, else "
+                       "~/.cache/ganbench/data)")
+    train.add_argument("--split", choices=("train", "test"), default="train", help="split to train and hold out on "
+                       "(default: train; offline machines with only the MNIST test set use --split test)")
+    train.add_argument("--download", action="store_true", help="download the dataset if missing")
+    train.add_argument("--out", type=Path, metavar="PATH", help="weights file to write (default: "
+                       "$GANBENCH_CACHE/classifiers/lenet-DATASET.pt, where evaluations look for it)")
+    plan_defaults = "(default: the shipped classifier's, see README)"
+    train.add_argument("--epochs", type=int, default=argparse.SUPPRESS,
+                       help=f"passes over the training part {plan_defaults}")
+    train.add_argument("--held-out", type=int, default=argparse.SUPPRESS,
+                       help=f"samples held out of training to measure accuracy {plan_defaults}")
+    train.add_argument("--seed", type=int, default=argparse.SUPPRESS,
+                       help=f"seed of the split, initial weights, batches and shifts {plan_defaults}")
+    train.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                       help="show a progress bar (default: when stderr is a terminal)")
 
     commands.add_parser("cite", help="print the BibTeX entry for ganbench", description="Print how to cite ganbench.")
     return parser
@@ -101,6 +135,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return command_list(args)
         if args.command == "report":
             return command_report(args)
+        if args.command == "classifier":
+            return command_classifier(args)
         if args.command == "cite":
             from ganbench.citation import citation_text
 
@@ -140,11 +176,14 @@ def command_run(args: argparse.Namespace) -> int:
     budget = args.budget or suite.default_budget
     device = resolve_device(args.device)
     data_root = args.data_root or os.environ.get("GANBENCH_DATA")
+    assignments = list(args.assignments)
+    if args.inception_weights:
+        assignments.append(f"eval.inception_weights={Path(args.inception_weights).expanduser().resolve()}")
     specs = suite.plan(RunRequest(
         budget=budget, seeds=args.seeds, variants=args.variants, datasets=args.datasets,
-        overrides=parse_assignments(args.assignments), data_root=data_root, download=args.download,
-        split=args.split, iterations=args.iterations, content_images=args.content, style_images=args.style,
-        vgg_weights=args.vgg_weights,
+        overrides=parse_assignments(assignments), data_root=data_root, download=args.download,
+        split=args.split, iterations=args.iterations, time_limit=args.time_limit, content_images=args.content,
+        style_images=args.style, vgg_weights=args.vgg_weights,
     ))
     store = ResultsStore(args.out or Path("runs") / f"{suite.name}-{budget}")
     store.ensure_writable()
@@ -157,7 +196,7 @@ def command_run(args: argparse.Namespace) -> int:
         if spec.run_id in ended and not args.restart:
             print(f"{prefix} {spec.label}: already in {store.records_path.name}, skipped")
             continue
-        record = spec.execute(store, device, progress, args.restart)
+        record = spec.execute(store, device, progress, args.restart, args.keep_checkpoints)
         store.add(record)
         failed += record["status"] == "failed"
         print(f"{prefix} {_summary_line(spec.label, record)}", flush=True)
@@ -174,6 +213,7 @@ def command_list(args: argparse.Namespace) -> int:
     from ganbench.data import DATASET_SUMMARIES
     from ganbench.losses import LOSSES
     from ganbench.metrics import EVALUATION_SETTINGS, EVALUATORS
+    from ganbench.metrics.backbones import BACKBONES
     from ganbench.models import VARIANTS
     from ganbench.style import STYLE_SCOPE, STYLE_SETTINGS
     from ganbench.suites import BUDGETS, SUITES
@@ -191,6 +231,7 @@ def command_list(args: argparse.Namespace) -> int:
         "variants": [(name, f"{v.summary} ({v.reference})") for name, v in VARIANTS.items()],
         "datasets": list(DATASET_SUMMARIES.items()),
         "evaluators": [(name, e.summary) for name, e in EVALUATORS.items()],
+        "backbones": [(name, b.summary) for name, b in BACKBONES.items()],
         "losses": [(name, "") for name in LOSSES.names()],
         "budgets": [(name, "") for name in BUDGETS],
     }
@@ -201,6 +242,46 @@ def command_list(args: argparse.Namespace) -> int:
         print(f"{section}:")
         for name, summary in rows:
             print(f"  {name:<16} {summary}".rstrip())
+    return 0
+
+
+def command_classifier(args: argparse.Namespace) -> int:
+    import os
+
+    from ganbench.data import DataOptions, load_dataset
+    from ganbench.data.images import MNIST_LIKE
+    from ganbench.metrics.backbones import cache_dir, classifier_path
+    from ganbench.metrics.classifier import (
+        INPUT_SIZE,
+        TrainingPlan,
+        metadata_path,
+        save_classifier,
+        train_classifier,
+        training_metadata,
+    )
+    from ganbench.provenance import software
+    from ganbench.results import ResultsStore
+
+    if args.dataset not in MNIST_LIKE:
+        raise UserError(f"no classifier for dataset {args.dataset!r}; choose one of: {', '.join(MNIST_LIKE)}")
+    plan = TrainingPlan(**{key: getattr(args, key) for key in ("epochs", "held_out", "seed") if hasattr(args, key)})
+    if plan.epochs < 1:
+        raise UserError(f"--epochs must be a positive number of passes, got {plan.epochs}")
+    out = (args.out or cache_dir("classifiers") / f"lenet-{args.dataset}.pt").expanduser()
+    ResultsStore(out.parent).ensure_writable()
+    options = DataOptions(data_root=args.data_root or os.environ.get("GANBENCH_DATA"), split=args.split,
+                          download=args.download, image_size=INPUT_SIZE)
+    dataset = load_dataset(args.dataset, options)
+    progress = sys.stderr.isatty() if args.progress is None else args.progress
+    model, facts = train_classifier(dataset, plan, progress)
+    metadata = save_classifier(model, out, training_metadata(dataset, plan, facts, software()["command"]))
+    print(f"{args.dataset} ({args.split} split): held-out accuracy {metadata['held_out_accuracy']:.4f} on "
+          f"{metadata['held_out_samples']:,} images never trained on (trained on {metadata['train_samples']:,} for "
+          f"{plan.epochs} epochs in {metadata['training_seconds']:.0f} s)")
+    print(f"wrote {out} (sha256 {metadata['weights_sha256']}) and {metadata_path(out).name}")
+    used = classifier_path(args.dataset)
+    if used.resolve() != out.resolve():
+        print(f"evaluations of {args.dataset} use {used}; add --set eval.classifier_weights={out} to use this one")
     return 0
 
 

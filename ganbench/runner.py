@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 import time
 import traceback
 from collections.abc import Callable, Mapping, Sequence
@@ -68,6 +69,7 @@ class RunSpec:
             "dataset": self.dataset,
             "seed": self.seed,
             "iterations": self.iterations,
+            "max_seconds": self.max_seconds,
             "settings": dict(self.settings),
             "evaluation": dict(self.evaluation),
             "evaluators": list(self.evaluators),
@@ -82,8 +84,9 @@ class RunSpec:
     def label(self) -> str:
         return f"{self.variant} {self.dataset} seed {self.seed}"
 
-    def execute(self, store: ResultsStore, device: torch.device, progress: bool, restart: bool) -> dict[str, Any]:
-        return execute_run(self, store, device, progress=progress, restart=restart)
+    def execute(self, store: ResultsStore, device: torch.device, progress: bool, restart: bool,
+                keep_checkpoints: bool = False) -> dict[str, Any]:
+        return execute_run(self, store, device, progress=progress, restart=restart, keep_checkpoints=keep_checkpoints)
 
 
 def config_digest(config: Mapping[str, Any]) -> str:
@@ -92,13 +95,15 @@ def config_digest(config: Mapping[str, Any]) -> str:
 
 
 def check_request(request: RunRequest, budgets: Sequence[str]) -> None:
-    """The checks every suite makes first: a known budget, a positive seed count and length."""
+    """The checks every suite makes first: a known budget, positive seed count, length and time limit."""
     if request.budget not in budgets:
         raise UserError(f"unknown budget {request.budget!r}; choose one of: {', '.join(budgets)}")
     if request.seeds is not None and request.seeds < 1:
         raise UserError(f"--seeds must be a positive number of seeds, got {request.seeds}")
     if request.iterations is not None and request.iterations < 1:
         raise UserError(f"--iterations must be a positive number of iterations, got {request.iterations}")
+    if request.time_limit is not None and request.time_limit <= 0:
+        raise UserError(f"--time-limit must be a positive number of seconds, got {request.time_limit:g}")
 
 
 def plan_runs(suite: Suite, request: RunRequest) -> list[RunSpec]:
@@ -148,7 +153,12 @@ def plan_runs(suite: Suite, request: RunRequest) -> list[RunSpec]:
                     f"variant {variant_name} cannot train on {dataset.kind} data ({dataset_name}); "
                     f"it handles {', '.join(variant.kinds)}"
                 )
-            for seed in range(seeds if seeds is not None else suite.seeds):
+            evaluators = tuple(name for name in suite.evaluators if EVALUATORS.get(name).applies_to(dataset))
+            for name in evaluators:
+                check = getattr(EVALUATORS.get(name), "check", None)
+                if check is not None:
+                    check(dataset, evaluation, data)
+            for seed in range(seeds or plan.seeds or suite.seeds):
                 specs.append(
                     RunSpec(
                         suite=suite.name,
@@ -158,10 +168,10 @@ def plan_runs(suite: Suite, request: RunRequest) -> list[RunSpec]:
                         budget=budget,
                         iterations=iterations or plan.iterations_for(variant_name),
                         checkpoint_every=plan.checkpoint_every,
-                        max_seconds=plan.max_seconds,
+                        max_seconds=request.time_limit or plan.max_seconds,
                         settings=settings,
                         evaluation=evaluation,
-                        evaluators=tuple(name for name in suite.evaluators if EVALUATORS.get(name).applies_to(dataset)),
+                        evaluators=evaluators,
                         data=data,
                     )
                 )
@@ -186,13 +196,14 @@ def execute_run(
     device: torch.device,
     progress: bool = True,
     restart: bool = False,
-    on_iteration: Callable[[Any], None] | None = None,
+    keep_checkpoints: bool = False,
 ) -> dict[str, Any]:
     """Train and evaluate one run, write its artefacts and return its record (not yet stored).
 
     Resumes from the run's newest checkpoint unless ``restart``. A run whose losses become
     non-finite ends with status ``diverged``; any other exception ends it ``failed`` with the
-    error, and the traceback in ``runs/<id>/error.txt``.
+    error, and the traceback in ``runs/<id>/error.txt``. Checkpoints only serve to resume, so a
+    run that ended (finished or diverged) deletes them unless ``keep_checkpoints``.
     """
     identity = {"kind": "gan", "suite": spec.suite, "variant": spec.variant, "dataset": spec.dataset,
                 "seed": spec.seed, "budget": spec.budget}
@@ -200,9 +211,9 @@ def execute_run(
     def train(run_dir: Path, provenance: dict[str, Any]) -> dict[str, Any]:
         dataset = load_dataset(spec.dataset, spec.data)
         provenance["data"] = dataset.describe()
-        return _train_and_evaluate(spec, dataset, device, run_dir, progress, on_iteration)
+        return _train_and_evaluate(spec, dataset, device, run_dir, progress)
 
-    return record_run(spec.run_id, identity, spec.config(), store, device, restart, train)
+    return record_run(spec.run_id, identity, spec.config(), store, device, restart, keep_checkpoints, train)
 
 
 def record_run(
@@ -212,14 +223,16 @@ def record_run(
     store: ResultsStore,
     device: torch.device,
     restart: bool,
+    keep_checkpoints: bool,
     work: Callable[[Path, dict[str, Any]], dict[str, Any]],
 ) -> dict[str, Any]:
     """The record of one run of any suite: ``work(run_dir, provenance)`` does the run and returns
     the outcome (status, metrics, throughput, artifacts as paths, ...), adding what it learns to
     ``provenance``; this wraps it with identity, configuration, provenance and timings.
 
-    ``restart`` deletes the run's checkpoints first. An exception other than ``UserError`` or an
-    interrupt ends the run ``failed``, with the traceback in ``runs/<id>/error.txt``.
+    ``restart`` deletes the run's checkpoints first; a run that ended (finished or diverged)
+    deletes them afterwards unless ``keep_checkpoints``. An exception other than ``UserError`` or
+    an interrupt ends the run ``failed``, with the traceback in ``runs/<id>/error.txt``.
     """
     run_dir = store.run_dir(run_id)
     checkpoint_dir = run_dir / "checkpoints"
@@ -247,6 +260,8 @@ def record_run(
         record["artifacts"]["error"] = str((run_dir / "error.txt").relative_to(store.root))
     record["provenance"]["finished_utc"] = utc_now()
     record["elapsed_seconds"] = time.perf_counter() - clock
+    if record["status"] != "failed" and not keep_checkpoints:
+        shutil.rmtree(checkpoint_dir, ignore_errors=True)
     for name, path in list(record["artifacts"].items()):
         if isinstance(path, Path):
             record["artifacts"][name] = str(path.relative_to(store.root))
@@ -259,7 +274,6 @@ def _train_and_evaluate(
     device: torch.device,
     run_dir: Path,
     progress: bool,
-    on_iteration: Callable[[Any], None] | None,
 ) -> dict[str, Any]:
     variant = VARIANTS.get(spec.variant)
     torch.manual_seed(seeding.derive_seed(spec.seed, seeding.INIT))
@@ -268,7 +282,7 @@ def _train_and_evaluate(
     engine = training.engine
     losses = attach_loss_history(engine, gan)
     attach_divergence_check(engine)
-    timer = IterationTimer(device).attach(engine)
+    timer = IterationTimer(device, warmup=min(5, spec.iterations // 4)).attach(engine)
     gan.attach(engine, spec.iterations)
     if spec.max_seconds is not None:
         attach_time_limit(engine, spec.max_seconds)
@@ -291,11 +305,13 @@ def _train_and_evaluate(
                **{f"optimizer_{k}": v for k, v in training.optimizers.items()}}
     if progress:
         attach_progress_bar(engine, f"{spec.variant} {spec.dataset} seed {spec.seed}")
-    resumed_from = run_with_checkpoints(engine, to_save, run_dir, spec.iterations, spec.checkpoint_every, on_iteration)
+    resumed_from = run_with_checkpoints(engine, to_save, run_dir, spec.iterations, spec.checkpoint_every)
 
     atomic_write_text(run_dir / "losses.csv", losses.to_csv())
     artifacts: dict[str, Any] = {"losses": run_dir / "losses.csv"}
     outcome = engine_outcome(engine, spec.iterations, resumed_from, artifacts)
+    if gan.schedule_summary():
+        outcome["schedule"] = gan.schedule_summary()
     if outcome.get("status") == "diverged":
         return outcome
     metrics: dict[str, Any] = {}
@@ -314,22 +330,14 @@ def _train_and_evaluate(
 
 
 def run_with_checkpoints(
-    engine: Engine,
-    to_save: Mapping[str, Any],
-    run_dir: Path,
-    iterations: int,
-    checkpoint_every: int,
-    on_iteration: Callable[[Any], None] | None = None,
+    engine: Engine, to_save: Mapping[str, Any], run_dir: Path, iterations: int, checkpoint_every: int
 ) -> int:
     """Run ``engine`` to ``iterations``, saving ``to_save`` in ``run_dir/checkpoints`` every
     ``checkpoint_every`` iterations (0: every tenth of the run) and resuming from the newest
-    checkpoint there; ``on_iteration`` runs after each iteration's checkpoint. Returns the
-    iteration resumed from (0: a fresh start)."""
+    checkpoint there. Returns the iteration resumed from (0: a fresh start)."""
     checkpoint_dir = run_dir / "checkpoints"
     attach_checkpoints(engine, to_save, checkpoint_dir, checkpoint_every or max(1, iterations // 10))
     resumed_from = resume_from_checkpoint(to_save, checkpoint_dir)
-    if on_iteration is not None:
-        engine.add_event_handler(Events.ITERATION_COMPLETED, on_iteration)
     if resumed_from < iterations:
         engine.run(None, max_epochs=1, epoch_length=iterations)
     return resumed_from

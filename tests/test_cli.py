@@ -130,3 +130,46 @@ def test_console_script_runs_without_traceback(tmp_path):
     assert result.returncode == 2
     assert result.stderr.startswith("ganbench: error: unknown suite 'nope'; choose one of: toy")
     assert result.stderr.count("\n") == 1
+
+
+def test_time_limit_stops_training_and_says_so(tmp_path):
+    out = tmp_path / "limited"
+    assert main(["run", "--budget", "smoke", "--seeds", "1", "--datasets", "ring8", "--iterations", "100000",
+                 "--time-limit", "1", "--out", str(out), "--no-progress"]) == 0
+    record = read_records(out)[0]
+    assert record["status"] == "finished" and record["stopped_by"] == "time_limit"
+    assert 0 < record["iterations_done"] < 100000
+    assert record["config"]["max_seconds"] == 1.0
+
+
+def test_interrupted_run_resumes_and_ended_runs_drop_their_checkpoints(tmp_path, monkeypatch, capsys):
+    """Kill a run after its first checkpoint; the same command resumes it from there."""
+    import ganbench.runner as runner
+
+    out = tmp_path / "resume"
+    arguments = ["run", "--budget", "smoke", "--seeds", "1", "--datasets", "ring8", "--out", str(out), "--no-progress"]
+    real_trainer = runner.create_gan_trainer
+
+    def trainer_killed_at_iteration_40(*args, **kwargs):
+        training = real_trainer(*args, **kwargs)
+
+        @training.engine.on(runner.Events.ITERATION_COMPLETED(once=40))
+        def interrupt(_):
+            raise KeyboardInterrupt
+
+        return training
+
+    monkeypatch.setattr(runner, "create_gan_trainer", trainer_killed_at_iteration_40)
+    assert main(arguments) == 130
+    assert "run the same command again to resume" in capsys.readouterr().err
+    assert not (out / "records.jsonl").exists()
+    assert [p.name for p in out.glob("runs/*/checkpoints/*.pt")] == ["checkpoint_36.pt"]  # every 6 of 60
+
+    monkeypatch.setattr(runner, "create_gan_trainer", real_trainer)
+    assert main(arguments) == 0
+    record = read_records(out)[0]
+    assert record["resumed_from_iteration"] == 36 and record["iterations_done"] == 60
+    assert not list(out.glob("runs/*/checkpoints/*.pt"))
+    fresh = tmp_path / "fresh"
+    assert main([*arguments[:-3], "--out", str(fresh), "--no-progress"]) == 0
+    assert read_records(fresh)[0]["metrics"] == record["metrics"]  # resuming changed nothing

@@ -67,6 +67,7 @@ def test_smoke_run_records_say_random_weights_everywhere(smoke_run):
             assert image.text["ganbench:run"] == record["run_id"]
         losses = (out / record["artifacts"]["losses"]).read_text().splitlines()
         assert len(losses) == 1 + 6 + 1  # header, one row per step, the final image
+        assert not list((out / "runs" / record["run_id"]).glob("checkpoints/*.pt"))  # an ended run drops them
 
 
 def test_smoke_run_writes_tables_grids_and_curves(smoke_run):

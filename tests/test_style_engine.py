@@ -3,6 +3,7 @@ keeps valid pixels, leaves the content image alone when only content counts, and
 
 import pytest
 import torch
+from ignite.engine import Events
 
 from ganbench.settings import resolve
 from ganbench.style import STYLE_SETTINGS
@@ -96,19 +97,28 @@ def test_per_layer_style_weights_default_to_equal_shares():
 
 
 @pytest.mark.parametrize("optimizer", ["lbfgs", "adam"])
-def test_a_resumed_run_ends_where_an_uninterrupted_one_does(optimizer, tmp_path):
+def test_a_resumed_run_ends_where_an_uninterrupted_one_does(optimizer, tmp_path, monkeypatch):
+    import ganbench.style.run as style_run
+
     request = RunRequest(budget="smoke", variants=["gatys"], content_images=["astronaut"], style_images=["coffee"],
                          iterations=6, overrides={"style": {"weights": "random", "optimizer": optimizer}})
     (run,) = plan_style_runs(SUITES.get("style"), request)
     whole = transfer_style(run, CPU, tmp_path / "whole", {}, progress=False)
 
-    def interrupt(engine):
-        if engine.state.iteration == 3:
-            raise KeyboardInterrupt
+    def engine_killed_at_step_3(*args, **kwargs):
+        transfer = create_style_engine(*args, **kwargs)
+        transfer.engine.add_event_handler(Events.ITERATION_COMPLETED(once=3), raise_interrupt)
+        return transfer
 
-    with pytest.raises(KeyboardInterrupt):
-        transfer_style(run, CPU, tmp_path / "cut", {}, progress=False, on_iteration=interrupt)
+    def raise_interrupt(_):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(style_run, "create_style_engine", engine_killed_at_step_3)
+    with pytest.raises(KeyboardInterrupt):  # before step 3's checkpoint (one every step of 6)
+        transfer_style(run, CPU, tmp_path / "cut", {}, progress=False)
+    assert [p.name for p in (tmp_path / "cut" / "checkpoints").iterdir()] == ["checkpoint_2.pt"]
+    monkeypatch.undo()
     resumed = transfer_style(run, CPU, tmp_path / "cut", {}, progress=False)
-    assert resumed["resumed_from_iteration"] == 3
+    assert resumed["resumed_from_iteration"] == 2
     assert resumed["metrics"] == whole["metrics"]
     assert (tmp_path / "cut" / "losses.csv").read_text() == (tmp_path / "whole" / "losses.csv").read_text()

@@ -1,7 +1,6 @@
 """The Ignite GAN trainer: both networks learn, D is frozen in the G step, the balance knobs work,
 runs are deterministic, resume exactly, and divergence is caught."""
 
-import copy
 import math
 
 import pytest

@@ -89,6 +89,6 @@ def load_dataset(name: str, options: DataOptions) -> BenchDataset:
     return DATASETS.get(name)(options)
 
 
-from ganbench.data import toy, images  # noqa: E402,F401,I001  (registers the datasets, toy first)
+from ganbench.data import toy, images, stacked  # noqa: E402,F401,I001  (registers the datasets, toy first)
 
 DATASET_SUMMARIES["folder:PATH"] = "your own images: a folder (ImageFolder layout or flat), RGB, 64x64 by default"

@@ -57,12 +57,23 @@ class GAN(nn.Module):
         evaluation (an EMA copy where the variant keeps one)."""
         return self.generate(z)
 
+    @torch.no_grad()
+    def sample_scales(self, z: torch.Tensor) -> dict[int, torch.Tensor]:
+        """Samples at every output scale, {side length: (N, C, side, side)}; one scale unless the
+        variant generates several (ProGAN's resolutions, MSG-GAN's pyramid)."""
+        images = self.sample(z)
+        return {images.shape[-1]: images}
+
     def attach(self, trainer: Any, iterations: int) -> None:
         """Attach the variant's schedule handlers (e.g. ProGAN's growth) to the trainer."""
 
     def schedule_state(self) -> dict[str, Any]:
         """Schedule values worth logging per iteration (e.g. resolution and fade-in alpha)."""
         return {}
+
+    def schedule_summary(self) -> list[dict[str, Any]]:
+        """The schedule's phases for the record (e.g. when each ProGAN resolution started)."""
+        return []
 
 
 @dataclass(frozen=True)
@@ -112,4 +123,4 @@ def flat_size(shape: tuple[int, ...]) -> int:
     return math.prod(shape)
 
 
-from ganbench.models import dcgan, fc  # noqa: E402,F401  (registers the variants)
+from ganbench.models import fc, dcgan, progan, msggan  # noqa: E402,F401,I001  (registers the variants)

@@ -31,6 +31,18 @@ def _provenance_lines(records: Sequence[dict[str, Any]]) -> list[str]:
     return [f"- {key}: {', '.join(sorted(values))}" for key, values in seen.items()]
 
 
+def _sample_grids(records: Sequence[dict[str, Any]]) -> list[tuple[str, str]]:
+    """(label, path) of the sample grid of the lowest finished seed per (variant, dataset, budget)."""
+    chosen: dict[tuple[str, str, str], dict[str, Any]] = {}
+    for record in records:
+        if record.get("status") != "finished" or "sample_grid" not in (record.get("artifacts") or {}):
+            continue
+        key = (record["variant"], record["dataset"], record["budget"])
+        if key not in chosen or record["seed"] < chosen[key]["seed"]:
+            chosen[key] = record
+    return [(f"{v} on {d} ({b}), seed {r['seed']}", r["artifacts"]["sample_grid"]) for (v, d, b), r in chosen.items()]
+
+
 def write_report(records: Sequence[dict[str, Any]], root: Path, outputs: Sequence[Path]) -> Path:
     table = display_table(summarize(records))
     lines = ["# ganbench report", ""]
@@ -51,6 +63,10 @@ def write_report(records: Sequence[dict[str, Any]], root: Path, outputs: Sequenc
             lines += ["## Runs that did not finish", ""]
             lines += [f"- `{r['run_id']}`: {r['status']} — {r.get('error', '')}" for r in failures]
             lines.append("")
+        grids = _sample_grids(records)
+        if grids:
+            lines += ["## Samples", "", "64 samples from the same fixed latent vectors for every run (seed shown).", ""]
+            lines += [f"**{label}**\n\n![{label}]({path})\n" for label, path in grids]
         plots = [p for p in outputs if p.suffix == ".png"]
         if plots:
             lines += ["## Plots", ""]

@@ -21,6 +21,7 @@ import seaborn as sns  # noqa: E402
 
 from ganbench.data import DataOptions, load_dataset  # noqa: E402
 from ganbench.data.toy import GaussianMixture2D  # noqa: E402
+from ganbench.report.tables import COLUMNS  # noqa: E402
 
 
 def _groups(records: Sequence[dict[str, Any]]) -> dict[tuple[str, str, str], list[dict[str, Any]]]:
@@ -63,6 +64,11 @@ def plot_losses(records: Sequence[dict[str, Any]], root: Path, title: str) -> pl
     figure, axis = plt.subplots(figsize=(7, 3.6))
     sns.lineplot(data=data, x="iteration", y="loss", hue="network", style="seed", units=None, estimator=None,
                  ax=axis, linewidth=0.9)
+    for phase in records[0].get("schedule") or []:  # e.g. ProGAN's growth: one line per phase start
+        axis.axvline(phase["start_iteration"], color="grey", linewidth=0.6, linestyle=":")
+        label = f"{phase['resolution']}px" + (" fade" if phase["phase"] == "fade-in" else "")
+        axis.annotate(label, (phase["start_iteration"], 1.0), xycoords=("data", "axes fraction"), fontsize=6,
+                      rotation=90, va="top", ha="right", color="grey")
     axis.set_title(title)
     return figure
 
@@ -113,6 +119,37 @@ def plot_gan_runs(records: Sequence[dict[str, Any]], root: Path) -> list[Path]:
             figure = make(group, root, f"{variant} on {dataset} ({budget})")
             if figure is not None:
                 written.append(save_figure(figure, root / "plots" / f"{kind}_{stem}.png"))
+    return written
+
+
+def metric_history(records: Sequence[dict[str, Any]], root: Path) -> pd.DataFrame:
+    """The ``metric_history.csv`` of ``records`` (written with ``--set eval.every=K``) stacked, with
+    a ``seed`` column; empty when no run logged metrics during training."""
+    frames = []
+    for record in records:
+        path = (record.get("artifacts") or {}).get("metric_history")
+        if path and (root / path).exists():
+            frames.append(pd.read_csv(root / path).assign(seed=str(record["seed"])))
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+@register_plotter
+def plot_metric_curves(records: Sequence[dict[str, Any]], root: Path) -> list[Path]:
+    """Metrics against training iterations (e.g. FID): ``plots/curves_VARIANT_DATASET_BUDGET.png``
+    with one panel per table metric in the history and one line per seed."""
+    written = []
+    finished = [r for r in records if r.get("kind", "gan") == "gan" and r.get("status") == "finished"]
+    for (variant, dataset, budget), group in _groups(finished).items():
+        history = metric_history(group, root)
+        shown = [column for column in COLUMNS if column.key in history]
+        if not shown:
+            continue
+        figure, axes = plt.subplots(1, len(shown), figsize=(3.4 * len(shown), 3.0), squeeze=False)
+        for axis, column in zip(axes[0], shown):
+            sns.lineplot(data=history, x="iteration", y=column.key, hue="seed", marker="o", ax=axis, linewidth=1)
+            axis.set_ylabel(column.header)
+        figure.suptitle(f"{variant} on {dataset} ({budget}): metrics during training", fontsize=10)
+        written.append(save_figure(figure, root / "plots" / f"curves_{variant}_{dataset}_{budget}.png"))
     return written
 
 

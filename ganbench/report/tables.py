@@ -23,13 +23,18 @@ GROUP = ["suite", "variant", "dataset", "budget"]
 @dataclass(frozen=True)
 class Column:
     """A metric shown in the tables: its key, header, whether higher is better, and its number
-    format (``digits`` after the point with ``notation`` ``f``, significant digits with ``g``)."""
+    format (``digits`` after the point with ``notation`` ``f``, significant digits with ``g``).
+
+    ``samples_key`` names the metric holding the sample count the value was computed on (e.g.
+    FID's N): shown in the header, ``FID (N=10,000)``, or in each cell when rows differ.
+    """
 
     key: str
     header: str
     higher_is_better: bool | None
     digits: int = 3
     notation: str = "f"
+    samples_key: str | None = None
 
 
 # Shown in this order when present; other numeric metrics follow in the CSV only.
@@ -103,10 +108,17 @@ def display_table(summary: pd.DataFrame) -> pd.DataFrame:
         if f"{column.key}_mean" not in summary:
             continue
         arrow = "" if column.higher_is_better is None else (" ↑" if column.higher_is_better else " ↓")
-        out[column.header + arrow] = [
-            _format(mean, std, column)
-            for mean, std in zip(summary[f"{column.key}_mean"], summary[f"{column.key}_std"])
-        ]
+        cells = [_format(mean, std, column)
+                 for mean, std in zip(summary[f"{column.key}_mean"], summary[f"{column.key}_std"])]
+        header = column.header
+        if column.samples_key is not None and f"{column.samples_key}_mean" in summary:
+            counts = summary[f"{column.samples_key}_mean"]
+            shown = counts[summary[f"{column.key}_mean"].notna()].dropna().unique()
+            if len(shown) == 1:
+                header = f"{header} (N={shown[0]:,.0f})"
+            else:
+                cells = [cell if count != count else f"{cell} (N={count:,.0f})" for cell, count in zip(cells, counts)]
+        out[header + arrow] = cells
     return out
 
 

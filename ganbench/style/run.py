@@ -8,19 +8,17 @@ Artefacts in ``runs/<id>/``: ``result.png`` (``result-random-weights.png`` with 
 weights), ``content.png`` and ``style.png`` at the run's size, each PNG with tEXt metadata naming
 the feature network and its weights; ``losses.csv`` (one row per optimiser step, see
 :func:`ganbench.style.engine.attach_loss_history`, and the final image's row). Checkpoints, for
-resuming an interrupted run, are deleted once the run has ended.
+resuming an interrupted run, are deleted once the run has ended (unless ``--keep-checkpoints``).
 """
 
 from __future__ import annotations
 
-import shutil
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
-from ignite.engine import Engine
 from ignite.handlers import ProgressBar
 
 import ganbench
@@ -78,6 +76,7 @@ class StyleRun:
             "style": {"name": self.style.name, "sha256": self.style.sha256},
             "seed": self.seed,
             "iterations": self.iterations,
+            "max_seconds": self.max_seconds,
             "settings": dict(self.settings),
             "feature_weights": self.weights.identity(),
         }
@@ -90,10 +89,11 @@ class StyleRun:
     def label(self) -> str:
         return f"{self.preset} {self.dataset} seed {self.seed}"
 
-    def execute(self, store: ResultsStore, device: torch.device, progress: bool, restart: bool) -> dict[str, Any]:
+    def execute(self, store: ResultsStore, device: torch.device, progress: bool, restart: bool,
+                keep_checkpoints: bool = False) -> dict[str, Any]:
         identity = {"kind": "style", "suite": self.suite, "variant": self.preset, "dataset": self.dataset,
                     "seed": self.seed, "budget": self.budget}
-        return record_run(self.run_id, identity, self.config(), store, device, restart,
+        return record_run(self.run_id, identity, self.config(), store, device, restart, keep_checkpoints,
                           lambda run_dir, provenance: transfer_style(self, device, run_dir, provenance, progress))
 
 
@@ -132,11 +132,12 @@ def plan_style_runs(suite: StyleSuite, request: RunRequest) -> list[StyleRun]:
         weights = resolve_weights(settings["arch"], settings["weights"], request.vgg_weights)
         for content in contents:
             for style in styles:
-                for seed in range(request.seeds or suite.seeds):
+                for seed in range(request.seeds or budget.seeds or suite.seeds):
                     runs.append(StyleRun(
                         suite=suite.name, preset=preset, content=content, style=style, seed=seed,
                         budget=request.budget, iterations=request.iterations or budget.iterations_for(preset),
-                        checkpoint_every=budget.checkpoint_every, max_seconds=budget.max_seconds,
+                        checkpoint_every=budget.checkpoint_every,
+                        max_seconds=request.time_limit or budget.max_seconds,
                         settings=settings, weights=weights,
                     ))
     return runs
@@ -161,13 +162,10 @@ def deepest_layer(arch: str, layers: list[str]) -> str:
     return max(layers, key=order.index)
 
 
-def transfer_style(run: StyleRun, device: torch.device, run_dir: Path, provenance: dict[str, Any], progress: bool,
-                   on_iteration: Callable[[Engine], None] | None = None) -> dict[str, Any]:
-    """Optimise the image of one run; its outcome for the record (status, metrics, throughput, artifacts).
-
-    Resumes from the newest checkpoint in ``run_dir``; ``on_iteration`` runs after each step's
-    checkpoint (tests interrupt runs with it).
-    """
+def transfer_style(run: StyleRun, device: torch.device, run_dir: Path, provenance: dict[str, Any],
+                   progress: bool) -> dict[str, Any]:
+    """Optimise the image of one run, resuming from the newest checkpoint in ``run_dir``; its
+    outcome for the record (status, metrics, throughput, artifacts)."""
     settings = run.settings
     size = settings["image_size"]
     provenance["feature_network"] = {**asdict(run.weights), "description": run.weights.describe()}
@@ -189,14 +187,14 @@ def transfer_style(run: StyleRun, device: torch.device, run_dir: Path, provenanc
     engine = transfer.engine
     history = attach_loss_history(transfer)
     attach_divergence_check(engine)
-    timer = IterationTimer(device).attach(engine)
+    timer = IterationTimer(device, warmup=min(5, run.iterations // 4)).attach(engine)
     if run.max_seconds is not None:
         attach_time_limit(engine, run.max_seconds)
     if progress:
         ProgressBar(persist=False, desc=run.label, leave=False).attach(
             engine, output_transform=lambda output: {"total_loss": output["total_loss"]})
     to_save = {"trainer": engine, "image": transfer.image, "optimizer": transfer.optimizer, "losses": history}
-    resumed_from = run_with_checkpoints(engine, to_save, run_dir, run.iterations, run.checkpoint_every, on_iteration)
+    resumed_from = run_with_checkpoints(engine, to_save, run_dir, run.iterations, run.checkpoint_every)
 
     final = final_losses(transfer)
     history.append({"step": engine.state.iteration, **final, "evaluations": 0.0})
@@ -204,9 +202,6 @@ def transfer_style(run: StyleRun, device: torch.device, run_dir: Path, provenanc
     result = transfer.image.pixels().detach()
     artifacts = {"losses": run_dir / "losses.csv", **save_images(run, run_dir, result, held_content, style)}
     outcome = engine_outcome(engine, run.iterations, resumed_from, artifacts)
-    # The result is in the PNG and the record; the checkpoint (the L-BFGS history: up to
-    # 2 x lbfgs_history images) only served a resume.
-    shutil.rmtree(run_dir / "checkpoints", ignore_errors=True)
     if outcome.get("status") == "diverged":
         return outcome
     timing = timer.summary(images_per_iteration=1)

@@ -1,0 +1,296 @@
+"""``fidelity``: FID, IS, KID and precision/recall by torch-fidelity, density and coverage, on the
+suite's backbone (``eval.backbone``: ``lenet`` or ``inception``, see :mod:`ganbench.metrics.backbones`).
+
+Samples. ``eval.samples`` generated images come from the Ignite sampling engine (batched, no
+gradient, eval mode, latents seeded by the run's seed) and go to torch-fidelity in memory, never
+through image files; ``eval.reference_samples`` real images are the dataset's fixed reference
+subset (the whole split when it is smaller). Both counts are stored next to the values.
+
+Canonical size. Every variant of a dataset is evaluated at one size, ``eval.image_size`` (32 by
+default), so FIDs are comparable across variants that train at different sizes: generated
+images are quantised to uint8 as the real ones are (``round((x + 1) * 127.5)``) and brought to
+that size by the dataset loader's rule (:func:`ganbench.data.images.resize_images` with padding:
+the MNIST family's 28x28 gets a 2-pixel black border, as the loader gives conv variants; other
+sizes are resized bilinearly with antialiasing); the reference set is loaded from the source at
+that size by the same rule.
+
+Definitions (features f = backbone(x); generated set G of N, reference set R of M):
+
+- ``fid``: ||mu_G - mu_R||^2 + Tr(S_G + S_R - 2 (S_G S_R)^(1/2)) of the feature means and
+  covariances (Heusel et al. 2017);
+- ``is_mean`` / ``is_std``: exp(E_x KL(p(y|x) || p(y))) over ``eval.is_splits`` splits of G,
+  p(y|x) the softmax of the backbone's logits (Salimans et al. 2016);
+- ``kid_mean`` / ``kid_std``: the unbiased MMD^2 with the kernel (f.g / d + 1)^3 over
+  ``eval.kid_subsets`` random subsets of ``eval.kid_subset_size`` (Binkowski et al. 2018);
+- ``precision`` / ``recall``: the share of G inside the union of the balls around each real
+  feature reaching its ``eval.pr_k``-th nearest real neighbour, and vice versa (Kynkaanniemi
+  et al. 2019);
+- ``density``: (1 / kN) sum_j sum_i 1[f(g_j) in B(r_i, NND_k(r_i))] and ``coverage``: the share
+  of real samples whose k-NN ball (k = ``eval.dc_k``) holds at least one generated sample
+  (Naeem et al. 2020), on the same features as precision/recall. Balls are closed (<=), as in the
+  paper and torch-fidelity (the authors' ``prdc`` code uses <; they differ only on ties).
+
+Reference features are cached on disk by torch-fidelity under ``$GANBENCH_CACHE/fidelity``
+(default ``~/.cache/ganbench/fidelity``), named by backbone, dataset, split, size, N, the weights'
+sha256 and a digest of the data's description, so a second evaluation against the same
+reference computes features of the generated samples only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import replace
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
+
+import torch
+from ignite.engine import Events
+from torch.utils.data import Dataset
+from torch_fidelity.metric_fid import KEY_METRIC_FID, fid_featuresdict_to_statistics_cached, fid_statistics_to_metric
+from torch_fidelity.metric_isc import KEY_METRIC_ISC_MEAN, KEY_METRIC_ISC_STD, isc_featuresdict_to_metric
+from torch_fidelity.metric_kid import KEY_METRIC_KID_MEAN, KEY_METRIC_KID_STD, kid_featuresdict_to_metric
+from torch_fidelity.metric_prc import KEY_METRIC_PRECISION, KEY_METRIC_RECALL, prc_featuresdict_to_metric
+from torch_fidelity.utils import (
+    create_feature_extractor,
+    extract_featuresdict_from_input_id_cached,
+    resolve_feature_layer_for_metric,
+)
+
+from ganbench.data import BenchDataset, DataOptions, load_dataset
+from ganbench.data.images import ImageDataset, resize_images
+from ganbench.data.stacked import StackedMNIST
+from ganbench.errors import UserError
+from ganbench.metrics import EvaluationContext, register_evaluator
+from ganbench.metrics.backbones import BACKBONES, Backbone, WeightsFile, cache_dir
+from ganbench.metrics.sampling import create_sampler, run_sampler
+from ganbench.metrics.throughput import GENERATION_BATCH
+from ganbench.report.tables import Column, register_column
+
+if TYPE_CHECKING:
+    from torch_fidelity.feature_extractor_base import FeatureExtractorBase
+
+FIDELITY_METRICS = ("isc", "fid", "kid", "prc")
+
+
+def canonical_images(samples: torch.Tensor, size: int) -> torch.Tensor:
+    """Generated float samples (N, C, h, w) in [-1, 1] -> uint8 (N, C, size, size), quantised as
+    real images are and resized by the loader's rule (see module doc)."""
+    quantised = samples.add(1.0).mul_(127.5).round_().clamp_(0, 255).to(torch.uint8)
+    return resize_images(quantised, size, pad_to_size=True)[0]
+
+
+def generated_images(context: EvaluationContext, count: int, size: int) -> torch.Tensor:
+    """``count`` samples of the run's generator from the sampling engine: uint8 (count, C, size, size)."""
+    sampler = create_sampler(context.gan, count, GENERATION_BATCH, context.seed)
+    batches: list[torch.Tensor] = []
+    sampler.add_event_handler(Events.ITERATION_COMPLETED,
+                              lambda engine: batches.append(canonical_images(engine.state.output, size)))
+    run_sampler(sampler)
+    return torch.cat(batches)
+
+
+def reference_count(dataset: BenchDataset, requested: int) -> int:
+    """How many reference samples a request gets: all of a smaller split."""
+    return min(requested, len(dataset)) if isinstance(dataset, ImageDataset) else requested
+
+
+def reference_set(dataset: BenchDataset, count: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The dataset's fixed reference subset: uint8 images (n, C, H, W) and labels (n,)."""
+    if isinstance(dataset, StackedMNIST):
+        return dataset.reference_images(count)
+    if not isinstance(dataset, ImageDataset):
+        raise TypeError(f"{dataset.name} is not an image dataset")
+    indices = dataset.reference_indices(count)
+    return dataset.images[indices], dataset.labels[indices]
+
+
+def canonical_dataset(context: EvaluationContext) -> BenchDataset:
+    """The run's dataset loaded from its source at the canonical size ``eval.image_size``."""
+    options: DataOptions = replace(context.data_options, image_size=context.options["image_size"])
+    return load_dataset(context.dataset.name, options)
+
+
+class FidelityInput(Dataset):
+    """uint8 images (N, C, H, W) as the ``torch.utils.data.Dataset`` torch-fidelity reads; grey
+    images are repeated into 3 channels for RGB backbones."""
+
+    def __init__(self, images: torch.Tensor, rgb: bool) -> None:
+        self.images = images.expand(-1, 3, -1, -1) if rgb and images.shape[1] == 1 else images
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, index: int) -> torch.Tensor:
+        return self.images[index]
+
+
+def reference_cache_name(backbone: Backbone, dataset: BenchDataset, count: int, size: int, weights: WeightsFile) -> str:
+    """torch-fidelity's cache name for the reference features: readable parts and a digest of
+    everything they depend on (data description without its local path, count, size, weights)."""
+    description = {key: value for key, value in dataset.describe().items() if key != "root"}
+    if isinstance(description.get("digits"), dict):
+        description["digits"] = {key: value for key, value in description["digits"].items() if key != "root"}
+    identity = json.dumps({"data": description, "count": count, "size": size, "backbone": backbone.name,
+                           "rgb": backbone.rgb, "weights": weights.sha256}, sort_keys=True, default=str)
+    digest = hashlib.sha256(identity.encode()).hexdigest()[:12]
+    slug = re.sub(r"[^A-Za-z0-9_.]+", "_", dataset.name)[-40:]
+    split = description.get("split", "all")
+    return f"ganbench-{slug}-{split}-{size}px-n{count}-{backbone.name}-{weights.sha256[:12]}-{digest}"
+
+
+def torch_fidelity_options(options: Mapping[str, Any], backbone: Backbone, weights: WeightsFile,
+                           cuda: bool) -> dict[str, Any]:
+    """The keyword arguments of torch-fidelity's metric functions for these evaluation settings.
+
+    ``save_cpu_ram`` keeps torch-fidelity from starting DataLoader worker processes (the inputs
+    are tensors in memory) and makes precision/recall work in row blocks (same values).
+    """
+    return {
+        "cuda": cuda,
+        "batch_size": options["feature_batch_size"],
+        "verbose": False,
+        "feature_extractor": backbone.extractor,
+        "feature_extractor_weights_path": str(weights.path),
+        "isc_splits": options["is_splits"],
+        "kid_subsets": options["kid_subsets"],
+        "kid_subset_size": options["kid_subset_size"],
+        "prc_neighborhood": options["pr_k"],
+        "cache_root": str(cache_dir("fidelity")),
+        "save_cpu_ram": True,
+    }
+
+
+@lru_cache(maxsize=2)
+def feature_extractor(extractor: str, layers: tuple[str, ...], weights_path: str, sha256: str,
+                      cuda: bool) -> FeatureExtractorBase:
+    """torch-fidelity's feature extractor ``extractor`` giving ``layers``, kept in memory between
+    the evaluations of a run (keyed by the weights' sha256)."""
+    return create_feature_extractor(extractor, list(layers), cuda=cuda, verbose=False,
+                                    feature_extractor_weights_path=weights_path)
+
+
+def metric_layers(fidelity_options: Mapping[str, Any]) -> dict[str, str]:
+    """The backbone's feature layer for each torch-fidelity metric (isc, fid, kid, prc)."""
+    return {metric: resolve_feature_layer_for_metric(metric, **fidelity_options) for metric in FIDELITY_METRICS}
+
+
+def density_coverage(generated: torch.Tensor, reference: torch.Tensor, k: int, block: int = 1024) -> dict[str, float]:
+    """Density and coverage (Naeem et al. 2020) of generated features (N, d) against reference
+    features (M, d) with k nearest neighbours.
+
+    density = (1 / kN) sum_i sum_j 1[||g_j - r_i|| <= rho_i]; coverage = (1 / M) sum_i
+    1[min_j ||g_j - r_i|| <= rho_i]; rho_i the distance of r_i to its k-th nearest other real
+    feature. Identical sets give density (k + 1) / k and coverage 1. Both sums run over the real
+    samples, so a block of ``block`` real rows yields its radii and its distances to the generated
+    set from the same kind of call (the comparisons stay consistent on ties, e.g. identical sets).
+    """
+    if generated.dtype != reference.dtype:
+        generated = generated.to(reference.dtype)
+    inside, covered = 0, 0
+    for rows in reference.split(block):
+        radii = torch.cdist(rows, reference).kthvalue(k + 1, dim=1).values  # the row's own 0 comes first
+        distances = torch.cdist(rows, generated)
+        inside += int((distances <= radii[:, None]).sum())
+        covered += int((distances.min(dim=1).values <= radii).sum())
+    return {"density": inside / (k * len(generated)), "coverage": covered / len(reference)}
+
+
+def fidelity_from_features(generated: Mapping[str, torch.Tensor], reference: Mapping[str, torch.Tensor],
+                           extractor: FeatureExtractorBase, reference_cache: str | None,
+                           fidelity_options: Mapping[str, Any], dc_k: int) -> dict[str, float]:
+    """Every fidelity number from the feature dicts of generated and reference samples, by
+    torch-fidelity's own functions (as ``torch_fidelity.calculate_metrics`` computes them) plus
+    :func:`density_coverage`; the reference's FID statistics are cached under ``reference_cache``."""
+    layers = metric_layers(fidelity_options)
+    options = dict(fidelity_options)
+    isc = isc_featuresdict_to_metric(generated, layers["isc"], **options)
+    statistics_generated = fid_featuresdict_to_statistics_cached(generated, None, extractor, layers["fid"], **options)
+    statistics_reference = fid_featuresdict_to_statistics_cached(reference, reference_cache, extractor,
+                                                                 layers["fid"], **options)
+    fid = fid_statistics_to_metric(statistics_generated, statistics_reference, False)
+    kid = kid_featuresdict_to_metric(generated, reference, layers["kid"], **options)
+    prc = prc_featuresdict_to_metric(generated, reference, layers["prc"], **options)
+    return {
+        "fid": fid[KEY_METRIC_FID],
+        "is_mean": isc[KEY_METRIC_ISC_MEAN],
+        "is_std": isc[KEY_METRIC_ISC_STD],
+        "kid_mean": kid[KEY_METRIC_KID_MEAN],
+        "kid_std": kid[KEY_METRIC_KID_STD],
+        "precision": prc[KEY_METRIC_PRECISION],
+        "recall": prc[KEY_METRIC_RECALL],
+        **density_coverage(generated[layers["prc"]], reference[layers["prc"]], dc_k),
+    }
+
+
+def fidelity_of_images(generated: torch.Tensor, reference: torch.Tensor, reference_cache: str | None,
+                       backbone: Backbone, weights: WeightsFile, options: Mapping[str, Any],
+                       cuda: bool) -> dict[str, float]:
+    """Fidelity numbers of uint8 generated images (N, C, H, W) against uint8 reference images
+    (M, C, H, W); reference features are read from (or written to) the cache ``reference_cache``."""
+    fidelity_options = torch_fidelity_options(options, backbone, weights, cuda)
+    layers = tuple(sorted(set(metric_layers(fidelity_options).values())))
+    extractor = feature_extractor(backbone.extractor, layers, str(weights.path), weights.sha256, cuda)
+    inputs = {**fidelity_options, "input1": FidelityInput(generated, backbone.rgb),
+              "input2": FidelityInput(reference, backbone.rgb), "input2_cache_name": reference_cache}
+    generated_features = extract_featuresdict_from_input_id_cached(1, extractor, **inputs)
+    reference_features = extract_featuresdict_from_input_id_cached(2, extractor, **inputs)
+    return fidelity_from_features(generated_features, reference_features, extractor, reference_cache,
+                                  fidelity_options, options["dc_k"])
+
+
+class Fidelity:
+    name = "fidelity"
+    summary = ("FID, IS, KID, precision/recall (torch-fidelity), density/coverage on eval.backbone, with the "
+               "sample counts and the backbone's weights sha256")
+
+    def applies_to(self, dataset: BenchDataset) -> bool:
+        return dataset.kind == "images"
+
+    def check(self, dataset: BenchDataset, options: Mapping[str, Any], data: DataOptions) -> None:
+        """Before training: the backbone's weights exist and the counts suit every metric."""
+        BACKBONES.get(options["backbone"]).locate(dataset, options, data.download)
+        counts = {"eval.samples": options["samples"],
+                  "eval.reference_samples": reference_count(dataset, options["reference_samples"])}
+        for setting, count in counts.items():
+            if count < options["kid_subset_size"]:
+                raise UserError(f"KID needs eval.kid_subset_size ({options['kid_subset_size']}) <= {setting} "
+                                f"({count}); lower eval.kid_subset_size or raise {setting}")
+            if count <= max(options["pr_k"], options["dc_k"]):
+                raise UserError(f"{setting} ({count}) must exceed eval.pr_k and eval.dc_k; raise it")
+        if options["is_splits"] > options["samples"]:
+            raise UserError(f"eval.is_splits ({options['is_splits']}) must not exceed eval.samples "
+                            f"({options['samples']})")
+
+    def evaluate(self, context: EvaluationContext) -> dict[str, Any]:
+        options = context.options
+        backbone = BACKBONES.get(options["backbone"])
+        weights = backbone.locate(context.dataset, options, False)
+        size = options["image_size"]
+        reference_data = canonical_dataset(context)
+        count = reference_count(reference_data, options["reference_samples"])
+        reference = reference_set(reference_data, count)[0]
+        generated = generated_images(context, options["samples"], size)
+        cache_name = reference_cache_name(backbone, reference_data, count, size, weights)
+        values = fidelity_of_images(generated, reference, cache_name, backbone, weights, options,
+                                    context.device.type == "cuda")
+        return {
+            **values,
+            "fidelity_samples": len(generated),
+            "fidelity_reference_samples": count,
+            "fidelity_image_size": size,
+            "fidelity_backbone": backbone.name,
+            "fidelity_weights_sha256": weights.sha256,
+        }
+
+
+register_evaluator(Fidelity())
+register_column(Column("fid", "FID", False, 2, samples_key="fidelity_samples"))
+register_column(Column("is_mean", "IS", True, 2))
+register_column(Column("kid_mean", "KID", False, 4))
+register_column(Column("precision", "precision", True, 3))
+register_column(Column("recall", "recall", True, 3))
+register_column(Column("density", "density", True, 3))
+register_column(Column("coverage", "coverage", True, 3))

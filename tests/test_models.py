@@ -1,0 +1,177 @@
+"""Shapes of every variant at every resolution, ProGAN's growth schedule and fade-in, MSG-GAN's
+multi-scale gradients."""
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from ganbench.data import BenchDataset
+from ganbench.models import VARIANTS
+from ganbench.models.layers import MinibatchStdDev, PixelNorm, downsample, upsample
+from ganbench.models.progan import ema_decay_at, growth_phases, phase_at
+from ganbench.settings import resolve
+from ganbench.training import attach_loss_history, create_gan_trainer
+
+SMALL = {
+    "fc": {"g_widths": (16,), "d_widths": (16,), "latent_dim": 8, "batch_size": 8},
+    "dcgan": {"g_width": 4, "d_width": 4, "latent_dim": 8, "batch_size": 8},
+    "progan": {"width": 4, "max_width": 8, "latent_dim": 8, "batch_size": 8},
+    "msggan": {"width": 4, "max_width": 8, "latent_dim": 8, "batch_size": 8},
+}
+
+
+class RandomImages(BenchDataset):
+    kind = "images"
+    name = "random"
+
+    def __init__(self, shape):
+        self.sample_shape = shape
+
+    def batch(self, batch_size, seed, iteration):
+        return torch.rand(batch_size, *self.sample_shape, generator=torch.Generator().manual_seed(iteration)) * 2 - 1
+
+    def reference(self, count):
+        return self.batch(count, 0, 0)
+
+
+def build(name, shape, **overrides):
+    variant = VARIANTS.get(name)
+    settings = resolve(variant.settings, name, {**SMALL[name], **overrides})
+    data = RandomImages(shape)
+    torch.manual_seed(0)
+    return variant.build(settings, data), data, settings
+
+
+@pytest.mark.parametrize("shape", [(1, 28, 28), (3, 32, 32)])
+def test_fc_on_images(shape):
+    gan, _, _ = build("fc", shape)
+    z = torch.randn(5, 8)
+    assert gan.generate(z).shape == (5, *shape)
+    assert gan.discriminate(gan.generate(z)).shape == (5,)
+    assert gan.sample(z).abs().max() <= 1
+
+
+@pytest.mark.parametrize("shape", [(1, 32, 32), (3, 32, 32), (3, 64, 64), (1, 16, 16)])
+def test_dcgan_shapes(shape):
+    gan, _, _ = build("dcgan", shape, image_size=shape[-1])
+    z = torch.randn(5, 8)
+    images = gan.generate(z)
+    assert images.shape == (5, *shape)
+    assert images.abs().max() <= 1  # tanh
+    assert gan.discriminate(images).shape == (5,)
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+def test_progan_every_level_and_alpha(channels):
+    gan, _, _ = build("progan", (channels, 32, 32))
+    z = torch.randn(4, 8)
+    for level, size in enumerate([4, 8, 16, 32]):
+        for alpha in (0.0, 0.5, 1.0):
+            images = gan.generator(z, level, alpha)
+            assert images.shape == (4, channels, size, size)
+            assert gan.discriminator(images, level, alpha).shape == (4, 1)
+    scales = gan.sample_scales(z)
+    assert {size: tuple(image.shape) for size, image in scales.items()} == {
+        s: (4, channels, s, s) for s in (4, 8, 16, 32)
+    }
+
+
+def test_progan_fade_in_blends_with_the_previous_resolution():
+    gan, _, _ = build("progan", (1, 32, 32))
+    z = torch.randn(4, 8)
+    with torch.no_grad():
+        for level in (1, 2, 3):
+            faded_out = gan.generator(z, level, 0.0)
+            previous = gan.generator(z, level - 1, 1.0)
+            assert torch.allclose(faded_out, upsample(previous), atol=1e-6)
+            half = gan.generator(z, level, 0.5)
+            assert torch.allclose(half, 0.5 * gan.generator(z, level, 1.0) + 0.5 * upsample(previous), atol=1e-5)
+
+
+def test_progan_real_images_follow_the_same_fade():
+    gan, _, _ = build("progan", (1, 32, 32))
+    real = torch.rand(2, 1, 32, 32)
+    gan.level, gan.alpha = 2, 0.25  # 16x16, fading in
+    at_16 = F.avg_pool2d(real, 2)
+    expected = 0.25 * at_16 + 0.75 * upsample(downsample(at_16))
+    assert torch.allclose(gan.real_input(real), expected)
+    gan.level, gan.alpha = 0, 1.0
+    assert gan.real_input(real).shape == (2, 1, 4, 4)
+
+
+def test_progan_schedule_phases_and_alpha():
+    phases = growth_phases([4, 8, 16, 32], 70)  # 7 phases of 10 iterations
+    assert [(p.resolution, p.fading) for p in phases] == [
+        (4, False), (8, True), (8, False), (16, True), (16, False), (32, True), (32, False)]
+    expected = {1: (0, 1.0), 10: (0, 1.0), 11: (1, 0.0), 16: (1, 0.5), 20: (1, 0.9), 21: (1, 1.0), 61: (3, 1.0),
+                70: (3, 1.0), 51: (3, 0.0)}
+    for iteration, (level, alpha) in expected.items():
+        phase = phase_at(phases, iteration)
+        assert (phase.level, phase.alpha(iteration)) == pytest.approx((level, alpha)), iteration
+
+
+def test_progan_trainer_follows_the_schedule_and_records_it():
+    gan, data, settings = build("progan", (1, 32, 32))
+    training = create_gan_trainer(gan, data, settings, seed=0)
+    history = attach_loss_history(training.engine, gan)
+    gan.attach(training.engine, 14)  # 7 phases of 2 iterations
+    ema_before = [p.clone() for p in gan.generator_ema.parameters()]
+    training.engine.run(None, max_epochs=1, epoch_length=14)
+    assert history.columns["resolution"] == [4, 4, 8, 8, 8, 8, 16, 16, 16, 16, 32, 32, 32, 32]
+    assert history.columns["alpha"] == [1, 1, 0, 0.5, 1, 1, 0, 0.5, 1, 1, 0, 0.5, 1, 1]
+    summary = gan.schedule_summary()
+    assert [(p["resolution"], p["phase"], p["start_iteration"]) for p in summary] == [
+        (4, "stable", 1), (8, "fade-in", 3), (8, "stable", 5), (16, "fade-in", 7), (16, "stable", 9),
+        (32, "fade-in", 11), (32, "stable", 13)]
+    assert summary[1]["alpha_at_start"] == 0.0
+    # The EMA generator moved, but stays a smoothed copy of the live one.
+    assert any(not torch.equal(a, b) for a, b in zip(ema_before, gan.generator_ema.parameters()))
+    assert any(not torch.equal(a, b) for a, b in zip(gan.generator.parameters(), gan.generator_ema.parameters()))
+
+
+@pytest.mark.parametrize("combine", ["simple", "lin_cat", "cat_lin"])
+def test_msggan_pyramid_shapes(combine):
+    gan, _, _ = build("msggan", (3, 32, 32), combine=combine)
+    z = torch.randn(4, 8)
+    pyramid = gan.generate(z)
+    assert [tuple(image.shape) for image in pyramid] == [(4, 3, s, s) for s in (4, 8, 16, 32)]
+    assert gan.discriminate(pyramid).shape == (4,)
+    real = gan.real_input(torch.rand(4, 3, 32, 32))
+    assert [image.shape[-1] for image in real] == [4, 8, 16, 32]
+    assert gan.sample(z).shape == (4, 3, 32, 32)
+
+
+@pytest.mark.parametrize("combine", ["simple", "lin_cat", "cat_lin"])
+def test_msggan_every_scale_receives_gradient(combine):
+    gan, data, settings = build("msggan", (1, 32, 32), combine=combine)
+    pyramid = [image.detach().requires_grad_(True) for image in gan.generate(torch.randn(4, 8))]
+    gan.discriminate(pyramid).sum().backward()
+    for image in pyramid:  # D's output depends on every scale it is shown
+        assert image.grad is not None and image.grad.abs().sum() > 0, image.shape
+    # In a G step, every to_rgb layer (one per scale) gets a gradient through the frozen D.
+    training = create_gan_trainer(gan, data, settings, seed=0)
+    seen = {}
+    original = training.optimizers["g"].step
+
+    def spy(*args, **kwargs):
+        seen.update({i: layer.weight.grad.abs().sum().item() for i, layer in enumerate(gan.generator.to_rgb)})
+        return original(*args, **kwargs)
+
+    training.optimizers["g"].step = spy
+    training.engine.run(None, max_epochs=1, epoch_length=1)
+    assert len(seen) == 4 and all(value > 0 for value in seen.values())
+
+
+def test_pixel_norm_and_minibatch_std():
+    x = torch.randn(8, 5, 3, 3) * 7
+    assert torch.allclose(PixelNorm()(x).pow(2).mean(dim=1), torch.ones(8, 3, 3), atol=1e-4)
+    same = torch.ones(8, 5, 3, 3)
+    out = MinibatchStdDev(group=4)(same)
+    assert out.shape == (8, 6, 3, 3)
+    assert torch.allclose(out[:, -1], torch.full((8, 3, 3), 1e-4), atol=1e-4)  # sqrt(0 + 1e-8)
+
+
+def test_progan_ema_decay_warms_up():
+    assert ema_decay_at(0.999, 0) == pytest.approx(0.1)
+    assert ema_decay_at(0.999, 90) == pytest.approx(91 / 100)
+    assert ema_decay_at(0.999, 100_000) == 0.999
