@@ -78,7 +78,7 @@ class RunSpec:
 
     @property
     def run_id(self) -> str:
-        return f"{self.variant}_{self.dataset}_seed{self.seed}_{self.budget}_{config_digest(self.config())}"
+        return run_id_for(self.variant, self.dataset, self.seed, self.budget, self.config())
 
     @property
     def label(self) -> str:
@@ -89,9 +89,11 @@ class RunSpec:
         return execute_run(self, store, device, progress=progress, restart=restart, keep_checkpoints=keep_checkpoints)
 
 
-def config_digest(config: Mapping[str, Any]) -> str:
-    """8 hex digits of the SHA-256 of a run's JSON configuration: the end of its run id."""
-    return hashlib.sha256(json.dumps(config, sort_keys=True, default=list).encode()).hexdigest()[:8]
+def run_id_for(variant: str, dataset: str, seed: int, budget: str, config: Mapping[str, Any]) -> str:
+    """``<variant>_<dataset>_seed<k>_<budget>_<hash>``, the hash 8 hex digits of the SHA-256 of
+    the run's JSON configuration."""
+    digest = hashlib.sha256(json.dumps(config, sort_keys=True, default=list).encode()).hexdigest()[:8]
+    return f"{variant}_{dataset}_seed{seed}_{budget}_{digest}"
 
 
 def check_request(request: RunRequest, budgets: Sequence[str]) -> None:

@@ -28,7 +28,7 @@ from ganbench.errors import UserError
 from ganbench.metrics.throughput import memory_summary
 from ganbench.models import count_parameters
 from ganbench.results import ResultsStore, atomic_write_text
-from ganbench.runner import check_request, config_digest, engine_outcome, record_run, run_with_checkpoints
+from ganbench.runner import check_request, engine_outcome, record_run, run_id_for, run_with_checkpoints
 from ganbench.settings import resolve
 from ganbench.style import DEFAULT_CONTENT, STYLE_SCOPE, STYLE_SETTINGS
 from ganbench.style.engine import (
@@ -83,7 +83,7 @@ class StyleRun:
 
     @property
     def run_id(self) -> str:
-        return f"{self.preset}_{self.dataset}_seed{self.seed}_{self.budget}_{config_digest(self.config())}"
+        return run_id_for(self.preset, self.dataset, self.seed, self.budget, self.config())
 
     @property
     def label(self) -> str:
