@@ -68,6 +68,12 @@ def build_parser() -> Parser:
                      "inception backbone (default: the torch hub cache); same as --set eval.inception_weights=PATH")
     run.add_argument("--split", choices=("train", "test"), help="data split to train on (default: train; offline "
                      "machines with only the MNIST test set use --split test)")
+    run.add_argument("--content", nargs="+", type=Path, metavar="PATH", help="style suites: content images (files, "
+                     "folders, or scikit-image photos: astronaut, chelsea, coffee, rocket; default: the suite's)")
+    run.add_argument("--style", nargs="+", type=Path, metavar="PATH", help="style suites: style images (files or "
+                     "folders; default: the suite's paintings in DATA_ROOT/style)")
+    run.add_argument("--vgg-weights", type=Path, metavar="PATH", help="style suites: torchvision VGG-16/19 ImageNet "
+                     "weights file (default: the torch hub cache)")
     run.add_argument("--restart", action="store_true", help="ignore checkpoints and re-run runs that did not finish")
     run.add_argument("--keep-checkpoints", action="store_true",
                      help="keep the checkpoints of runs that ended (by default only unfinished runs keep them)")
@@ -80,7 +86,8 @@ def build_parser() -> Parser:
     listing.add_argument("what", nargs="?", default="all",
                          choices=("all", "suites", "variants", "datasets", "evaluators", "metrics", "backbones",
                                   "losses", "budgets"))
-    listing.add_argument("--settings", metavar="VARIANT|eval", help="list the settings of a variant (or 'eval')")
+    listing.add_argument("--settings", metavar="VARIANT|eval|style",
+                         help="list the settings of a variant (or 'eval', or 'style' for style transfer)")
 
     report = commands.add_parser("report", help="rewrite tables, plots and report.md of an output folder",
                                  description="Regenerate summary.csv/.md/.tex, plots/ and report.md from records.jsonl.")
@@ -151,7 +158,8 @@ def _summary_line(label: str, record: dict[str, Any]) -> str:
     if record["status"] != "finished":
         return f"{head} ({record.get('error', '')})"
     values = {**record.get("metrics", {}), **record.get("throughput", {})}
-    shown = [f"{c.key}={values[c.key]:.{c.digits}f}" for c in COLUMNS if isinstance(values.get(c.key), (int, float))]
+    shown = [f"{c.key}={values[c.key]:.{c.digits}{c.notation}}" for c in COLUMNS
+             if isinstance(values.get(c.key), (int, float))]
     return f"{head} | " + " ".join(shown)
 
 
@@ -174,7 +182,8 @@ def command_run(args: argparse.Namespace) -> int:
     specs = suite.plan(RunRequest(
         budget=budget, seeds=args.seeds, variants=args.variants, datasets=args.datasets,
         overrides=parse_assignments(assignments), data_root=data_root, download=args.download,
-        split=args.split, iterations=args.iterations, time_limit=args.time_limit,
+        split=args.split, iterations=args.iterations, time_limit=args.time_limit, content_images=args.content,
+        style_images=args.style, vgg_weights=args.vgg_weights,
     ))
     store = ResultsStore(args.out or Path("runs") / f"{suite.name}-{budget}")
     store.ensure_writable()
@@ -206,10 +215,12 @@ def command_list(args: argparse.Namespace) -> int:
     from ganbench.metrics import EVALUATION_SETTINGS, EVALUATORS
     from ganbench.metrics.backbones import BACKBONES
     from ganbench.models import VARIANTS
+    from ganbench.style import STYLE_SCOPE, STYLE_SETTINGS
     from ganbench.suites import BUDGETS, SUITES
 
     if args.settings:
-        schema = EVALUATION_SETTINGS if args.settings == "eval" else VARIANTS.get(args.settings).settings
+        schemas = {"eval": EVALUATION_SETTINGS, STYLE_SCOPE: STYLE_SETTINGS}
+        schema = schemas[args.settings] if args.settings in schemas else VARIANTS.get(args.settings).settings
         print(f"settings of {args.settings} (override with --set {args.settings}.KEY=VALUE):")
         for name, setting in schema.items():
             default = "none" if setting.default is None else (",".join(map(str, setting.default)) if isinstance(setting.default, tuple) else setting.default)

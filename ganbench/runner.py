@@ -8,11 +8,11 @@ never mistakes an old result for its own.
 from __future__ import annotations
 
 import hashlib
-import shutil
 import json
+import shutil
 import time
 import traceback
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -78,8 +78,7 @@ class RunSpec:
 
     @property
     def run_id(self) -> str:
-        digest = hashlib.sha256(json.dumps(self.config(), sort_keys=True, default=list).encode()).hexdigest()[:8]
-        return f"{self.variant}_{self.dataset}_seed{self.seed}_{self.budget}_{digest}"
+        return run_id_for(self.variant, self.dataset, self.seed, self.budget, self.config())
 
     @property
     def label(self) -> str:
@@ -90,6 +89,25 @@ class RunSpec:
         return execute_run(self, store, device, progress=progress, restart=restart, keep_checkpoints=keep_checkpoints)
 
 
+def run_id_for(variant: str, dataset: str, seed: int, budget: str, config: Mapping[str, Any]) -> str:
+    """``<variant>_<dataset>_seed<k>_<budget>_<hash>``, the hash 8 hex digits of the SHA-256 of
+    the run's JSON configuration."""
+    digest = hashlib.sha256(json.dumps(config, sort_keys=True, default=list).encode()).hexdigest()[:8]
+    return f"{variant}_{dataset}_seed{seed}_{budget}_{digest}"
+
+
+def check_request(request: RunRequest, budgets: Sequence[str]) -> None:
+    """The checks every suite makes first: a known budget, positive seed count, length and time limit."""
+    if request.budget not in budgets:
+        raise UserError(f"unknown budget {request.budget!r}; choose one of: {', '.join(budgets)}")
+    if request.seeds is not None and request.seeds < 1:
+        raise UserError(f"--seeds must be a positive number of seeds, got {request.seeds}")
+    if request.iterations is not None and request.iterations < 1:
+        raise UserError(f"--iterations must be a positive number of iterations, got {request.iterations}")
+    if request.time_limit is not None and request.time_limit <= 0:
+        raise UserError(f"--time-limit must be a positive number of seconds, got {request.time_limit:g}")
+
+
 def plan_runs(suite: Suite, request: RunRequest) -> list[RunSpec]:
     """Expand a GAN ``suite`` into run specs; every name and value is checked before anything runs.
 
@@ -97,14 +115,10 @@ def plan_runs(suite: Suite, request: RunRequest) -> list[RunSpec]:
     to ``{setting: text}`` (from ``--set``); ``request.iterations`` replaces the budget's length.
     """
     budget, seeds, iterations = request.budget, request.seeds, request.iterations
-    if budget not in suite.budgets:
-        raise UserError(f"unknown budget {budget!r}; choose one of: {', '.join(suite.budgets)}")
-    if seeds is not None and seeds < 1:
-        raise UserError(f"--seeds must be a positive number of seeds, got {seeds}")
-    if iterations is not None and iterations < 1:
-        raise UserError(f"--iterations must be a positive number of generator iterations, got {iterations}")
-    if request.time_limit is not None and request.time_limit <= 0:
-        raise UserError(f"--time-limit must be a positive number of seconds, got {request.time_limit:g}")
+    check_request(request, list(suite.budgets))
+    if request.content_images or request.style_images or request.vgg_weights:
+        raise UserError(f"--content, --style and --vgg-weights are for style-transfer suites (--suite style), "
+                        f"not the GAN suite {suite.name}")
     chosen_variants = list(request.variants or suite.variants)
     chosen_datasets = list(request.datasets or suite.datasets)
     overrides = dict(request.overrides)
@@ -193,7 +207,36 @@ def execute_run(
     error, and the traceback in ``runs/<id>/error.txt``. Checkpoints only serve to resume, so a
     run that ended (finished or diverged) deletes them unless ``keep_checkpoints``.
     """
-    run_dir = store.run_dir(spec.run_id)
+    identity = {"kind": "gan", "suite": spec.suite, "variant": spec.variant, "dataset": spec.dataset,
+                "seed": spec.seed, "budget": spec.budget}
+
+    def train(run_dir: Path, provenance: dict[str, Any]) -> dict[str, Any]:
+        dataset = load_dataset(spec.dataset, spec.data)
+        provenance["data"] = dataset.describe()
+        return _train_and_evaluate(spec, dataset, device, run_dir, progress)
+
+    return record_run(spec.run_id, identity, spec.config(), store, device, restart, keep_checkpoints, train)
+
+
+def record_run(
+    run_id: str,
+    identity: Mapping[str, Any],
+    config: Mapping[str, Any],
+    store: ResultsStore,
+    device: torch.device,
+    restart: bool,
+    keep_checkpoints: bool,
+    work: Callable[[Path, dict[str, Any]], dict[str, Any]],
+) -> dict[str, Any]:
+    """The record of one run of any suite: ``work(run_dir, provenance)`` does the run and returns
+    the outcome (status, metrics, throughput, artifacts as paths, ...), adding what it learns to
+    ``provenance``; this wraps it with identity, configuration, provenance and timings.
+
+    ``restart`` deletes the run's checkpoints first; a run that ended (finished or diverged)
+    deletes them afterwards unless ``keep_checkpoints``. An exception other than ``UserError`` or
+    an interrupt ends the run ``failed``, with the traceback in ``runs/<id>/error.txt``.
+    """
+    run_dir = store.run_dir(run_id)
     checkpoint_dir = run_dir / "checkpoints"
     if restart and checkpoint_dir.exists():
         for stale in checkpoint_dir.glob("checkpoint_*.pt"):
@@ -201,24 +244,16 @@ def execute_run(
     started = utc_now()
     clock = time.perf_counter()
     record: dict[str, Any] = {
-        "run_id": spec.run_id,
-        "kind": "gan",
-        "suite": spec.suite,
-        "variant": spec.variant,
-        "dataset": spec.dataset,
-        "seed": spec.seed,
-        "budget": spec.budget,
-        "config": spec.config(),
+        "run_id": run_id,
+        **identity,
+        "config": dict(config),
         "provenance": {**software(), "device": device_description(device), "started_utc": started},
         "metrics": {},
         "throughput": {},
         "artifacts": {},
     }
     try:
-        dataset = load_dataset(spec.dataset, spec.data)
-        record["provenance"]["data"] = dataset.describe()
-        outcome = _train_and_evaluate(spec, dataset, device, run_dir, progress)
-        record.update(outcome)
+        record.update(work(run_dir, record["provenance"]))
     except (KeyboardInterrupt, UserError):
         raise
     except Exception as error:  # noqa: BLE001 - one broken run must not stop the suite
@@ -270,31 +305,17 @@ def _train_and_evaluate(
 
     to_save = {"trainer": engine, "gan": gan, "losses": losses, "metric_history": metric_history,
                **{f"optimizer_{k}": v for k, v in training.optimizers.items()}}
-    checkpoint_every = spec.checkpoint_every or max(1, spec.iterations // 10)
-    checkpoint_dir = run_dir / "checkpoints"
-    attach_checkpoints(engine, to_save, checkpoint_dir, checkpoint_every)
-    resumed_from = resume_from_checkpoint(to_save, checkpoint_dir)
     if progress:
         attach_progress_bar(engine, f"{spec.variant} {spec.dataset} seed {spec.seed}")
-    if resumed_from < spec.iterations:
-        engine.run(None, max_epochs=1, epoch_length=spec.iterations)
+    resumed_from = run_with_checkpoints(engine, to_save, run_dir, spec.iterations, spec.checkpoint_every)
 
     atomic_write_text(run_dir / "losses.csv", losses.to_csv())
     artifacts: dict[str, Any] = {"losses": run_dir / "losses.csv"}
-    outcome: dict[str, Any] = {
-        "iterations_planned": spec.iterations,
-        "iterations_done": engine.state.iteration,
-        "resumed_from_iteration": resumed_from or None,
-        "artifacts": artifacts,
-    }
+    outcome = engine_outcome(engine, spec.iterations, resumed_from, artifacts)
     if gan.schedule_summary():
         outcome["schedule"] = gan.schedule_summary()
-    if engine.state.diverged_at is not None:
-        outcome.update(status="diverged", diverged_at=engine.state.diverged_at,
-                       error=f"non-finite loss at iteration {engine.state.diverged_at}")
+    if outcome.get("status") == "diverged":
         return outcome
-    if getattr(engine.state, "stopped_by_time", False):
-        outcome["stopped_by"] = "time_limit"
     metrics: dict[str, Any] = {}
     throughput: dict[str, Any] = {}
     for name in spec.evaluators:
@@ -307,6 +328,37 @@ def _train_and_evaluate(
         artifacts["metric_history"] = run_dir / "metric_history.csv"
     artifacts.update(context.artifacts)
     outcome.update(status="finished", metrics=metrics, throughput=throughput)
+    return outcome
+
+
+def run_with_checkpoints(
+    engine: Engine, to_save: Mapping[str, Any], run_dir: Path, iterations: int, checkpoint_every: int
+) -> int:
+    """Run ``engine`` to ``iterations``, saving ``to_save`` in ``run_dir/checkpoints`` every
+    ``checkpoint_every`` iterations (0: every tenth of the run) and resuming from the newest
+    checkpoint there. Returns the iteration resumed from (0: a fresh start)."""
+    checkpoint_dir = run_dir / "checkpoints"
+    attach_checkpoints(engine, to_save, checkpoint_dir, checkpoint_every or max(1, iterations // 10))
+    resumed_from = resume_from_checkpoint(to_save, checkpoint_dir)
+    if resumed_from < iterations:
+        engine.run(None, max_epochs=1, epoch_length=iterations)
+    return resumed_from
+
+
+def engine_outcome(engine: Engine, iterations: int, resumed_from: int, artifacts: dict[str, Any]) -> dict[str, Any]:
+    """The record fields every run has once its engine stopped: iterations planned and done, where
+    it resumed, its artifacts, and ``status="diverged"`` (with the iteration) or ``stopped_by``."""
+    outcome: dict[str, Any] = {
+        "iterations_planned": iterations,
+        "iterations_done": engine.state.iteration,
+        "resumed_from_iteration": resumed_from or None,
+        "artifacts": artifacts,
+    }
+    if engine.state.diverged_at is not None:
+        outcome.update(status="diverged", diverged_at=engine.state.diverged_at,
+                       error=f"non-finite loss at iteration {engine.state.diverged_at}")
+    elif getattr(engine.state, "stopped_by_time", False):
+        outcome["stopped_by"] = "time_limit"
     return outcome
 
 

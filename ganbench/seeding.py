@@ -18,6 +18,7 @@ LATENT = "latent"
 PENALTY = "penalty"
 EVALUATION = "evaluation"
 INIT = "init"
+FEATURE_NETWORK = "feature-network"
 
 
 def derive_seed(seed: int, stream: str, *steps: int) -> int:

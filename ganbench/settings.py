@@ -20,7 +20,8 @@ class Setting:
     """One knob: its default, a one-line description, and what values are accepted.
 
     ``kind`` is one of ``int``, ``float``, ``bool``, ``str``, ``ints`` (a tuple of ints, written
-    ``400,400`` on the command line). ``optional`` admits ``None`` (written ``none``).
+    ``400,400`` on the command line) or ``floats`` (a tuple of numbers, ``0.5,0.25``; give
+    ``kind="floats"`` explicitly). ``optional`` admits ``None`` (written ``none``).
     ``minimum`` is inclusive unless ``exclusive_minimum`` is set.
     """
 
@@ -55,6 +56,8 @@ class Setting:
                 value = float(text)
             elif self.kind == "ints":
                 value = tuple(int(part) for part in text.split(",") if part.strip())
+            elif self.kind == "floats":
+                value = tuple(float(part) for part in text.split(",") if part.strip())
             else:
                 value = text
         except ValueError:
@@ -69,16 +72,22 @@ class Setting:
             raise UserError(f"bad value for {name}: none is not accepted; give {_describe_kind(self.kind)}")
         if self.kind == "float" and isinstance(value, int) and not isinstance(value, bool):
             value = float(value)
-        if self.kind == "ints" and isinstance(value, list):
+        if self.kind in ("ints", "floats") and isinstance(value, list):
             value = tuple(value)
-        expected = {"bool": bool, "int": int, "float": float, "str": str, "ints": tuple}[self.kind]
+        if self.kind == "floats" and isinstance(value, tuple):
+            value = tuple(float(v) if isinstance(v, int) and not isinstance(v, bool) else v for v in value)
+        expected = {"bool": bool, "int": int, "float": float, "str": str, "ints": tuple, "floats": tuple}[self.kind]
         if not isinstance(value, expected) or (self.kind == "int" and isinstance(value, bool)):
+            raise UserError(f"bad value for {name}: {value!r} is not {_describe_kind(self.kind)}")
+        if self.kind == "floats" and not all(isinstance(v, float) for v in value):
             raise UserError(f"bad value for {name}: {value!r} is not {_describe_kind(self.kind)}")
         if self.choices is not None and value not in self.choices:
             raise UserError(f"bad value for {name}: {value!r}; choose one of: {', '.join(self.choices)}")
-        numbers = value if self.kind == "ints" else (value,) if self.kind in ("int", "float") else ()
+        numbers = value if self.kind in ("ints", "floats") else (value,) if self.kind in ("int", "float") else ()
         if self.kind == "ints" and not numbers:
             raise UserError(f"bad value for {name}: give at least one integer, e.g. 128,128")
+        if self.kind == "floats" and not numbers:
+            raise UserError(f"bad value for {name}: give at least one number, e.g. 0.5,0.25")
         for number in numbers:
             if number != number or number in (float("inf"), float("-inf")):
                 raise UserError(f"bad value for {name}: {value!r} must be a finite number")
@@ -99,6 +108,7 @@ def _describe_kind(kind: str) -> str:
         "float": "a number",
         "str": "a string",
         "ints": "a comma-separated list of integers",
+        "floats": "a comma-separated list of numbers",
     }[kind]
 
 

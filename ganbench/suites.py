@@ -50,7 +50,8 @@ class RunRequest:
     """What the command line asks of a suite; ``None`` means the suite's default.
 
     ``overrides`` maps a scope (a variant, ``eval``, ``*``) to ``{setting: text}`` from ``--set``.
-    ``content_images`` and ``style_images`` are paths for style-transfer suites.
+    ``content_images`` and ``style_images`` are paths for style-transfer suites, ``vgg_weights``
+    their feature network's weights file.
     """
 
     budget: str
@@ -65,6 +66,14 @@ class RunRequest:
     time_limit: float | None = None
     content_images: Sequence[Path] | None = None
     style_images: Sequence[Path] | None = None
+    vgg_weights: Path | None = None
+
+
+def require_all_budgets(suite: str, budgets: Mapping[str, Any]) -> None:
+    """A suite definition must define every budget of :data:`BUDGETS` (a programming error otherwise)."""
+    missing = set(BUDGETS) - set(budgets)
+    if missing:
+        raise ValueError(f"suite {suite} lacks budgets {sorted(missing)}")
 
 
 class PlannedRun(Protocol):
@@ -115,9 +124,7 @@ class Suite:
     data: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        missing = set(BUDGETS) - set(self.budgets)
-        if missing:
-            raise ValueError(f"suite {self.name} lacks budgets {sorted(missing)}")
+        require_all_budgets(self.name, self.budgets)
 
     def plan(self, request: RunRequest) -> list[PlannedRun]:
         from ganbench.runner import plan_runs
@@ -238,3 +245,6 @@ SUITES.add(
         evaluators=("stacked", "fidelity", "throughput"),
     ),
 )
+
+
+from ganbench.style import suite as _style_suite  # noqa: E402,F401  (registers the style suite)

@@ -18,7 +18,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -27,6 +27,9 @@ import torch.nn.functional as F
 from ganbench import seeding
 from ganbench.data import BenchDataset, DataOptions, register_dataset
 from ganbench.errors import UserError
+
+if TYPE_CHECKING:
+    from PIL import Image
 
 SPLITS = ("train", "test")
 DEFAULT_DATA_ROOT = Path("~/.cache/ganbench/data")
@@ -288,11 +291,30 @@ def _walk_images(folder: Path) -> Sequence[Path]:
     return [p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()]
 
 
+def open_rgb(file: Path, fix: str) -> Image.Image:
+    """The image in ``file`` as an RGB PIL image; an unreadable file raises ``UserError`` ending in ``fix``."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(file) as image:
+            return image.convert("RGB")
+    except (UnidentifiedImageError, OSError) as error:
+        raise UserError(f"cannot read image {file} ({error}); {fix}") from None
+
+
+def square_rgb(picture: Image.Image, size: int) -> torch.Tensor:
+    """An RGB PIL image center-cropped to a square and resized (bicubic) to ``size``: uint8 (3, size, size)."""
+    from PIL import Image
+
+    side = min(picture.size)
+    left, top = (picture.width - side) // 2, (picture.height - side) // 2
+    picture = picture.crop((left, top, left + side, top + side)).resize((size, size), Image.Resampling.BICUBIC)
+    return torch.from_numpy(np.asarray(picture).copy()).permute(2, 0, 1)
+
+
 def load_folder(path: str, options: DataOptions) -> ImageDataset:
     """Every image under ``path``, center-cropped to a square and resized to ``image_size``
     (default 64), RGB."""
-    from PIL import Image, UnidentifiedImageError
-
     folder = Path(path).expanduser()
     if not folder.is_dir():
         raise UserError(f"image folder {folder} does not exist; give --datasets folder:PATH with a folder of images")
@@ -302,15 +324,7 @@ def load_folder(path: str, options: DataOptions) -> ImageDataset:
     size = options.image_size or FOLDER_DEFAULT_SIZE
     images = torch.empty(len(files), 3, size, size, dtype=torch.uint8)
     for i, file in enumerate(files):
-        try:
-            with Image.open(file) as image:
-                picture = image.convert("RGB")
-        except (UnidentifiedImageError, OSError) as error:
-            raise UserError(f"cannot read image {file} ({error}); remove it from {folder}") from None
-        side = min(picture.size)
-        left, top = (picture.width - side) // 2, (picture.height - side) // 2
-        picture = picture.crop((left, top, left + side, top + side)).resize((size, size), Image.Resampling.BICUBIC)
-        images[i] = torch.from_numpy(np.asarray(picture).copy()).permute(2, 0, 1)
+        images[i] = square_rgb(open_rgb(file, f"remove it from {folder}"), size)
     provenance = {"split": "all", "root": str(folder), "classes_found": classes[:50], "image_size": size,
                   "resize": "center crop, bicubic"}
     return ImageDataset(f"folder:{folder}", images, torch.tensor(labels), len(classes), provenance)

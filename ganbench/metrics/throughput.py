@@ -14,7 +14,7 @@
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ignite.engine import Events
 
@@ -22,6 +22,11 @@ from ganbench.data import BenchDataset
 from ganbench.metrics import EvaluationContext, register_evaluator
 from ganbench.metrics.sampling import create_sampler, run_sampler
 from ganbench.models import count_parameters
+
+if TYPE_CHECKING:
+    import torch
+
+    from ganbench.training import IterationTimer
 
 GENERATION_BATCH = 256
 
@@ -39,6 +44,15 @@ def generation_rate(context: EvaluationContext, count: int) -> float:
     return count / (time.perf_counter() - marks["start"])
 
 
+def memory_summary(timer: IterationTimer, device: torch.device) -> dict[str, Any]:
+    """``peak_memory_mb`` (MiB, None when unknown) and ``peak_memory_kind`` of a timed run."""
+    peak = timer.peak_memory_bytes
+    return {
+        "peak_memory_mb": None if peak is None else peak / 2**20,
+        "peak_memory_kind": "cuda_max_allocated" if device.type == "cuda" else "process_peak_rss",
+    }
+
+
 class Throughput:
     name = "throughput"
     summary = "train images/s, ms per iteration, generation images/s, peak memory, parameter counts"
@@ -48,12 +62,10 @@ class Throughput:
 
     def evaluate(self, context: EvaluationContext) -> dict[str, Any]:
         timing = context.timer.summary(context.training.images_per_iteration)
-        peak = context.timer.peak_memory_bytes
         return {
             **timing,
             "generate_images_per_second": generation_rate(context, int(context.options.get("throughput_samples", 2048))),
-            "peak_memory_mb": None if peak is None else peak / 2**20,
-            "peak_memory_kind": "cuda_max_allocated" if context.device.type == "cuda" else "process_peak_rss",
+            **memory_summary(context.timer, context.device),
             "parameters_g": count_parameters(context.gan.generator),
             "parameters_d": count_parameters(context.gan.discriminator),
         }

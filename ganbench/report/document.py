@@ -24,6 +24,7 @@ def _provenance_lines(records: Sequence[dict[str, Any]]) -> list[str]:
             ("torch-fidelity", provenance.get("torch-fidelity")),
             ("device", device.get("gpu") or device.get("cpu")),
             ("data split", (provenance.get("data") or {}).get("split")),
+            ("feature network", (provenance.get("feature_network") or {}).get("description")),
         ):
             if value:
                 seen.setdefault(key, set()).add(str(value))

@@ -31,7 +31,7 @@ def _groups(records: Sequence[dict[str, Any]]) -> dict[tuple[str, str, str], lis
     return groups
 
 
-def _save(figure: plt.Figure, path: Path) -> Path:
+def save_figure(figure: plt.Figure, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(f".{path.stem}.tmp.png")
     figure.savefig(temporary, dpi=110, bbox_inches="tight")
@@ -118,7 +118,7 @@ def plot_gan_runs(records: Sequence[dict[str, Any]], root: Path) -> list[Path]:
         for kind, make in (("losses", plot_losses), ("samples", plot_points)):
             figure = make(group, root, f"{variant} on {dataset} ({budget})")
             if figure is not None:
-                written.append(_save(figure, root / "plots" / f"{kind}_{stem}.png"))
+                written.append(save_figure(figure, root / "plots" / f"{kind}_{stem}.png"))
     return written
 
 
@@ -149,7 +149,7 @@ def plot_metric_curves(records: Sequence[dict[str, Any]], root: Path) -> list[Pa
             sns.lineplot(data=history, x="iteration", y=column.key, hue="seed", marker="o", ax=axis, linewidth=1)
             axis.set_ylabel(column.header)
         figure.suptitle(f"{variant} on {dataset} ({budget}): metrics during training", fontsize=10)
-        written.append(_save(figure, root / "plots" / f"curves_{variant}_{dataset}_{budget}.png"))
+        written.append(save_figure(figure, root / "plots" / f"curves_{variant}_{dataset}_{budget}.png"))
     return written
 
 

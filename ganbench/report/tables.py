@@ -22,7 +22,8 @@ GROUP = ["suite", "variant", "dataset", "budget"]
 
 @dataclass(frozen=True)
 class Column:
-    """A metric shown in the tables: its key, header and whether higher is better.
+    """A metric shown in the tables: its key, header, whether higher is better, and its number
+    format (``digits`` after the point with ``notation`` ``f``, significant digits with ``g``).
 
     ``samples_key`` names the metric holding the sample count the value was computed on (e.g.
     FID's N): shown in the header, ``FID (N=10,000)``, or in each cell when rows differ.
@@ -32,6 +33,7 @@ class Column:
     header: str
     higher_is_better: bool | None
     digits: int = 3
+    notation: str = "f"
     samples_key: str | None = None
 
 
@@ -86,11 +88,11 @@ def summarize(records: Sequence[dict[str, Any]]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _format(mean: float, std: float, digits: int) -> str:
+def _format(mean: float, std: float, column: Column) -> str:
     if mean != mean:
         return "–"
-    text = f"{mean:,.{digits}f}"
-    return text if std != std else f"{text} ± {std:,.{digits}f}"
+    text = f"{mean:,.{column.digits}{column.notation}}"
+    return text if std != std else f"{text} ± {std:,.{column.digits}{column.notation}}"
 
 
 def display_table(summary: pd.DataFrame) -> pd.DataFrame:
@@ -106,7 +108,7 @@ def display_table(summary: pd.DataFrame) -> pd.DataFrame:
         if f"{column.key}_mean" not in summary:
             continue
         arrow = "" if column.higher_is_better is None else (" ↑" if column.higher_is_better else " ↓")
-        cells = [_format(mean, std, column.digits)
+        cells = [_format(mean, std, column)
                  for mean, std in zip(summary[f"{column.key}_mean"], summary[f"{column.key}_std"])]
         header = column.header
         if column.samples_key is not None and f"{column.samples_key}_mean" in summary:

@@ -1,0 +1,104 @@
+"""Style transfer in tables and plots: its columns, and per preset a content | style | result grid
+and the loss curves, regenerated from the records like every other output.
+
+Grids and captions say which feature network and weights produced the numbers; with untrained
+weights the grid's title says ``RANDOM weights`` and its file name ends in ``_random-weights``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import matplotlib.pyplot as plt
+import pandas as pd
+import seaborn as sns
+from PIL import Image
+
+from ganbench.report.plots import register_plotter, save_figure
+from ganbench.report.tables import Column, register_column
+
+for _column in (
+    Column("ssim", "SSIM", True, 3),
+    Column("content_loss", "content loss", False, 3, "g"),
+    Column("style_loss", "style loss", False, 3, "g"),
+    Column("tv_loss", "TV loss", False, 3, "g"),
+    Column("convergence_iterations", "steps to 1 %", False, 0),
+):
+    register_column(_column)
+
+LOSS_PANELS = (("content_loss", "content loss"), ("style_loss", "style loss"), ("total_loss", "total (weighted)"))
+
+
+def _feature_networks(records: Sequence[dict[str, Any]]) -> str:
+    networks = [(record.get("provenance") or {}).get("feature_network", {}) for record in records]
+    return "; ".join(sorted({network.get("description", "?") for network in networks}))
+
+
+def _random_weights(records: Sequence[dict[str, Any]]) -> bool:
+    return any((r.get("provenance") or {}).get("feature_network", {}).get("kind") == "random" for r in records)
+
+
+def plot_grid(records: Sequence[dict[str, Any]], root: Path, title: str) -> plt.Figure | None:
+    """One row per run: content | style | result images, with the feature network in the title."""
+    shown = sorted((r for r in records if all((root / (r.get("artifacts") or {}).get(name, "")).is_file()
+                                             for name in ("content", "style", "result"))),
+                   key=lambda r: (r["dataset"], r["seed"]))
+    if not shown:
+        return None
+    figure, axes = plt.subplots(len(shown), 3, figsize=(6.0, 2.1 * len(shown) + 0.5), squeeze=False)
+    for row, record in zip(axes, shown):
+        content_name, style_name = record["dataset"].split("+", 1)
+        captions = (content_name, style_name, f"result, seed {record['seed']} ({record['status']})")
+        for axis, name, caption in zip(row, ("content", "style", "result"), captions):
+            with Image.open(root / record["artifacts"][name]) as image:
+                axis.imshow(image.convert("RGB"))
+            axis.set_title(caption, fontsize=7)
+            axis.set_axis_off()
+    figure.suptitle(f"{title}\n{_feature_networks(shown)}", fontsize=8)
+    return figure
+
+
+def plot_style_losses(records: Sequence[dict[str, Any]], root: Path, title: str) -> plt.Figure | None:
+    """Content, style and total loss against optimiser steps (log scale), one line per run."""
+    frames = []
+    for record in records:
+        path = (record.get("artifacts") or {}).get("losses")
+        if not path or not (root / path).is_file():
+            continue
+        losses = pd.read_csv(root / path)
+        frames.append(losses.assign(run=f"{record['dataset']} s{record['seed']}"))
+    if not frames:
+        return None
+    data = pd.concat(frames, ignore_index=True)
+    figure, axes = plt.subplots(1, len(LOSS_PANELS), figsize=(4.0 * len(LOSS_PANELS), 3.2))
+    for axis, (column, label) in zip(axes, LOSS_PANELS):
+        sns.lineplot(data=data, x="step", y=column, hue="run", estimator=None, ax=axis, linewidth=0.9,
+                     legend=axis is axes[-1])
+        axis.set_yscale("log")
+        axis.set_ylabel(label)
+    if axes[-1].get_legend() is not None:
+        sns.move_legend(axes[-1], "upper left", bbox_to_anchor=(1.02, 1.0), fontsize=6)
+    figure.suptitle(f"{title}\n{_feature_networks(records)}", fontsize=8)
+    return figure
+
+
+@register_plotter
+def plot_style_runs(records: Sequence[dict[str, Any]], root: Path) -> list[Path]:
+    """Per (preset, budget) of style records: ``plots/style_grid_<preset>_<budget>[_random-weights].png``
+    and ``plots/style_losses_<preset>_<budget>.png``."""
+    groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for record in records:
+        if record.get("kind") == "style":
+            groups.setdefault((record["variant"], record["budget"]), []).append(record)
+    written = []
+    for (preset, budget), group in groups.items():
+        suffix = "_random-weights" if _random_weights(group) else ""
+        grid = plot_grid(group, root, f"{preset} ({budget}): content | style | result")
+        if grid is not None:
+            written.append(save_figure(grid, root / "plots" / f"style_grid_{preset}_{budget}{suffix}.png"))
+        curves = plot_style_losses(group, root, f"{preset} ({budget}): losses per optimiser step")
+        if curves is not None:
+            written.append(save_figure(curves, root / "plots" / f"style_losses_{preset}_{budget}.png"))
+    return written
