@@ -149,7 +149,7 @@ SUITES.add(
         seeds=3,
         budgets={
             "smoke": Budget(iterations=60, evaluation={"samples": 2500, "throughput_samples": 512}),
-            "quick": Budget(iterations=1000, evaluation={"samples": 2500}),
+            "quick": Budget(iterations=800, evaluation={"samples": 2500}),
             "standard": Budget(iterations=20_000, evaluation={"samples": 2500}),
             # PacGAN: 400 epochs of 100,000 points at batch size 100.
             "paper": Budget(iterations=400_000, evaluation={"samples": 2500}),
