@@ -4,17 +4,21 @@ pixelwise feature normalisation and the minibatch standard-deviation feature (Ka
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from ganbench.settings import Setting
 
 
 class EqualizedConv2d(nn.Module):
     """Conv2d whose weights are N(0, 1) and scaled at run time by He's constant sqrt(2 / fan_in),
     so every layer learns at the same speed under Adam (equalized learning rate)."""
 
-    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, padding: int = 0, gain: float = math.sqrt(2)):
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, padding: int = 0,
+                 gain: float = math.sqrt(2)):
         super().__init__()
         self.weight = nn.Parameter(torch.randn(out_channels, in_channels, kernel_size, kernel_size))
         self.bias = nn.Parameter(torch.zeros(out_channels))
@@ -119,3 +123,18 @@ def resolutions(final: int) -> list[int]:
 def widths_for(sizes: list[int], width: int, max_width: int) -> list[int]:
     """Channels per resolution: ``width`` at the finest, doubling towards 4x4, capped at ``max_width``."""
     return [min(max_width, width * (sizes[-1] // size)) for size in sizes]
+
+
+# The settings ProGAN and MSG-GAN share: the latent and the channel pyramid.
+PYRAMID_SETTINGS = {
+    "latent_dim": Setting(256, "latent size", minimum=1),
+    "width": Setting(64, "channels at the final resolution (doubling towards 4x4 up to max_width)", minimum=1),
+    "max_width": Setting(256, "channel cap at low resolutions", minimum=1),
+    "image_size": Setting(32, "final image side length (a power of two)", minimum=8),
+}
+
+
+def pyramid(settings: dict[str, Any], sample_shape: tuple[int, ...]) -> tuple[int, list[int], list[int]]:
+    """(image channels, resolutions 4..final, channels per resolution) for samples (C, S, S)."""
+    sizes = resolutions(sample_shape[-1])
+    return sample_shape[0], sizes, widths_for(sizes, settings["width"], settings["max_width"])

@@ -23,14 +23,14 @@ from torch import nn
 from ganbench.data import BenchDataset
 from ganbench.models import GAN, VARIANTS, Variant, with_defaults
 from ganbench.models.layers import (
+    PYRAMID_SETTINGS,
     EqualizedConv2d,
     InitialBlock,
     conv_block,
     downsample,
     final_block,
-    resolutions,
+    pyramid,
     upsample,
-    widths_for,
 )
 from ganbench.settings import Setting
 from ganbench.training import TRAINER_SETTINGS
@@ -44,7 +44,8 @@ class Generator(nn.Module):
     def __init__(self, latent_dim: int, sizes: list[int], widths: list[int], channels: int) -> None:
         super().__init__()
         self.first = InitialBlock(latent_dim, widths[0])
-        self.blocks = nn.ModuleList([conv_block(widths[i - 1], widths[i], pixel_norm=True) for i in range(1, len(sizes))])
+        self.blocks = nn.ModuleList(
+            [conv_block(widths[i - 1], widths[i], pixel_norm=True) for i in range(1, len(sizes))])
         self.to_rgb = nn.ModuleList([EqualizedConv2d(width, channels, 1, gain=1.0) for width in widths])
 
     def forward(self, z: torch.Tensor) -> list[torch.Tensor]:
@@ -119,18 +120,13 @@ class MSGGAN(GAN):
 
 SETTINGS = {
     **with_defaults(TRAINER_SETTINGS, batch_size=64, lr_g=3e-3, lr_d=3e-3, beta1=0.0, beta2=0.99, loss="rahinge"),
-    "latent_dim": Setting(256, "latent size", minimum=1),
-    "width": Setting(64, "channels at the final resolution (doubling towards 4x4 up to max_width)", minimum=1),
-    "max_width": Setting(256, "channel cap at low resolutions", minimum=1),
+    **PYRAMID_SETTINGS,
     "combine": Setting("simple", "how D merges each scale's image with its features", choices=COMBINE),
-    "image_size": Setting(32, "final image side length (a power of two)", minimum=8),
 }
 
 
 def build(settings: dict[str, Any], data: BenchDataset) -> MSGGAN:
-    channels, size = data.sample_shape[0], data.sample_shape[-1]
-    sizes = resolutions(size)
-    widths = widths_for(sizes, settings["width"], settings["max_width"])
+    channels, sizes, widths = pyramid(settings, data.sample_shape)
     generator = Generator(settings["latent_dim"], sizes, widths, channels)
     discriminator = Discriminator(sizes, widths, channels, settings["combine"])
     return MSGGAN(generator, discriminator, settings["latent_dim"])

@@ -29,14 +29,14 @@ from torch import nn
 from ganbench.data import BenchDataset
 from ganbench.models import GAN, VARIANTS, Variant, with_defaults
 from ganbench.models.layers import (
+    PYRAMID_SETTINGS,
     EqualizedConv2d,
     InitialBlock,
     conv_block,
     downsample,
     final_block,
-    resolutions,
+    pyramid,
     upsample,
-    widths_for,
 )
 from ganbench.settings import Setting
 from ganbench.training import TRAINER_SETTINGS
@@ -204,19 +204,14 @@ class ProGAN(GAN):
 SETTINGS = {
     **with_defaults(TRAINER_SETTINGS, batch_size=64, lr_g=1e-3, lr_d=1e-3, beta1=0.0, beta2=0.99, loss="wgan-gp",
                     drift=0.001),
-    "latent_dim": Setting(256, "latent size", minimum=1),
-    "width": Setting(64, "channels at the final resolution (doubling towards 4x4 up to max_width)", minimum=1),
-    "max_width": Setting(256, "channel cap at low resolutions", minimum=1),
+    **PYRAMID_SETTINGS,
     "ema_decay": Setting(0.999, "decay of the exponential moving average of G used for evaluation", minimum=0,
                          maximum=1),
-    "image_size": Setting(32, "final image side length (a power of two)", minimum=8),
 }
 
 
 def build(settings: dict[str, Any], data: BenchDataset) -> ProGAN:
-    channels, size = data.sample_shape[0], data.sample_shape[-1]
-    sizes = resolutions(size)
-    widths = widths_for(sizes, settings["width"], settings["max_width"])
+    channels, sizes, widths = pyramid(settings, data.sample_shape)
     generator = Generator(settings["latent_dim"], sizes, widths, channels)
     discriminator = Discriminator(sizes, widths, channels)
     return ProGAN(generator, discriminator, settings["latent_dim"], sizes, settings["ema_decay"])
@@ -226,7 +221,8 @@ VARIANTS.add(
     "progan",
     Variant(
         name="progan",
-        summary="progressive growing 4->8->16->32 with fade-in, pixel norm, minibatch std, equalized lr, WGAN-GP, G EMA",
+        summary="progressive growing 4->8->16->32 with fade-in, pixel norm, minibatch std, equalized lr, WGAN-GP, "
+                "G EMA",
         reference="Karras, Aila, Laine & Lehtinen 2018",
         settings=SETTINGS,
         kinds=("images",),
