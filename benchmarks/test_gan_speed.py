@@ -13,6 +13,7 @@ from ganbench.data import DataOptions, load_dataset
 from ganbench.metrics.sampling import draw_samples
 from ganbench.models import VARIANTS
 from ganbench.settings import resolve
+from ganbench.suites import SUITES
 from ganbench.training import create_gan_trainer
 
 
@@ -24,10 +25,8 @@ def fc_on(dataset_name: str):
     return variant.build(settings, dataset), dataset, settings
 
 
-@pytest.mark.parametrize("dataset_name", ["grid25"])
-def test_fc_training_iteration(benchmark, dataset_name):
-    """One generator iteration (D step + G step) of PacGAN's 2D architecture at batch size 100."""
-    gan, dataset, settings = fc_on(dataset_name)
+def time_iterations(benchmark, gan, dataset, settings) -> dict:
+    """Times single trainer iterations (n_critic D steps + one G step) after 3 warm-up ones."""
     training = create_gan_trainer(gan, dataset, settings, seed=0)
     engine = training.engine
     engine.run(None, max_epochs=1, epoch_length=3)  # warm-up
@@ -40,6 +39,27 @@ def test_fc_training_iteration(benchmark, dataset_name):
 
     output = benchmark(one_iteration)
     assert set(output) == {"loss_d", "loss_g", "d_skipped"}
+    return output
+
+
+@pytest.mark.parametrize("dataset_name", ["grid25"])
+def test_fc_training_iteration(benchmark, dataset_name):
+    """One generator iteration (D step + G step) of PacGAN's 2D architecture at batch size 100."""
+    time_iterations(benchmark, *fc_on(dataset_name))
+
+
+@pytest.mark.parametrize("variant_name", ["fc", "dcgan", "progan", "msggan"])
+def test_image_variant_training_iteration(benchmark, variant_name, shared_data):
+    """One iteration of each image variant with the ``mnist`` suite's ``quick`` settings, on the
+    MNIST test split (ProGAN at its final 32x32 resolution, alpha 1); images/s = batch_size / time."""
+    suite = SUITES.get("mnist")
+    variant = VARIANTS.get(variant_name)
+    settings = resolve(variant.settings, variant_name, suite.settings.get(variant_name, {}),
+                       suite.budgets["quick"].settings.get(variant_name, {}))
+    dataset = load_dataset("mnist", DataOptions(data_root=str(shared_data), split="test",
+                                                image_size=variant.image_size(settings)))
+    torch.manual_seed(0)
+    time_iterations(benchmark, variant.build(settings, dataset), dataset, settings)
 
 
 def test_fc_generation(benchmark):

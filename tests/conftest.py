@@ -1,26 +1,13 @@
-"""Shared fixtures: the real data folder beside the checkout, a synthetic MNIST-layout data root,
+"""Shared fixtures (the real data folder is in the root conftest.py): a synthetic MNIST-layout data root,
 and a private ganbench cache."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
-
-SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
-
-
-@pytest.fixture(scope="session")
-def shared_data() -> Path:
-    """``../shared/data`` (the MNIST test split and style images); tests needing it skip without it."""
-    root = Path(os.environ.get("GANBENCH_SHARED_DATA", SHARED_DATA))
-    if not (root / "MNIST" / "raw").exists():
-        pytest.skip(f"real data folder {root} not found (set GANBENCH_SHARED_DATA)")
-    return root
-
 
 @pytest.fixture(autouse=True)
 def _deterministic_torch():

@@ -1,0 +1,19 @@
+"""Fixtures for tests/ and benchmarks/: the real data folder beside the checkout."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+SHARED_DATA = Path(__file__).resolve().parent.parent / "shared" / "data"
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """``../shared/data`` (the MNIST test split and style images); tests needing it skip without it."""
+    root = Path(os.environ.get("GANBENCH_SHARED_DATA", SHARED_DATA))
+    if not (root / "MNIST" / "raw").exists():
+        pytest.skip(f"real data folder {root} not found (set GANBENCH_SHARED_DATA)")
+    return root
