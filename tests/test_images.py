@@ -145,3 +145,18 @@ def test_fashion_without_data_is_one_clear_line(tmp_path, capsys):
     error = capsys.readouterr().err
     assert error.count("\n") == 1 and "Fashion-MNIST train split not found" in error
     assert not (tmp_path / "out").exists()
+
+
+def test_kmnist_reads_torchvision_layout_padded_to_32(tmp_path):
+    rng = np.random.default_rng(1)
+    raw = tmp_path / "KMNIST" / "raw"
+    write_idx(raw / "t10k-images-idx3-ubyte", rng.integers(0, 256, (12, 28, 28)), compress=False)
+    write_idx(raw / "t10k-labels-idx1-ubyte", np.arange(12) % 10, compress=False)
+    dataset = load_dataset("kmnist", DataOptions(data_root=str(tmp_path), split="test", image_size=32))
+    assert dataset.images.shape == (12, 1, 32, 32)
+    assert dataset.labels.tolist() == [i % 10 for i in range(12)]
+
+
+def test_cifar10_without_data_is_one_clear_line(tmp_path, capsys):
+    with pytest.raises(UserError, match=r"CIFAR-10 not found in .*cifar-10-batches-py .* fix: --download"):
+        load_dataset("cifar10", DataOptions(data_root=str(tmp_path), split="test"))
