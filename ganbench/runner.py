@@ -7,6 +7,7 @@ never mistakes an old result for its own.
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import json
 import shutil
@@ -241,6 +242,9 @@ def record_run(
     if restart and checkpoint_dir.exists():
         for stale in checkpoint_dir.glob("checkpoint_*.pt"):
             stale.unlink()
+    # Engines, networks and their handlers form reference cycles; free the last run's now, so that
+    # this run's peak memory (process RSS on a CPU) does not count them.
+    gc.collect()
     started = utc_now()
     clock = time.perf_counter()
     record: dict[str, Any] = {

@@ -122,3 +122,31 @@ def test_a_resumed_run_ends_where_an_uninterrupted_one_does(optimizer, tmp_path,
     assert resumed["resumed_from_iteration"] == 2
     assert resumed["metrics"] == whole["metrics"]
     assert (tmp_path / "cut" / "losses.csv").read_text() == (tmp_path / "whole" / "losses.csv").read_text()
+
+
+
+def test_lbfgs_takes_every_step_however_small_the_losses_are():
+    # torch's L-BFGS returns without a step when the largest gradient is below tolerance_grad
+    # (1e-7 by default); the budget, not that threshold, must decide when a run stops.
+    steps = 10
+    settings = settings_with(content_weight=1e-6, style_weight=1e-5)
+    content, style = images()
+    start = torch.rand(1, 3, SIZE, SIZE, generator=torch.Generator().manual_seed(4))
+    transfer = create_style_engine(objective_for(settings, content, style), start, settings)
+    history = attach_loss_history(transfer)
+    transfer.engine.run(None, max_epochs=1, epoch_length=steps)
+    totals = [*history.columns["total_loss"], final_losses(transfer)["total_loss"]]
+    assert totals[-1] < 0.5 * totals[0]
+
+
+def test_lbfgs_keeps_its_curvature_pairs_on_larger_images():
+    # The losses are means, so their gradient per pixel shrinks as the image grows, and torch's
+    # L-BFGS drops a curvature pair with s.y <= 1e-10: unscaled, at 64 px from the content image
+    # it kept 3 pairs in 7 steps and followed the bare gradient in between.
+    steps, size = 8, 64
+    settings = settings_with(init="content", image_size=size)
+    content, style = (image.pixels(size) for image in resolve_images(["chelsea", "coffee"], "--content"))
+    held = representable(content, settings["pixels"])
+    transfer = create_style_engine(objective_for(settings, held, style), content, settings)
+    transfer.engine.run(None, max_epochs=1, epoch_length=steps)
+    assert len(transfer.optimizer.state[transfer.image.values]["old_dirs"]) >= steps - 2
