@@ -4,7 +4,7 @@ import math
 import pytest
 
 from ganbench.errors import UserError
-from ganbench.report.tables import display_table, summarize
+from ganbench.report.tables import VARIANT_GROUP, display_table, summarize
 from ganbench.results import ResultsStore, atomic_write_text
 
 
@@ -65,3 +65,15 @@ def test_summary_is_mean_and_sample_std_over_finished_seeds():
 def test_single_seed_has_no_std():
     table = display_table(summarize([record("a", 0, modes=5.0)]))
     assert table.loc[0, "modes ↑"] == "5.0"
+
+
+def test_variant_summary_pools_every_dataset_of_a_variant():
+    records = [record("a", 0, modes=6.0), {**record("b", 0, modes=8.0), "dataset": "grid25"},
+               {**record("c", 0, modes=1.0), "variant": "dcgan"}]
+    summary = summarize(records, VARIANT_GROUP)
+    assert list(summary["variant"]) == ["fc", "dcgan"]
+    assert "dataset" not in summary
+    assert list(summary["modes_covered_mean"]) == [7.0, 1.0]
+    table = display_table(summary)
+    assert list(table.columns[:4]) == ["suite", "variant", "budget", "runs"]
+    assert list(table["modes ↑"]) == ["7.0 ± 1.4", "1.0"]

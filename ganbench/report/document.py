@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from ganbench.citation import citation_text
-from ganbench.report.tables import display_table, summarize
+from ganbench.report.tables import VARIANT_GROUP, display_table, summarize
 from ganbench.results import atomic_write_text
 
 
@@ -58,6 +58,17 @@ def write_report(records: Sequence[dict[str, Any]], root: Path, outputs: Sequenc
             table.to_markdown(index=False),
             "",
         ]
+        style_records = [r for r in records if r.get("kind") == "style"]
+        if style_records:
+            lines += [
+                "## By preset",
+                "",
+                "Each preset over all its content × style pairs and seeds: mean ± sample standard deviation over "
+                "the finished runs.",
+                "",
+                display_table(summarize(style_records, VARIANT_GROUP)).to_markdown(index=False),
+                "",
+            ]
         failures = [r for r in records if r.get("status") != "finished"]
         if failures:
             lines += ["## Runs that did not finish", ""]

@@ -1,4 +1,5 @@
-"""Summary tables: one row per (suite, variant, dataset, budget), mean ± std over seeds.
+"""Summary tables: one row per (suite, variant, dataset, budget), mean ± std over seeds (or per
+another grouping, e.g. :data:`VARIANT_GROUP` for a style preset over all its image pairs).
 
 Only runs with status ``finished`` enter the means; the ``runs`` column says how many of the
 planned seeds finished (e.g. ``2/3 (1 diverged)``). The standard deviation is the sample one
@@ -18,6 +19,7 @@ import pandas as pd
 from ganbench.results import atomic_write_text
 
 GROUP = ["suite", "variant", "dataset", "budget"]
+VARIANT_GROUP = ["suite", "variant", "budget"]
 
 
 @dataclass(frozen=True)
@@ -65,20 +67,22 @@ def flatten(record: dict[str, Any]) -> dict[str, Any]:
     return row
 
 
-def summarize(records: Sequence[dict[str, Any]]) -> pd.DataFrame:
-    """Mean and std per group for every numeric value: columns ``<key>_mean``, ``<key>_std``,
-    plus ``runs``, ``finished``, ``diverged``, ``failed``."""
+def summarize(records: Sequence[dict[str, Any]], group: Sequence[str] = GROUP) -> pd.DataFrame:
+    """Mean and std per ``group`` (identity keys of :data:`GROUP`) for every numeric value, over
+    the finished runs in it: columns ``<key>_mean``, ``<key>_std``, plus ``runs``, ``finished``,
+    ``diverged``, ``failed``."""
+    group = list(group)
     frame = pd.DataFrame([flatten(record) for record in records])
     if frame.empty:
-        return pd.DataFrame(columns=[*GROUP, "runs", "finished", "diverged", "failed"])
+        return pd.DataFrame(columns=[*group, "runs", "finished", "diverged", "failed"])
     value_columns = [c for c in frame.columns if c not in (*GROUP, "seed", "status", "run_id")]
     rows = []
-    for keys, group in frame.groupby(GROUP, sort=False, dropna=False):
-        row: dict[str, Any] = dict(zip(GROUP, keys))
-        row["runs"] = len(group)
+    for keys, runs in frame.groupby(group, sort=False, dropna=False):
+        row: dict[str, Any] = dict(zip(group, keys))
+        row["runs"] = len(runs)
         for status in ("finished", "diverged", "failed"):
-            row[status] = int((group["status"] == status).sum())
-        finished = group[group["status"] == "finished"]
+            row[status] = int((runs["status"] == status).sum())
+        finished = runs[runs["status"] == "finished"]
         for column in value_columns:
             values = finished[column].dropna()
             row[f"{column}_mean"] = values.mean() if len(values) else math.nan
@@ -98,8 +102,9 @@ def _format(mean: float, std: float, column: Column) -> str:
 def display_table(summary: pd.DataFrame) -> pd.DataFrame:
     """The human table: variant, dataset, runs, then ``mean ± std`` per shown metric (↑/↓ marks)."""
     out = pd.DataFrame()
-    for key in ("suite", "variant", "dataset", "budget"):
-        out[key] = summary[key]
+    for key in GROUP:
+        if key in summary:
+            out[key] = summary[key]
     out["runs"] = [
         f"{r.finished}/{r.runs}" + (f" ({r.diverged} diverged)" if r.diverged else "") + (f" ({r.failed} failed)" if r.failed else "")
         for r in summary.itertuples()
