@@ -1,5 +1,7 @@
 import json
 import math
+import os
+import stat
 
 import pytest
 
@@ -48,6 +50,15 @@ def test_atomic_write_leaves_old_file_when_interrupted(tmp_path, monkeypatch):
         atomic_write_text(path, "new")
     assert path.read_text() == "old"
     assert list(tmp_path.iterdir()) == [path]
+
+
+def test_written_files_are_readable_as_the_umask_allows(tmp_path):
+    umask = os.umask(0o022)
+    try:
+        atomic_write_text(tmp_path / "report.md", "text")
+    finally:
+        os.umask(umask)
+    assert stat.S_IMODE((tmp_path / "report.md").stat().st_mode) == 0o644
 
 
 def test_summary_is_mean_and_sample_std_over_finished_seeds():
