@@ -230,4 +230,4 @@ BACKBONES.add("lenet", Backbone(
     "fast on a CPU", LENET_EXTRACTOR, rgb=False, locate=locate_lenet))
 BACKBONES.add("inception", Backbone(
     "inception", "torch-fidelity inception-v3-compat (TF 2015 weights, comparable with papers): 2048 pool3 "
-    "features, 1008 logits; about 3 images/s on 2 CPU cores", "inception-v3-compat", rgb=True, locate=locate_inception))
+    "features, 1008 logits; 3-11 images/s on 2 CPU cores", "inception-v3-compat", rgb=True, locate=locate_inception))
