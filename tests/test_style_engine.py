@@ -39,17 +39,23 @@ def settings_with(**changes):
     return resolve(STYLE_SETTINGS, "test", {"weights": "random", "image_size": SIZE, **changes})
 
 
-@pytest.mark.parametrize(("optimizer", "pixels"), [("lbfgs", "sigmoid"), ("lbfgs", "clamp"), ("adam", "sigmoid"),
-                                                   ("adam", "clamp")])
-def test_optimisation_lowers_the_total_loss_and_keeps_pixels_valid(optimizer, pixels):
-    steps = 10
-    settings = settings_with(optimizer=optimizer, pixels=pixels, adam_lr=0.1 if pixels == "sigmoid" else 0.02)
+def optimise_from_noise(settings, steps):
+    """``steps`` optimiser steps from seeded noise towards images(): the transfer, its loss
+    history, and the total losses before each step and after the last."""
     content, style = images()
     start = torch.rand(1, 3, SIZE, SIZE, generator=torch.Generator().manual_seed(4))
     transfer = create_style_engine(objective_for(settings, content, style), start, settings)
     history = attach_loss_history(transfer)
     transfer.engine.run(None, max_epochs=1, epoch_length=steps)
-    totals = [*history.columns["total_loss"], final_losses(transfer)["total_loss"]]
+    return transfer, history, [*history.columns["total_loss"], final_losses(transfer)["total_loss"]]
+
+
+@pytest.mark.parametrize(("optimizer", "pixels"), [("lbfgs", "sigmoid"), ("lbfgs", "clamp"), ("adam", "sigmoid"),
+                                                   ("adam", "clamp")])
+def test_optimisation_lowers_the_total_loss_and_keeps_pixels_valid(optimizer, pixels):
+    steps = 10
+    settings = settings_with(optimizer=optimizer, pixels=pixels, adam_lr=0.1 if pixels == "sigmoid" else 0.02)
+    transfer, history, totals = optimise_from_noise(settings, steps)
     assert history.columns["step"] == [float(k) for k in range(steps)]
     assert history.columns["evaluations"] == [1.0] * steps
     if (optimizer, pixels) == ("lbfgs", "clamp"):
@@ -130,12 +136,7 @@ def test_lbfgs_takes_every_step_however_small_the_losses_are():
     # (1e-7 by default); the budget, not that threshold, must decide when a run stops.
     steps = 10
     settings = settings_with(content_weight=1e-6, style_weight=1e-5)
-    content, style = images()
-    start = torch.rand(1, 3, SIZE, SIZE, generator=torch.Generator().manual_seed(4))
-    transfer = create_style_engine(objective_for(settings, content, style), start, settings)
-    history = attach_loss_history(transfer)
-    transfer.engine.run(None, max_epochs=1, epoch_length=steps)
-    totals = [*history.columns["total_loss"], final_losses(transfer)["total_loss"]]
+    _, _, totals = optimise_from_noise(settings, steps)
     assert totals[-1] < 0.5 * totals[0]
 
 
