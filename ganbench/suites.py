@@ -242,7 +242,7 @@ SUITES.add(
             "paper": Budget(iterations=100_000, evaluation=STACKED_EVALUATION, settings={"dcgan": {"batch_size": 64}}),
         },
         default_budget="quick",
-        evaluators=("stacked", "fidelity", "throughput"),
+        evaluators=("grid", "stacked", "fidelity", "throughput"),
     ),
 )
 

@@ -81,7 +81,8 @@ def test_offline_inception_run_end_to_end(random_inception_weights, picture_fold
     assert run_inception(picture_folder, out, "--inception-weights", str(random_inception_weights)) == 0
     record = json.loads((out / "records.jsonl").read_text())
     metrics = record["metrics"]
-    assert record["status"] == "finished" and record["config"]["evaluators"] == ["fidelity", "throughput"]
+    assert record["status"] == "finished" and record["config"]["evaluators"] == ["grid", "fidelity", "throughput"]
+    assert (out / record["artifacts"]["sample_grid"]).is_file()
     assert metrics["fidelity_backbone"] == "inception"
     assert metrics["fidelity_weights_sha256"] == sha256_file(random_inception_weights)
     assert (metrics["fidelity_samples"], metrics["fidelity_reference_samples"]) == (8, 8)

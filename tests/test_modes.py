@@ -6,6 +6,7 @@ import math
 
 import pytest
 import torch
+from PIL import Image
 
 from ganbench.cli import main
 from ganbench.data import DataOptions, load_dataset
@@ -68,7 +69,10 @@ def test_stacked_mnist_suite_smoke_run(synthetic_mnist, tmp_path, capsys):
                  str(synthetic_mnist), "--iterations", "4", "--set", "eval.every=2", "--out", str(out),
                  "--no-progress"]) == 0
     record = json.loads((out / "records.jsonl").read_text())
-    assert record["status"] == "finished" and record["config"]["evaluators"] == ["stacked", "fidelity", "throughput"]
+    assert record["status"] == "finished"
+    assert record["config"]["evaluators"] == ["grid", "stacked", "fidelity", "throughput"]
+    with Image.open(out / record["artifacts"]["sample_grid"]) as grid:
+        assert grid.mode == "RGB" and grid.size == (8 * 34 + 2, 8 * 34 + 2)  # 64 colour samples, 2 px apart
     metrics = record["metrics"]
     assert 1 <= metrics["modes_covered"] <= 1000 and metrics["coverage_samples"] == 1000
     assert metrics["fidelity_samples"] == 500 and metrics["fidelity_reference_samples"] == 500
