@@ -234,7 +234,7 @@ SUITES.add(
                             "kid_subset_size": 250, "kid_subsets": 10, "throughput_samples": 256},
                 settings={"dcgan": {"g_width": 8, "d_width": 8, "batch_size": 32}},
             ),
-            "quick": Budget(iterations=500, evaluation=STACKED_EVALUATION,
+            "quick": Budget(iterations=3000, evaluation=STACKED_EVALUATION,
                             settings={"dcgan": {"g_width": 16, "d_width": 16, "batch_size": 64}}),
             "standard": Budget(iterations=20_000, evaluation=STACKED_EVALUATION,
                                settings={"dcgan": {"batch_size": 64}}),
