@@ -160,9 +160,7 @@ def create_style_engine(objective: StyleObjective, start: torch.Tensor, settings
 def gradient_scale(objective: StyleObjective, image: StyledImage) -> float:
     """The mean absolute gradient of the total loss over the optimised values of ``image`` as it
     is now (1 when that gradient is 0, e.g. at the content image with only a content loss)."""
-    values = image.values.detach().requires_grad_(True)
-    pixels = torch.sigmoid(values) if image.parametrisation == "sigmoid" else values
-    (gradient,) = torch.autograd.grad(objective(pixels).total, values)
+    (gradient,) = torch.autograd.grad(objective(image.pixels()).total, image.values)
     scale = gradient.abs().mean().item()
     return scale if scale > 0 else 1.0
 
