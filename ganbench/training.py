@@ -127,8 +127,11 @@ class History:
         self.length = 0
 
     def append(self, row: Mapping[str, float]) -> None:
-        for key in row.keys() - self.columns.keys():
-            self.columns[key] = [math.nan] * self.length
+        """Add a row; a key not seen before becomes a new last column (NaN in earlier rows), so the
+        columns keep the order their keys first came in, whatever the process's hash seed."""
+        for key in row:
+            if key not in self.columns:
+                self.columns[key] = [math.nan] * self.length
         for key, column in self.columns.items():
             value = row.get(key)
             column.append(math.nan if value is None else float(value))

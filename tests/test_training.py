@@ -12,6 +12,7 @@ from ganbench.data.toy import GaussianMixture2D
 from ganbench.models import VARIANTS
 from ganbench.settings import resolve
 from ganbench.training import (
+    History,
     attach_checkpoints,
     attach_divergence_check,
     attach_loss_history,
@@ -186,3 +187,13 @@ def test_divergence_stops_the_run_and_is_reported():
     training.engine.run(None, max_epochs=1, epoch_length=10)
     assert training.engine.state.diverged_at == 3
     assert training.engine.state.iteration == 3
+
+
+def test_history_columns_keep_the_order_their_keys_came_in():
+    history = History()
+    first = [f"value_{i}" for i in range(12, 0, -1)]  # 12 keys: a set's order would almost never match
+    history.append({key: 1.0 for key in first})
+    history.append({"late": 2.0, first[0]: 3.0})
+    assert list(history.columns) == [*first, "late"]
+    assert history.to_csv().splitlines()[0] == ",".join([*first, "late"])
+    assert math.isnan(history.rows()[0]["late"]) and math.isnan(history.rows()[1][first[1]])
