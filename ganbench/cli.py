@@ -87,7 +87,12 @@ def build_parser() -> Parser:
                          choices=("all", "suites", "variants", "datasets", "evaluators", "metrics", "backbones",
                                   "losses", "budgets"))
     listing.add_argument("--settings", metavar="VARIANT|eval|style",
-                         help="list the settings of a variant (or 'eval', or 'style' for style transfer)")
+                         help="list the settings of a variant (or 'eval', or 'style' for style transfer, or a "
+                         "style preset with --suite style)")
+    listing.add_argument("--suite", help="with --settings: the values a run of this suite uses (its changes to the "
+                         "defaults)")
+    listing.add_argument("--budget", choices=BUDGETS, help="with --settings --suite: at this budget (default: the "
+                         "suite's)")
 
     report = commands.add_parser("report", help="rewrite tables, plots and report.md of an output folder",
                                  description="Regenerate summary.csv/.md/.tex, plots/ and report.md from records.jsonl.")
@@ -163,6 +168,52 @@ def _summary_line(label: str, record: dict[str, Any]) -> str:
     return f"{head} | " + " ".join(shown)
 
 
+class MatrixProgress:
+    """The suite's tqdm bar (one step per run of the matrix) above each run's own bar.
+
+    Lines about finished runs go through ``tqdm.write`` so they print above the bars instead of
+    tearing them; without a bar they are plain prints.
+    """
+
+    def __init__(self, total: int, suite: str, enabled: bool) -> None:
+        self.bar = None
+        if enabled:
+            from tqdm.auto import tqdm
+
+            self.bar = tqdm(total=total, desc=f"suite {suite}", unit="run", dynamic_ncols=True)
+
+    def __enter__(self) -> MatrixProgress:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+    def start(self, label: str) -> None:
+        if self.bar is not None:
+            self.bar.set_postfix_str(label)
+
+    def done(self, line: str) -> None:
+        if self.bar is None:
+            print(line, flush=True)
+            return
+        self.bar.write(line)
+        self.bar.update(1)
+
+
+def _wrote_line(root: Path, paths: Sequence[Path]) -> str:
+    """``wrote N files in DIR: a, b, plots/ (k)``, naming only files that exist."""
+    existing = [path for path in dict.fromkeys(paths) if path.is_file()]
+    top = [path.relative_to(root).as_posix() for path in existing if path.parent == root]
+    nested: dict[str, int] = {}
+    for path in existing:
+        if path.parent != root:
+            folder = path.relative_to(root).parts[0] + "/"
+            nested[folder] = nested.get(folder, 0) + 1
+    names = top + [f"{folder} ({count} files)" for folder, count in nested.items()]
+    return f"wrote {len(existing)} files in {root}: {', '.join(names)}"
+
+
 def command_run(args: argparse.Namespace) -> int:
     import os
 
@@ -191,18 +242,20 @@ def command_run(args: argparse.Namespace) -> int:
     ended = store.ended_ids()
     print(f"ganbench {__version__}: suite {suite.name}, budget {budget}, {len(specs)} runs on {device}, writing to {store.root}")
     failed = 0
-    for index, spec in enumerate(specs, start=1):
-        prefix = f"[{index}/{len(specs)}]"
-        if spec.run_id in ended and not args.restart:
-            print(f"{prefix} {spec.label}: already in {store.records_path.name}, skipped")
-            continue
-        record = spec.execute(store, device, progress, args.restart, args.keep_checkpoints)
-        store.add(record)
-        failed += record["status"] == "failed"
-        print(f"{prefix} {_summary_line(spec.label, record)}", flush=True)
+    with MatrixProgress(len(specs), suite.name, progress) as matrix:
+        for index, spec in enumerate(specs, start=1):
+            prefix = f"[{index}/{len(specs)}]"
+            if spec.run_id in ended and not args.restart:
+                matrix.done(f"{prefix} {spec.label}: already in {store.records_path.name}, skipped")
+                continue
+            matrix.start(spec.label)
+            record = spec.execute(store, device, progress, args.restart, args.keep_checkpoints)
+            store.add(record)
+            failed += record["status"] == "failed"
+            matrix.done(f"{prefix} {_summary_line(spec.label, record)}")
     written = write_outputs(store)
     print((store.root / "summary.md").read_text(), end="")
-    print(f"wrote {len(written)} files: records.jsonl, summary.csv/.md/.tex, report.md, plots/ in {store.root}")
+    print(_wrote_line(store.root, [store.records_path, *written]))
     if failed:
         print(f"ganbench: {failed} run(s) failed; see error.txt in their run folders", file=sys.stderr)
         return EXIT_FAILED_RUNS
@@ -219,15 +272,14 @@ def command_list(args: argparse.Namespace) -> int:
     from ganbench.suites import BUDGETS, SUITES
 
     if args.settings:
-        schemas = {"eval": EVALUATION_SETTINGS, STYLE_SCOPE: STYLE_SETTINGS}
-        schema = schemas[args.settings] if args.settings in schemas else VARIANTS.get(args.settings).settings
-        print(f"settings of {args.settings} (override with --set {args.settings}.KEY=VALUE):")
-        for name, setting in schema.items():
-            default = "none" if setting.default is None else (",".join(map(str, setting.default)) if isinstance(setting.default, tuple) else setting.default)
-            print(f"  {name:<18} {str(default):<14} {setting.help}")
-        return 0
+        return _list_settings(args.settings, args.suite, args.budget)
+    if args.suite or args.budget:
+        raise UserError("--suite and --budget go with --settings, e.g. "
+                        "`ganbench list --settings dcgan --suite mnist --budget quick`")
     sections = {
-        "suites": [(name, f"{s.summary} [{s.matrix()}]") for name, s in SUITES.items()],
+        "suites": [(name, f"{s.summary} [{s.matrix()}; default budget {s.default_budget}; seeds "
+                          f"{', '.join(f'{b} {s.budgets[b].seeds_or(s.seeds)}' for b in BUDGETS)}]")
+                   for name, s in SUITES.items()],
         "variants": [(name, f"{v.summary} ({v.reference})") for name, v in VARIANTS.items()],
         "datasets": list(DATASET_SUMMARIES.items()),
         "evaluators": [(name, e.summary) for name, e in EVALUATORS.items()],
@@ -242,6 +294,40 @@ def command_list(args: argparse.Namespace) -> int:
         print(f"{section}:")
         for name, summary in rows:
             print(f"  {name:<16} {summary}".rstrip())
+    return 0
+
+
+def _list_settings(scope: str, suite_name: str | None, budget: str | None) -> int:
+    """Print a scope's settings: its defaults, or (with a suite) what that suite's runs use."""
+    from ganbench.metrics import EVALUATION_SETTINGS
+    from ganbench.models import VARIANTS
+    from ganbench.style import STYLE_SCOPE, STYLE_SETTINGS
+    from ganbench.suites import SUITES
+
+    if suite_name is None:
+        if budget is not None:
+            raise UserError("--budget needs --suite: the settings of a budget are the suite's, e.g. "
+                            f"`ganbench list --settings {scope} --suite mnist --budget {budget}`")
+        schemas = {"eval": EVALUATION_SETTINGS, STYLE_SCOPE: STYLE_SETTINGS}
+        schema = schemas[scope] if scope in schemas else VARIANTS.get(scope).settings
+        values = {name: setting.default for name, setting in schema.items()}
+        print(f"settings of {scope}, defaults before any suite or budget changes them "
+              f"(override with --set {scope}.KEY=VALUE):")
+    else:
+        suite = SUITES.get(suite_name)
+        budget = budget or suite.default_budget
+        schema, values = suite.resolved_settings(scope, budget)
+        plan = suite.budgets[budget]
+        length = "" if scope in ("eval", STYLE_SCOPE) else f", {plan.iterations_for(scope):,} iterations"
+        print(f"settings of {scope} in suite {suite.name} at budget {budget} "
+              f"({plan.seeds_or(suite.seeds)} seeds{length}; override with --set {scope}.KEY=VALUE):")
+    for name, setting in schema.items():
+        value = values[name]
+        shown = "none" if value is None else (",".join(map(str, value)) if isinstance(value, tuple) else value)
+        changed = " *" if suite_name is not None and value != setting.default else ""
+        print(f"  {name:<18} {str(shown) + changed:<14} {setting.help}")
+    if suite_name is not None:
+        print("  (* differs from the default)")
     return 0
 
 
@@ -294,7 +380,7 @@ def command_report(args: argparse.Namespace) -> int:
         raise UserError(f"{store.records_path} does not exist; give a folder written by `ganbench run --out DIR`")
     written = write_outputs(store)
     print((store.root / "summary.md").read_text(), end="")
-    print(f"wrote {len(written)} files in {store.root}")
+    print(_wrote_line(store.root, written))
     return 0
 
 

@@ -142,11 +142,7 @@ def plan_runs(suite: Suite, request: RunRequest) -> list[RunSpec]:
     specs = []
     for variant_name in chosen_variants:
         variant = VARIANTS.get(variant_name)
-        scoped_unscoped = {key: value for key, value in unscoped.items() if key in variant.settings}
-        settings = resolve(
-            variant.settings, variant_name, suite.settings.get(variant_name, {}), plan.settings.get(variant_name, {}),
-            scoped_unscoped, overrides.get(variant_name, {}),
-        )
+        settings = variant_settings(suite, variant_name, budget, overrides)
         for dataset_name in chosen_datasets:
             data = DataOptions(data_root=request.data_root, split=split, download=request.download,
                                image_size=variant.image_size(settings))
@@ -179,6 +175,18 @@ def plan_runs(suite: Suite, request: RunRequest) -> list[RunSpec]:
                     )
                 )
     return specs
+
+
+def variant_settings(suite: Suite, variant_name: str, budget: str,
+                     overrides: Mapping[str, Mapping[str, str]] | None = None) -> dict[str, Any]:
+    """The settings a run of ``variant_name`` in ``suite`` at ``budget`` uses: the variant's
+    defaults, then the suite's changes, the budget's, ``--set KEY=`` (where the variant has the
+    key) and ``--set VARIANT.KEY=``."""
+    variant = VARIANTS.get(variant_name)
+    overrides = overrides or {}
+    unscoped = {key: value for key, value in overrides.get("*", {}).items() if key in variant.settings}
+    return resolve(variant.settings, variant_name, suite.settings.get(variant_name, {}),
+                   suite.budgets[budget].settings.get(variant_name, {}), unscoped, overrides.get(variant_name, {}))
 
 
 def resolve_device(name: str) -> torch.device:

@@ -39,6 +39,10 @@ class Budget:
     checkpoint_every: int = 0
     max_seconds: float | None = None
 
+    def seeds_or(self, suite_seeds: int) -> int:
+        """The seeds a run at this budget repeats over, without ``--seeds``."""
+        return self.seeds or suite_seeds
+
     def iterations_for(self, variant: str) -> int:
         if isinstance(self.iterations, int):
             return self.iterations
@@ -97,7 +101,7 @@ class BenchSuite(Protocol):
     name: str
     summary: str
     seeds: int
-    budgets: Mapping[str, Any]
+    budgets: Mapping[str, Budget]
     default_budget: str
 
     def plan(self, request: RunRequest) -> list[PlannedRun]:
@@ -105,6 +109,10 @@ class BenchSuite(Protocol):
 
     def matrix(self) -> str:
         """One line describing the matrix, for ``ganbench list``."""
+
+    def resolved_settings(self, scope: str, budget: str) -> tuple[Mapping[str, Any], dict[str, Any]]:
+        """The schema and values of ``scope`` (a variant or preset, ``eval``, ``style``) that a run
+        of this suite at ``budget`` uses, before any ``--set``; ``UserError`` for an unknown scope."""
 
 
 @dataclass(frozen=True)
@@ -132,8 +140,22 @@ class Suite:
         return list(plan_runs(self, request))
 
     def matrix(self) -> str:
-        return (f"variants {','.join(self.variants)}; datasets {','.join(self.datasets)}; {self.seeds} seeds; "
-                f"default budget {self.default_budget}")
+        return f"variants {','.join(self.variants)}; datasets {','.join(self.datasets)}"
+
+    def resolved_settings(self, scope: str, budget: str) -> tuple[Mapping[str, Any], dict[str, Any]]:
+        from ganbench.metrics import EVALUATION_SETTINGS
+        from ganbench.models import VARIANTS
+        from ganbench.runner import EVALUATION_SCOPE, variant_settings
+        from ganbench.settings import resolve
+
+        if scope == EVALUATION_SCOPE:
+            return EVALUATION_SETTINGS, resolve(EVALUATION_SETTINGS, scope, self.budgets[budget].evaluation)
+        if scope not in self.variants:
+            from ganbench.errors import UserError
+
+            raise UserError(f"{scope!r} is not a variant of suite {self.name}; choose one of: "
+                            f"{', '.join([*self.variants, EVALUATION_SCOPE])}")
+        return VARIANTS.get(scope).settings, variant_settings(self, scope, budget)
 
 
 SUITES: Registry[BenchSuite] = Registry("suite")

@@ -295,7 +295,12 @@ def resume_from_checkpoint(to_load: Mapping[str, Any], directory: Path) -> int:
     return int(to_load["trainer"].state.iteration)
 
 
-def attach_progress_bar(engine: Engine, description: str) -> None:
-    """A tqdm bar over the iterations with the current G and D losses."""
-    bar = ProgressBar(persist=False, desc=description, leave=False)
-    bar.attach(engine, output_transform=lambda out: {"loss_d": out["loss_d"], "loss_g": out["loss_g"]})
+def attach_progress_bar(engine: Engine, description: str, keys: tuple[str, ...] = ("loss_d", "loss_g")) -> ProgressBar:
+    """ignite's tqdm bar over the run's iterations, showing the step outputs named by ``keys``.
+
+    The bar is removed when the run ends (``persist=False``: ignite passes it to tqdm as
+    ``leave``), so the suite's own bar and summary lines stay readable.
+    """
+    bar = ProgressBar(persist=False, desc=description)
+    bar.attach(engine, output_transform=lambda out: {key: out[key] for key in keys})
+    return bar

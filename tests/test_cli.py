@@ -173,3 +173,35 @@ def test_interrupted_run_resumes_and_ended_runs_drop_their_checkpoints(tmp_path,
     fresh = tmp_path / "fresh"
     assert main([*arguments[:-3], "--out", str(fresh), "--no-progress"]) == 0
     assert read_records(fresh)[0]["metrics"] == record["metrics"]  # resuming changed nothing
+
+
+def test_list_settings_of_a_suite_and_budget_shows_what_its_runs_use(capsys):
+    assert main(["list", "--settings", "dcgan", "--suite", "mnist", "--budget", "quick"]) == 0
+    lines = {line.split()[0]: line.split()[1:] for line in capsys.readouterr().out.splitlines()[1:-1]}
+    assert lines["batch_size"][:2] == ["64", "*"] and lines["g_width"][:2] == ["32", "*"]
+    assert lines["lr_g"][0] == "0.0002"
+    assert main(["list", "--settings", "dcgan"]) == 0  # the defaults, before suites change them
+    defaults = {line.split()[0]: line.split()[1] for line in capsys.readouterr().out.splitlines()[1:]}
+    assert defaults["batch_size"] == "128" and defaults["g_width"] == "64"
+    assert main(["list", "--settings", "eval", "--suite", "mnist", "--budget", "smoke"]) == 0
+    assert "samples            200 *" in capsys.readouterr().out
+    assert main(["list", "--settings", "tv", "--suite", "style", "--budget", "quick"]) == 0
+    out = capsys.readouterr().out
+    assert "tv_weight          1.0 *" in out and "image_size         64 *" in out
+
+
+def test_list_suites_shows_the_seeds_of_each_budget(capsys):
+    assert main(["list", "suites"]) == 0
+    mnist = next(line for line in capsys.readouterr().out.splitlines() if line.split()[0] == "mnist")
+    assert "seeds smoke 1, quick 1, standard 3, paper 3" in mnist
+
+
+@pytest.mark.parametrize("arguments, message", [
+    (["list", "--settings", "style", "--suite", "mnist"], "'style' is not a variant of suite mnist"),
+    (["list", "--settings", "dcgan", "--budget", "quick"], "--budget needs --suite"),
+    (["list", "--suite", "mnist"], "--suite and --budget go with --settings"),
+])
+def test_list_settings_mistakes_are_one_line(capsys, arguments, message):
+    assert main(arguments) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and message in err

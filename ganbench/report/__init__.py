@@ -8,6 +8,7 @@ from ganbench.report.document import write_report
 from ganbench.report.plots import write_plots
 from ganbench.report.tables import write_tables
 from ganbench.results import ResultsStore
+from ganbench import metrics as _metrics  # noqa: F401  (its evaluators register their table columns)
 from ganbench.style import report as _style_report  # noqa: F401  (registers the style columns and plots)
 
 

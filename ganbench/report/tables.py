@@ -20,6 +20,9 @@ from ganbench.results import atomic_write_text
 
 GROUP = ["suite", "variant", "dataset", "budget"]
 VARIANT_GROUP = ["suite", "variant", "budget"]
+# Descriptive columns carried into a group's row (the distinct values of its runs, joined), e.g.
+# a style run's feature network, whose weights may be RANDOM.
+DESCRIPTIONS = ["feature network"]
 
 
 @dataclass(frozen=True)
@@ -60,6 +63,9 @@ def register_column(column: Column) -> None:
 def flatten(record: dict[str, Any]) -> dict[str, Any]:
     """One flat row per record: identity columns, status, and every numeric metric/throughput value."""
     row = {key: record.get(key) for key in (*GROUP, "seed", "status", "run_id")}
+    network = ((record.get("provenance") or {}).get("feature_network") or {}).get("description")
+    if network:
+        row["feature network"] = network
     for section in ("metrics", "throughput"):
         for key, value in (record.get(section) or {}).items():
             if isinstance(value, (int, float)) and not isinstance(value, bool):
@@ -75,10 +81,13 @@ def summarize(records: Sequence[dict[str, Any]], group: Sequence[str] = GROUP) -
     frame = pd.DataFrame([flatten(record) for record in records])
     if frame.empty:
         return pd.DataFrame(columns=[*group, "runs", "finished", "diverged", "failed"])
-    value_columns = [c for c in frame.columns if c not in (*GROUP, "seed", "status", "run_id")]
+    value_columns = [c for c in frame.columns if c not in (*GROUP, *DESCRIPTIONS, "seed", "status", "run_id")]
     rows = []
     for keys, runs in frame.groupby(group, sort=False, dropna=False):
         row: dict[str, Any] = dict(zip(group, keys))
+        for column in DESCRIPTIONS:
+            if column in runs:
+                row[column] = "; ".join(sorted(runs[column].dropna().unique()))
         row["runs"] = len(runs)
         for status in ("finished", "diverged", "failed"):
             row[status] = int((runs["status"] == status).sum())
@@ -102,7 +111,7 @@ def _format(mean: float, std: float, column: Column) -> str:
 def display_table(summary: pd.DataFrame) -> pd.DataFrame:
     """The human table: variant, dataset, runs, then ``mean ± std`` per shown metric (↑/↓ marks)."""
     out = pd.DataFrame()
-    for key in GROUP:
+    for key in (*GROUP, *DESCRIPTIONS):
         if key in summary:
             out[key] = summary[key]
     out["runs"] = [

@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from ignite.handlers import ProgressBar
 
 import ganbench
 from ganbench import seeding
@@ -45,7 +44,7 @@ from ganbench.style.images import StyleImage, default_style_images, resolve_imag
 from ganbench.style.metrics import iterations_to_converge, structural_similarity
 from ganbench.style.suite import StyleSuite
 from ganbench.suites import RunRequest
-from ganbench.training import IterationTimer, attach_divergence_check, attach_time_limit
+from ganbench.training import IterationTimer, attach_divergence_check, attach_progress_bar, attach_time_limit
 
 
 @dataclass(frozen=True)
@@ -123,11 +122,7 @@ def plan_style_runs(suite: StyleSuite, request: RunRequest) -> list[StyleRun]:
               else default_style_images(DataOptions(data_root=request.data_root)))
     runs = []
     for preset in presets:
-        settings = resolve(
-            STYLE_SETTINGS, preset, suite.presets[preset].settings, budget.settings.get("*", {}),
-            budget.settings.get(preset, {}), overrides.get("*", {}), overrides.get(STYLE_SCOPE, {}),
-            overrides.get(preset, {}),
-        )
+        settings = preset_settings(suite, preset, request.budget, overrides)
         check_style_settings(preset, settings)
         weights = resolve_weights(settings["arch"], settings["weights"], request.vgg_weights)
         for content in contents:
@@ -141,6 +136,17 @@ def plan_style_runs(suite: StyleSuite, request: RunRequest) -> list[StyleRun]:
                         settings=settings, weights=weights,
                     ))
     return runs
+
+
+def preset_settings(suite: StyleSuite, preset: str, budget: str,
+                    overrides: Mapping[str, Mapping[str, str]] | None = None) -> dict[str, Any]:
+    """The settings a run of ``preset`` at ``budget`` uses: defaults, preset, budget, ``--set
+    style.``/``*``, ``--set <preset>.``."""
+    overrides = overrides or {}
+    plan = suite.budgets[budget]
+    return resolve(STYLE_SETTINGS, preset, suite.presets[preset].settings, plan.settings.get("*", {}),
+                   plan.settings.get(preset, {}), overrides.get("*", {}), overrides.get(STYLE_SCOPE, {}),
+                   overrides.get(preset, {}))
 
 
 def check_style_settings(preset: str, settings: Mapping[str, Any]) -> None:
@@ -191,8 +197,7 @@ def transfer_style(run: StyleRun, device: torch.device, run_dir: Path, provenanc
     if run.max_seconds is not None:
         attach_time_limit(engine, run.max_seconds)
     if progress:
-        ProgressBar(persist=False, desc=run.label, leave=False).attach(
-            engine, output_transform=lambda output: {"total_loss": output["total_loss"]})
+        attach_progress_bar(engine, run.label, keys=("total_loss",))
     to_save = {"trainer": engine, "image": transfer.image, "optimizer": transfer.optimizer, "losses": history}
     resumed_from = run_with_checkpoints(engine, to_save, run_dir, run.iterations, run.checkpoint_every)
 

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ganbench.style import DEFAULT_CONTENT, DEFAULT_STYLE, STYLE_SETTINGS
+from ganbench.style import DEFAULT_CONTENT, DEFAULT_STYLE, STYLE_SCOPE, STYLE_SETTINGS
 from ganbench.suites import SUITES, Budget, RunRequest, require_all_budgets
 
 if TYPE_CHECKING:
@@ -48,8 +48,19 @@ class StyleSuite:
         return list(plan_style_runs(self, request))
 
     def matrix(self) -> str:
-        return (f"presets {','.join(self.presets)}; content {','.join(DEFAULT_CONTENT)}; style "
-                f"{','.join(DEFAULT_STYLE)}; {self.seeds} seed; default budget {self.default_budget}")
+        return f"presets {','.join(self.presets)}; content {','.join(DEFAULT_CONTENT)}; style {','.join(DEFAULT_STYLE)}"
+
+    def resolved_settings(self, scope: str, budget: str) -> tuple[Mapping[str, Any], dict[str, Any]]:
+        from ganbench.style.run import preset_settings
+
+        if scope == STYLE_SCOPE:
+            scope = "gatys"
+        if scope not in self.presets:
+            from ganbench.errors import UserError
+
+            raise UserError(f"{scope!r} is not a preset of suite {self.name}; choose one of: "
+                            f"{', '.join(self.presets)}")
+        return STYLE_SETTINGS, preset_settings(self, scope, budget)
 
 
 STYLE_WEIGHT = STYLE_SETTINGS["style_weight"].default
