@@ -50,46 +50,94 @@ def test_a_tiny_run_changes_both_networks():
     assert set(training.engine.state.output) == {"loss_d", "loss_g", "d_skipped"}
 
 
-def test_discriminator_is_frozen_during_the_generator_step():
-    gan, dataset, settings = build()
-    calls = []
-    gan.discriminator.register_forward_hook(
-        lambda module, inputs, output: calls.append(
-            (any(p.requires_grad for p in module.parameters()), output.requires_grad)
-        )
+def gradients(module):
+    return [None if p.grad is None else p.grad.detach().clone() for p in module.parameters()]
+
+
+def same(first, second):
+    """Two lists of tensors (or None) hold the same values."""
+    return len(first) == len(second) and all(
+        (a is None and b is None) or (a is not None and b is not None and torch.equal(a, b))
+        for a, b in zip(first, second)
     )
+
+
+@pytest.mark.parametrize("loss", ["ns", "hinge", "wgan-gp", "rahinge"])
+def test_discriminator_is_frozen_during_the_generator_step(loss):
+    """Spies record D (weights, gradients, requires_grad) after each D step, when the G phase starts
+    (G's first forward with autograd on), while G's backward runs, when ``optimizer_g.step`` is
+    called, when it returns and when the iteration ends: from the end of the last D step to the end
+    of the iteration, D's weights and gradients must not change and no D step may happen."""
+    n_critic = 2
+    gan, dataset, settings = build(loss=loss, n_critic=n_critic)
     training = create_gan_trainer(gan, dataset, settings, seed=0)
-    d_before = parameters(gan.discriminator)
-    grads_after_g_step = {}
+    d_start = parameters(gan.discriminator)
+    record = {}
 
-    original_step = training.optimizers["g"].step
+    def new_iteration(engine):
+        record.clear()
+        record.update(phase="d", d_steps=[], d_steps_in_g_phase=0, d_calls=[], trainable_in_g_backward=[])
 
-    def spy_step(*args, **kwargs):
-        grads_after_g_step["d"] = [p.grad for p in gan.discriminator.parameters()]
-        grads_after_g_step["d_changed_by_g_step"] = changed(d_before_g[0], gan.discriminator)
-        return original_step(*args, **kwargs)
+    def d_forward(module, inputs, output):
+        trainable = any(p.requires_grad for p in module.parameters())
+        record["d_calls"].append((record["phase"], trainable, output.requires_grad))
 
-    d_before_g = []
-    original_d_step = training.optimizers["d"].step
+    def g_forward(module, inputs):
+        if torch.is_grad_enabled() and record["phase"] == "d":  # the D steps generate under no_grad
+            record["phase"] = "g"
+            record["d_at_g_start"] = parameters(gan.discriminator)
+
+    def g_backward(grad):  # runs inside G's backward pass
+        record["trainable_in_g_backward"].append([p.requires_grad for p in gan.discriminator.parameters()])
+        return grad
+
+    original_d_step, original_g_step = training.optimizers["d"].step, training.optimizers["g"].step
 
     def spy_d_step(*args, **kwargs):
         result = original_d_step(*args, **kwargs)
-        d_before_g.clear()
-        d_before_g.append(parameters(gan.discriminator))
-        training.optimizers["d"].zero_grad(set_to_none=True)
+        if record["phase"] == "d":
+            record["d_steps"].append((parameters(gan.discriminator), gradients(gan.discriminator)))
+        else:
+            record["d_steps_in_g_phase"] += 1
         return result
 
-    training.optimizers["g"].step = spy_step
+    def spy_g_step(*args, **kwargs):
+        record["d_at_g_step"] = (parameters(gan.discriminator), gradients(gan.discriminator))
+        result = original_g_step(*args, **kwargs)
+        record["d_after_g_step"] = parameters(gan.discriminator)
+        return result
+
+    def check(engine):
+        assert len(record["d_steps"]) == n_critic
+        assert record["d_steps_in_g_phase"] == 0, "optimizer_d stepped during the G step"
+        d_weights, d_grads = record["d_steps"][-1]  # D as the last D step left it
+        assert same(record["d_at_g_start"], d_weights)
+        assert same(record["d_at_g_step"][0], d_weights), "D moved between its last step and G's step"
+        assert same(record["d_at_g_step"][1], d_grads), "G's backward changed D's gradients"
+        assert same(record["d_after_g_step"], d_weights), "optimizer_g.step moved D"
+        assert same(parameters(gan.discriminator), d_weights), "D moved after its last D step"
+        assert same(gradients(gan.discriminator), d_grads)
+        # D was frozen for every D call of the G phase and for the whole of G's backward ...
+        g_calls = [(trainable, out) for phase, trainable, out in record["d_calls"] if phase == "g"]
+        assert g_calls and not any(trainable for trainable, _ in g_calls)
+        assert any(out for _, out in g_calls)  # the fake logits still carry G's graph
+        assert record["trainable_in_g_backward"] and not any(any(t) for t in record["trainable_in_g_backward"])
+        # ... trainable in every call of the D phase, and unfrozen again afterwards.
+        assert all(trainable for phase, trainable, _ in record["d_calls"] if phase == "d")
+        assert all(p.requires_grad for p in gan.discriminator.parameters())
+        record["checked"] = True
+
+    gan.discriminator.register_forward_hook(d_forward)
+    gan.generator.register_forward_pre_hook(g_forward)
+    for p in gan.generator.parameters():
+        p.register_hook(g_backward)
     training.optimizers["d"].step = spy_d_step
-    training.engine.run(None, max_epochs=1, epoch_length=1)
-    # D step: two D calls with D trainable; G step: one call with D frozen, output still carrying G's graph.
-    assert [trainable for trainable, _ in calls] == [True, True, False]
-    assert calls[2][1] is True
-    # The generator's backward left no gradient on D and did not move it.
-    assert all(g is None for g in grads_after_g_step["d"])
-    assert grads_after_g_step["d_changed_by_g_step"] is False
-    assert all(p.requires_grad for p in gan.discriminator.parameters())  # unfrozen afterwards
-    assert changed(d_before, gan.discriminator)
+    training.optimizers["g"].step = spy_g_step
+    training.engine.add_event_handler(Events.ITERATION_STARTED, new_iteration)
+    training.engine.add_event_handler(Events.ITERATION_COMPLETED, check)
+    training.engine.run(None, max_epochs=1, epoch_length=2)
+    assert record.get("checked")
+    assert changed(d_start, gan.discriminator)  # the D steps themselves did move D
 
 
 def test_skip_d_leaves_the_discriminator_untouched():
