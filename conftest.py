@@ -7,6 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from ganbench.builtins import register_builtins
+
+register_builtins()  # the registries hold every built-in suite, variant, dataset and evaluator, as for the CLI
+
 SHARED_DATA = Path(__file__).resolve().parent.parent / "shared" / "data"
 
 

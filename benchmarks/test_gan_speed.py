@@ -10,11 +10,11 @@ import pytest
 import torch
 
 from ganbench.data import DataOptions, load_dataset
-from ganbench.metrics.sampling import draw_samples
-from ganbench.models import VARIANTS
+from ganbench.gan.model import VARIANTS
+from ganbench.gan.sampling import draw_samples
 from ganbench.settings import resolve
-from ganbench.suites import SUITES
-from ganbench.training import create_gan_trainer
+from ganbench.gan.trainer import create_gan_trainer
+from ganbench.runs import SUITES
 
 
 def fc_on(dataset_name: str):

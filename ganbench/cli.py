@@ -32,7 +32,7 @@ def _csv(text: str) -> list[str]:
 
 
 def build_parser() -> Parser:
-    from ganbench.suites import BUDGETS, DEFAULT_SUITE
+    from ganbench.runs import BUDGETS, DEFAULT_SUITE
 
     parser = Parser(
         prog="ganbench",
@@ -130,6 +130,9 @@ def build_parser() -> Parser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    from ganbench.builtins import register_builtins  # imported after parsing: `--help` needs no torch
+
+    register_builtins()
     try:
         if args.command is None:
             parser.print_help()
@@ -157,48 +160,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _summary_line(label: str, record: dict[str, Any]) -> str:
-    from ganbench.report.tables import COLUMNS
+    from ganbench.report.tables import table_columns
 
     head = f"{label}: {record['status']} in {record['elapsed_seconds']:.1f} s"
     if record["status"] != "finished":
         return f"{head} ({record.get('error', '')})"
     values = {**record.get("metrics", {}), **record.get("throughput", {})}
-    shown = [f"{c.key}={values[c.key]:.{c.digits}{c.notation}}" for c in COLUMNS
+    shown = [f"{c.key}={values[c.key]:.{c.digits}{c.notation}}" for c in table_columns()
              if isinstance(values.get(c.key), (int, float))]
     return f"{head} | " + " ".join(shown)
-
-
-class MatrixProgress:
-    """The suite's tqdm bar (one step per run of the matrix) above each run's own bar.
-
-    Lines about finished runs go through ``tqdm.write`` so they print above the bars instead of
-    tearing them; without a bar they are plain prints.
-    """
-
-    def __init__(self, total: int, suite: str, enabled: bool) -> None:
-        self.bar = None
-        if enabled:
-            from tqdm.auto import tqdm
-
-            self.bar = tqdm(total=total, desc=f"suite {suite}", unit="run", dynamic_ncols=True)
-
-    def __enter__(self) -> MatrixProgress:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self.bar is not None:
-            self.bar.close()
-
-    def start(self, label: str) -> None:
-        if self.bar is not None:
-            self.bar.set_postfix_str(label)
-
-    def done(self, line: str) -> None:
-        if self.bar is None:
-            print(line, flush=True)
-            return
-        self.bar.write(line)
-        self.bar.update(1)
 
 
 def _wrote_line(root: Path, paths: Sequence[Path]) -> str:
@@ -219,9 +189,8 @@ def command_run(args: argparse.Namespace) -> int:
 
     from ganbench.report import write_outputs
     from ganbench.results import ResultsStore
-    from ganbench.runner import resolve_device
+    from ganbench.runs import SUITES, RunRequest, resolve_device, run_suite
     from ganbench.settings import parse_assignments
-    from ganbench.suites import SUITES, RunRequest
 
     suite = SUITES.get(args.suite)
     budget = args.budget or suite.default_budget
@@ -230,32 +199,22 @@ def command_run(args: argparse.Namespace) -> int:
     assignments = list(args.assignments)
     if args.inception_weights:
         assignments.append(f"eval.inception_weights={Path(args.inception_weights).expanduser().resolve()}")
-    specs = suite.plan(RunRequest(
-        budget=budget, seeds=args.seeds, variants=args.variants, datasets=args.datasets,
-        overrides=parse_assignments(assignments), data_root=data_root, download=args.download,
-        split=args.split, iterations=args.iterations, time_limit=args.time_limit, content_images=args.content,
-        style_images=args.style, vgg_weights=args.vgg_weights,
+    kind_options = {"--datasets": args.datasets, "--split": args.split, "--content": args.content,
+                    "--style": args.style, "--vgg-weights": args.vgg_weights}
+    runs = suite.plan(RunRequest(
+        budget=budget, seeds=args.seeds, variants=args.variants, overrides=parse_assignments(assignments),
+        data_root=data_root, download=args.download, iterations=args.iterations, time_limit=args.time_limit,
+        options={flag: value for flag, value in kind_options.items() if value},
     ))
     store = ResultsStore(args.out or Path("runs") / f"{suite.name}-{budget}")
     store.ensure_writable()
     progress = sys.stderr.isatty() if args.progress is None else args.progress
-    ended = store.ended_ids()
-    print(f"ganbench {__version__}: suite {suite.name}, budget {budget}, {len(specs)} runs on {device}, writing to {store.root}")
-    failed = 0
-    with MatrixProgress(len(specs), suite.name, progress) as matrix:
-        for index, spec in enumerate(specs, start=1):
-            prefix = f"[{index}/{len(specs)}]"
-            if spec.run_id in ended and not args.restart:
-                matrix.done(f"{prefix} {spec.label}: already in {store.records_path.name}, skipped")
-                continue
-            matrix.start(spec.label)
-            record = spec.execute(store, device, progress, args.restart, args.keep_checkpoints)
-            store.add(record)
-            failed += record["status"] == "failed"
-            matrix.done(f"{prefix} {_summary_line(spec.label, record)}")
+    print(f"ganbench {__version__}: suite {suite.name}, budget {budget}, {len(runs)} runs on {device}, writing to {store.root}")
+    records = run_suite(suite, runs, store, device, progress, args.restart, args.keep_checkpoints, _summary_line)
     written = write_outputs(store)
     print((store.root / "summary.md").read_text(), end="")
     print(_wrote_line(store.root, [store.records_path, *written]))
+    failed = sum(record["status"] == "failed" for record in records)
     if failed:
         print(f"ganbench: {failed} run(s) failed; see error.txt in their run folders", file=sys.stderr)
         return EXIT_FAILED_RUNS
@@ -264,12 +223,11 @@ def command_run(args: argparse.Namespace) -> int:
 
 def command_list(args: argparse.Namespace) -> int:
     from ganbench.data import DATASET_SUMMARIES
-    from ganbench.losses import LOSSES
-    from ganbench.metrics import EVALUATION_SETTINGS, EVALUATORS
+    from ganbench.gan.losses import LOSSES
+    from ganbench.gan.model import VARIANTS
+    from ganbench.metrics import EVALUATORS
     from ganbench.metrics.backbones import BACKBONES
-    from ganbench.models import VARIANTS
-    from ganbench.style import STYLE_SCOPE, STYLE_SETTINGS
-    from ganbench.suites import BUDGETS, SUITES
+    from ganbench.runs import BUDGETS, SUITES
 
     if args.settings:
         return _list_settings(args.settings, args.suite, args.budget)
@@ -299,10 +257,10 @@ def command_list(args: argparse.Namespace) -> int:
 
 def _list_settings(scope: str, suite_name: str | None, budget: str | None) -> int:
     """Print a scope's settings: its defaults, or (with a suite) what that suite's runs use."""
+    from ganbench.gan.model import VARIANTS
     from ganbench.metrics import EVALUATION_SETTINGS
-    from ganbench.models import VARIANTS
+    from ganbench.runs import SUITES
     from ganbench.style import STYLE_SCOPE, STYLE_SETTINGS
-    from ganbench.suites import SUITES
 
     if suite_name is None:
         if budget is not None:

@@ -144,7 +144,7 @@ def test_time_limit_stops_training_and_says_so(tmp_path):
 
 def test_interrupted_run_resumes_and_ended_runs_drop_their_checkpoints(tmp_path, monkeypatch, capsys):
     """Kill a run after its first checkpoint; the same command resumes it from there."""
-    import ganbench.runner as runner
+    import ganbench.gan.run as runner
 
     out = tmp_path / "resume"
     arguments = ["run", "--budget", "smoke", "--seeds", "1", "--datasets", "ring8", "--out", str(out), "--no-progress"]

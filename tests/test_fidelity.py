@@ -8,6 +8,7 @@ import torch
 import torch_fidelity
 
 from ganbench.data import DataOptions, load_dataset
+from ganbench.gan.sampling import SampleSet
 from ganbench.metrics import EVALUATION_SETTINGS, EvaluationContext
 from ganbench.metrics.backbones import BACKBONES, LENET_EXTRACTOR, LeNetFeatureExtractor, WeightsFile, classifier_path
 from ganbench.metrics.classifier import read_metadata
@@ -191,7 +192,7 @@ def test_canonical_images_quantise_like_the_loader_and_pad_28_to_32():
 
 
 def replay_context(gan, dataset, data_options, tmp_path, **overrides):
-    return EvaluationContext(gan, dataset, data_options, 0, torch.device("cpu"), tmp_path, None, None,
+    return EvaluationContext(SampleSet(gan, 0, 256), dataset, data_options, 0, torch.device("cpu"), tmp_path,
                              settings(**overrides))
 
 

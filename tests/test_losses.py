@@ -12,7 +12,7 @@ import math
 import pytest
 import torch
 
-from ganbench.losses import gradient_penalty, make_loss
+from ganbench.gan.losses import gradient_penalty, make_loss
 
 REAL = [0.0, 2.0, -1.0]
 FAKE = [0.5, -3.0, 2.0]

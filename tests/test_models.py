@@ -4,13 +4,16 @@ multi-scale gradients."""
 import pytest
 import torch
 import torch.nn.functional as F
+from ignite.engine import Events
 
 from ganbench.data import BenchDataset
-from ganbench.models import VARIANTS
-from ganbench.models.layers import MinibatchStdDev, PixelNorm, downsample, upsample
-from ganbench.models.progan import ema_decay_at, growth_phases, phase_at
+from ganbench.gan.model import VARIANTS
+from ganbench.gan.run import loss_history
+from ganbench.gan.variants.layers import MinibatchStdDev, PixelNorm, downsample, upsample
+from ganbench.gan.variants.progan import growth_phases, phase_at
+from ganbench.handlers import ModelEMA
 from ganbench.settings import resolve
-from ganbench.training import attach_loss_history, create_gan_trainer
+from ganbench.gan.trainer import create_gan_trainer
 
 SMALL = {
     "fc": {"g_widths": (16,), "d_widths": (16,), "latent_dim": 8, "batch_size": 8},
@@ -113,7 +116,8 @@ def test_progan_schedule_phases_and_alpha():
 def test_progan_trainer_follows_the_schedule_and_records_it():
     gan, data, settings = build("progan", (1, 32, 32))
     training = create_gan_trainer(gan, data, settings, seed=0)
-    history = attach_loss_history(training.engine, gan)
+    history = loss_history(gan)
+    training.engine.add_event_handler(Events.ITERATION_COMPLETED, history)
     gan.attach(training.engine, 14)  # 7 phases of 2 iterations
     ema_before = [p.clone() for p in gan.generator_ema.parameters()]
     training.engine.run(None, max_epochs=1, epoch_length=14)
@@ -172,6 +176,7 @@ def test_pixel_norm_and_minibatch_std():
 
 
 def test_progan_ema_decay_warms_up():
-    assert ema_decay_at(0.999, 0) == pytest.approx(0.1)
-    assert ema_decay_at(0.999, 90) == pytest.approx(91 / 100)
-    assert ema_decay_at(0.999, 100_000) == 0.999
+    ema_decay_at = ModelEMA(torch.nn.Linear(1, 1), torch.nn.Linear(1, 1), 0.999).decay_at
+    assert ema_decay_at(0) == pytest.approx(0.1)
+    assert ema_decay_at(90) == pytest.approx(91 / 100)
+    assert ema_decay_at(100_000) == 0.999

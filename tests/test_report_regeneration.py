@@ -63,7 +63,7 @@ def test_wrote_line_names_only_files_that_exist(tmp_path, capsys):
     assert main(["run", "--budget", "smoke", "--seeds", "1", "--datasets", "ring8", "--iterations", "3", "--out",
                  str(out), "--no-progress", "--set", "eval.every=0"]) == 0
     line = capsys.readouterr().out.splitlines()[-1]
-    assert line.startswith(f"wrote ") and str(out) in line
+    assert line.startswith("wrote ") and str(out) in line
     for name in line.split(": ", 1)[1].split(", "):
         name = name.split(" (")[0]
         assert (out / name).exists(), f"{name} named but not written"

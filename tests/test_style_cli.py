@@ -99,8 +99,8 @@ def test_rerun_skips_finished_style_runs(smoke_run, capsys):
 
 
 def test_default_style_images_are_the_paintings_in_the_data_root(shared_data, tmp_path):
-    from ganbench.style.run import plan_style_runs
-    from ganbench.suites import SUITES, RunRequest
+    from ganbench.runs import SUITES, RunRequest
+    from ganbench.style.suite import plan_style_runs
 
     request = RunRequest(budget="smoke", variants=["gatys"], data_root=str(shared_data),
                          overrides={"style": {"weights": "random"}})
@@ -114,7 +114,7 @@ def test_default_style_images_are_the_paintings_in_the_data_root(shared_data, tm
     [
         ([], "no ImageNet weights for VGG-19"),
         (["--set", "style.weights=random", "--variants", "picasso"], "unknown preset 'picasso' of suite style"),
-        (["--set", "style.weights=random", "--datasets", "mnist"], "--datasets and --split are for GAN suites"),
+        (["--set", "style.weights=random", "--datasets", "mnist"], "--datasets is not an option of suite style (style runs) but of suites fashion, mnist, stacked-mnist, toy"),
         (["--set", "style.weights=random", "--content", "nowhere.png"], "--content nowhere.png: no such file"),
         (["--set", "style.weights=random", "--set", "style.content_layer=conv9_9"], "VGG-19 has no layer 'conv9_9'"),
         (["--set", "style.weights=random", "--set", "gatys.style_layer_weights=1,2"], "2 weights for 5 style layers"),
@@ -135,7 +135,8 @@ def test_style_mistakes_are_one_error_line(arguments, message, style_file, no_hu
 
 def test_style_options_are_refused_by_gan_suites(tmp_path, capsys):
     assert main(["run", "--content", "astronaut", "--out", str(tmp_path / "out")]) == 2
-    assert "--content, --style and --vgg-weights are for style-transfer suites" in capsys.readouterr().err
+    assert ("--content is not an option of suite toy (gan runs) but of suites style; suite toy takes: --datasets, "
+            "--split") in capsys.readouterr().err
 
 
 def test_list_shows_the_style_suite_and_settings(capsys):

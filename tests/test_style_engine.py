@@ -9,16 +9,17 @@ from ganbench.settings import resolve
 from ganbench.style import STYLE_SETTINGS
 from ganbench.style.engine import (
     StyleObjective,
-    attach_loss_history,
     create_style_engine,
     final_losses,
+    loss_history,
     representable,
     style_layer_weights,
 )
 from ganbench.style.features import feature_network, resolve_weights
 from ganbench.style.images import resolve_images
-from ganbench.style.run import transfer_style, plan_style_runs
-from ganbench.suites import SUITES, RunRequest
+from ganbench.runs import SUITES, RunRequest
+from ganbench.style.run import transfer_style
+from ganbench.style.suite import plan_style_runs
 
 SIZE = 32
 CPU = torch.device("cpu")
@@ -45,7 +46,8 @@ def optimise_from_noise(settings, steps):
     content, style = images()
     start = torch.rand(1, 3, SIZE, SIZE, generator=torch.Generator().manual_seed(4))
     transfer = create_style_engine(objective_for(settings, content, style), start, settings)
-    history = attach_loss_history(transfer)
+    history = loss_history()
+    transfer.engine.add_event_handler(Events.ITERATION_COMPLETED, history)
     transfer.engine.run(None, max_epochs=1, epoch_length=steps)
     return transfer, history, [*history.columns["total_loss"], final_losses(transfer)["total_loss"]]
 
@@ -106,7 +108,7 @@ def test_per_layer_style_weights_default_to_equal_shares():
 def test_a_resumed_run_ends_where_an_uninterrupted_one_does(optimizer, tmp_path, monkeypatch):
     import ganbench.style.run as style_run
 
-    request = RunRequest(budget="smoke", variants=["gatys"], content_images=["astronaut"], style_images=["coffee"],
+    request = RunRequest(budget="smoke", variants=["gatys"], options={"--content": ["astronaut"], "--style": ["coffee"]},
                          iterations=6, overrides={"style": {"weights": "random", "optimizer": optimizer}})
     (run,) = plan_style_runs(SUITES.get("style"), request)
     whole = transfer_style(run, CPU, tmp_path / "whole", {}, progress=False)

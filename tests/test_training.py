@@ -9,16 +9,17 @@ from ignite.engine import Events
 
 from ganbench.data import DataOptions, load_dataset
 from ganbench.data.toy import GaussianMixture2D
-from ganbench.models import VARIANTS
+from ganbench.gan.model import VARIANTS
+from ganbench.gan.run import loss_history
+from ganbench.gan.trainer import create_gan_trainer
+from ganbench.handlers import Divergence, History, checkpointer, resume_from_checkpoint
 from ganbench.settings import resolve
-from ganbench.training import (
-    History,
-    attach_checkpoints,
-    attach_divergence_check,
-    attach_loss_history,
-    create_gan_trainer,
-    resume_from_checkpoint,
-)
+
+
+def attach_loss_history(engine, gan):
+    history = loss_history(gan)
+    engine.add_event_handler(Events.ITERATION_COMPLETED, history)
+    return history
 
 TINY = {"g_widths": (16, 16), "d_widths": (16,), "batch_size": 32}
 
@@ -198,7 +199,8 @@ def test_resume_reproduces_the_uninterrupted_run(tmp_path):
     gan, dataset, settings = build()
     training = create_gan_trainer(gan, dataset, settings, seed=3)
     partial = attach_loss_history(training.engine, gan)
-    attach_checkpoints(training.engine, objects(gan, training, partial), tmp_path, every=3)
+    training.engine.add_event_handler(Events.ITERATION_COMPLETED(every=3),
+                                      checkpointer(objects(gan, training, partial), tmp_path))
     training.engine.add_event_handler(Events.ITERATION_COMPLETED(once=7), lambda engine: engine.terminate())
     training.engine.run(None, max_epochs=1, epoch_length=10)
 
@@ -231,9 +233,10 @@ def test_divergence_stops_the_run_and_is_reported():
     gan, dataset, settings = build()
     poisoned = NaNData("ring8", dataset.means, dataset.sigma, "test")
     training = create_gan_trainer(gan, poisoned, settings, seed=0)
-    attach_divergence_check(training.engine)
+    divergence = Divergence()
+    training.engine.add_event_handler(Events.ITERATION_COMPLETED, divergence)
     training.engine.run(None, max_epochs=1, epoch_length=10)
-    assert training.engine.state.diverged_at == 3
+    assert divergence.diverged_at == 3
     assert training.engine.state.iteration == 3
 
 

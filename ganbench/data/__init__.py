@@ -59,36 +59,29 @@ class BenchDataset(ABC):
 
 DatasetFactory = Callable[[DataOptions], BenchDataset]
 DATASETS: Registry[DatasetFactory] = Registry("dataset")
-DATASET_SUMMARIES: dict[str, str] = {}
+DATASET_SUMMARIES: dict[str, str] = {
+    "folder:PATH": "your own images: a folder (ImageFolder layout or flat), RGB, 64x64 by default",
+}
 
 
-def register_dataset(name: str, summary: str) -> Callable[[DatasetFactory], DatasetFactory]:
+def register_dataset(name: str, summary: str, factory: DatasetFactory) -> None:
     """Register ``factory(options) -> BenchDataset`` under ``name`` with a one-line summary."""
-
-    def add(factory: DatasetFactory) -> DatasetFactory:
-        DATASETS.add(name, factory)
-        DATASET_SUMMARIES[name] = summary
-        return factory
-
-    return add
+    DATASETS.add(name, factory)
+    DATASET_SUMMARIES[name] = summary
 
 
-FOLDER_PREFIX = "folder:"
+# Loaders of datasets named by a prefix and a path (``folder:PATH``): ``loader(path, options)``.
+DATASET_PREFIXES: Registry[Callable[[str, DataOptions], BenchDataset]] = Registry("dataset prefix")
 
 
 @lru_cache(maxsize=4)
 def load_dataset(name: str, options: DataOptions) -> BenchDataset:
-    """The dataset registered as ``name`` (or ``folder:PATH``, a folder of images); unknown names
+    """The dataset registered as ``name`` (or ``PREFIX:PATH``, e.g. a folder of images); unknown names
     and missing files raise ``UserError``. The last few loaded datasets are kept in memory."""
-    if name.startswith(FOLDER_PREFIX):
-        from ganbench.data.images import load_folder
-
-        return load_folder(name[len(FOLDER_PREFIX):], options)
+    for prefix, loader in DATASET_PREFIXES.items():
+        if name.startswith(prefix):
+            return loader(name[len(prefix):], options)
     if name not in DATASETS:
-        raise UserError(f"unknown dataset {name!r}; choose one of: {', '.join(DATASETS.names())}, {FOLDER_PREFIX}PATH")
+        raise UserError(f"unknown dataset {name!r}; choose one of: "
+                        f"{', '.join([*DATASETS.names(), *(p + 'PATH' for p in DATASET_PREFIXES.names())])}")
     return DATASETS.get(name)(options)
-
-
-from ganbench.data import toy, images, stacked  # noqa: E402,F401,I001  (registers the datasets, toy first)
-
-DATASET_SUMMARIES["folder:PATH"] = "your own images: a folder (ImageFolder layout or flat), RGB, 64x64 by default"

@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 
 from ganbench import seeding
-from ganbench.data import BenchDataset, DataOptions, register_dataset
+from ganbench.data import BenchDataset, DataOptions
 from ganbench.errors import UserError
 
 if TYPE_CHECKING:
@@ -226,17 +226,14 @@ def load_idx_dataset(name: str, options: DataOptions) -> ImageDataset:
     return ImageDataset(name, images, labels, 10, provenance)
 
 
-@register_dataset("mnist", "MNIST handwritten digits, 28x28 grey (32x32 padded for conv variants)")
 def mnist(options: DataOptions) -> ImageDataset:
     return load_idx_dataset("mnist", options)
 
 
-@register_dataset("fashion-mnist", "Fashion-MNIST clothing images, 28x28 grey (32x32 padded for conv variants)")
 def fashion_mnist(options: DataOptions) -> ImageDataset:
     return load_idx_dataset("fashion-mnist", options)
 
 
-@register_dataset("kmnist", "Kuzushiji-MNIST cursive Japanese characters, 28x28 grey")
 def kmnist(options: DataOptions) -> ImageDataset:
     return load_idx_dataset("kmnist", options)
 
@@ -244,7 +241,6 @@ def kmnist(options: DataOptions) -> ImageDataset:
 # --- CIFAR-10 ---
 
 
-@register_dataset("cifar10", "CIFAR-10, 32x32 colour, 10 classes")
 def cifar10(options: DataOptions) -> ImageDataset:
     import torchvision
 

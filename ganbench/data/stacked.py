@@ -15,7 +15,7 @@ from typing import Any
 import torch
 
 from ganbench import seeding
-from ganbench.data import BenchDataset, DataOptions, load_dataset, register_dataset
+from ganbench.data import BenchDataset, DataOptions, load_dataset
 from ganbench.data.images import ImageDataset
 
 CHANNELS = 3
@@ -66,7 +66,6 @@ class StackedMNIST(BenchDataset):
                 "rule": "3 MNIST digits drawn uniformly with replacement as channels 0, 1, 2"}
 
 
-@register_dataset("stacked-mnist", "Stacked MNIST: 3 MNIST digits as RGB channels, 1,000 modes (VEEGAN/PacGAN)")
 def stacked_mnist(options: DataOptions) -> StackedMNIST:
     digits = load_dataset("mnist", options)
     assert isinstance(digits, ImageDataset)

@@ -15,7 +15,7 @@ from typing import Any
 import torch
 
 from ganbench import seeding
-from ganbench.data import BenchDataset, DataOptions, register_dataset
+from ganbench.data import BenchDataset, DataOptions
 
 
 class GaussianMixture2D(BenchDataset):
@@ -54,14 +54,12 @@ class GaussianMixture2D(BenchDataset):
         }
 
 
-@register_dataset("ring8", "8 Gaussians on the unit circle, sigma 0.01 (VEEGAN/PacGAN 2D ring)")
 def ring8(options: DataOptions) -> GaussianMixture2D:
     angles = torch.arange(8, dtype=torch.float64) * (2 * math.pi / 8)
     means = torch.stack([torch.cos(angles), torch.sin(angles)], dim=1)
     return GaussianMixture2D("ring8", means, 0.01, "PacGAN (Lin et al. 2018), 2D-ring")
 
 
-@register_dataset("grid25", "25 Gaussians at {-4,-2,0,2,4}^2, sigma 0.05 (VEEGAN/PacGAN 2D grid)")
 def grid25(options: DataOptions) -> GaussianMixture2D:
     axis = torch.tensor([-4.0, -2.0, 0.0, 2.0, 4.0])
     means = torch.cartesian_prod(axis, axis)

@@ -1,54 +1,77 @@
-"""Evaluators by name. Each one turns a trained GAN into numbers for the run's record.
+"""Evaluators by name: each turns the samples of a trained model into numbers for its record.
 
-An evaluator is an object with ``name``, ``summary``, ``applies_to(dataset)`` and
-``evaluate(context) -> dict``; the numbers it returns go under ``metrics`` in the record, except
-those of ``throughput``, which go under ``throughput``. Generated samples come from the Ignite
-sampling engine in :mod:`ganbench.metrics.sampling`. An evaluator that needs something the user
-must provide (weights files) also has ``check(dataset, options, data_options)``, called when the
-runs are planned, before anything trains; it raises ``UserError`` naming the fix.
+Evaluators are kind-neutral: they see a :class:`SampleSource` (generated samples drawn once per
+evaluation from fixed seeded latents, shared by every evaluator), the real data, the evaluation
+settings and the training timings, never the model. Each declares in :class:`Evaluator` where its
+numbers go in the record (``section``), the table columns it adds, and a ``check`` made when the
+runs are planned, before anything trains (e.g. that a weights file exists).
+:mod:`ganbench.builtins` registers the built-in ones.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 import torch
 
+from ganbench.columns import Column
 from ganbench.registry import Registry
 from ganbench.settings import Setting
 
 if TYPE_CHECKING:
     from ganbench.data import BenchDataset, DataOptions
-    from ganbench.models import GAN
-    from ganbench.training import GanTraining, IterationTimer
+
+
+class SampleSource(Protocol):
+    """The generated samples of the model under evaluation."""
+
+    def generated(self, count: int) -> torch.Tensor:
+        """``count`` samples (count, *sample_shape) on the CPU, floats (images in [-1, 1]), from
+        latents seeded by the run's seed; drawn once per evaluation and count, then shared."""
+
+    def scales(self, count: int) -> dict[int, torch.Tensor]:
+        """``count`` samples from fixed latents (the same for every run of a latent size) at every
+        output scale: {side length: (count, C, side, side)}."""
+
+    def generation_rate(self, count: int) -> float:
+        """Samples generated per second, timed over ``count`` new samples."""
+
+    def parameter_counts(self) -> dict[str, int]:
+        """Parameter counts of the model's networks, e.g. ``{"parameters_g": ..., "parameters_d": ...}``."""
 
 
 @dataclass
 class EvaluationContext:
-    """What an evaluator may use: the trained model, its data (and the options it was loaded
-    with, to load it again at another size), the run's seed and folder, the trainer's timings and
-    the suite's evaluation settings (e.g. ``samples``). Files an evaluator writes into ``run_dir``
-    are named in ``artifacts`` so the record lists them."""
+    """What an evaluator may use: the samples, the real data (and the options it was loaded with,
+    to load it again at another size), the run's seed, device and folder, the training timings
+    (``training``: ms per iteration, images/s, peak memory) and the evaluation settings
+    (``options``, e.g. ``samples``). Files an evaluator writes into ``run_dir`` are named in
+    ``artifacts`` so the record lists them."""
 
-    gan: GAN
+    samples: SampleSource
     dataset: BenchDataset
     data_options: DataOptions
     seed: int
     device: torch.device
     run_dir: Path
-    training: GanTraining
-    timer: IterationTimer
     options: dict[str, Any] = field(default_factory=dict)
+    training: Mapping[str, Any] = field(default_factory=dict)
     artifacts: dict[str, Path] = field(default_factory=dict)
 
 
 class Evaluator(Protocol):
     name: str
     summary: str
+    section: str  # "metrics" (quality, also evaluated during training) or "throughput"
+    columns: tuple[Column, ...]  # the table columns its numbers fill
 
     def applies_to(self, dataset: BenchDataset) -> bool: ...
+
+    def check(self, dataset: BenchDataset, options: Mapping[str, Any], data: DataOptions) -> None:
+        """Before training: raise ``UserError`` naming the fix if the evaluation cannot run."""
 
     def evaluate(self, context: EvaluationContext) -> dict[str, Any]: ...
 
@@ -80,12 +103,3 @@ EVALUATION_SETTINGS: dict[str, Setting] = {
     "classifier_weights": Setting(None, "lenet classifier weights (none: the shipped or trained one for the "
                                   "dataset)", kind="str", optional=True),
 }
-
-
-def register_evaluator(evaluator: Evaluator) -> Evaluator:
-    EVALUATORS.add(evaluator.name, evaluator)
-    return evaluator
-
-
-# (registers the evaluators)
-from ganbench.metrics import coverage, grid, throughput, fidelity, modes  # noqa: E402,F401,I001

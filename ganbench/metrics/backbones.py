@@ -29,7 +29,6 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import torch_fidelity
 from torch_fidelity.feature_extractor_base import FeatureExtractorBase
 from torch_fidelity.feature_extractor_inceptionv3 import URL_INCEPTION_V3
 
@@ -222,12 +221,3 @@ class LeNetFeatureExtractor(FeatureExtractorBase):
         provided = {"features": torch.cat(features, dim=1), "logits": joint}
         return tuple(provided[name] for name in self.features_list)
 
-
-torch_fidelity.register_feature_extractor(LENET_EXTRACTOR, LeNetFeatureExtractor)
-
-BACKBONES.add("lenet", Backbone(
-    "lenet", "ganbench's MNIST-family LeNet-5 classifier: 84 penultimate features per channel, class logits; "
-    "fast on a CPU", LENET_EXTRACTOR, rgb=False, locate=locate_lenet))
-BACKBONES.add("inception", Backbone(
-    "inception", "torch-fidelity inception-v3-compat (TF 2015 weights, comparable with papers): 2048 pool3 "
-    "features, 1008 logits; 3-11 images/s on 2 CPU cores", "inception-v3-compat", rgb=True, locate=locate_inception))

@@ -14,19 +14,20 @@ PacGAN evaluates 2,500 generated samples; so does the ``toy`` suite.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 import torch
-from ignite.engine import Events
 from ignite.metrics import Metric
 
-from ganbench.data import BenchDataset
+from ganbench.columns import Column
+from ganbench.data import BenchDataset, DataOptions
 from ganbench.data.toy import GaussianMixture2D
-from ganbench.metrics import EvaluationContext, register_evaluator
-from ganbench.metrics.sampling import create_sampler, run_sampler
+from ganbench.metrics import EvaluationContext
 
 HIGH_QUALITY_SIGMAS = 3.0
+BATCH = 500  # points assigned per update
 
 
 def mode_statistics(points: torch.Tensor, means: torch.Tensor, sigma: float) -> dict[str, Any]:
@@ -74,23 +75,26 @@ class ModeCoverage(Metric):
 class MixtureCoverage:
     name = "coverage"
     summary = "modes_covered, high_quality_fraction, reverse_kl on 2D Gaussian mixtures (PacGAN protocol)"
+    section = "metrics"
+    columns = (
+        Column("modes_covered", "modes", True, 1),
+        Column("high_quality_fraction", "high-quality", True, 3),
+        Column("reverse_kl", "reverse KL", False, 3),
+    )
 
     def applies_to(self, dataset: BenchDataset) -> bool:
         return isinstance(dataset, GaussianMixture2D)
 
+    def check(self, dataset: BenchDataset, options: Mapping[str, Any], data: DataOptions) -> None:
+        """Nothing to provide: the mixture's means are known."""
+
     def evaluate(self, context: EvaluationContext) -> dict[str, Any]:
         mixture = context.dataset
         assert isinstance(mixture, GaussianMixture2D)
-        count = int(context.options.get("samples", 2500))
-        sampler = create_sampler(context.gan, count, 500, context.seed)
+        points = context.samples.generated(int(context.options.get("samples", 2500)))
         metric = ModeCoverage(mixture.means, mixture.sigma)
-        metric.attach(sampler, "coverage")
-        points: list[torch.Tensor] = []
-        sampler.add_event_handler(Events.ITERATION_COMPLETED, lambda engine: points.append(engine.state.output))
-        run_sampler(sampler)
-        np.save(context.run_dir / "samples.npy", torch.cat(points).numpy())
+        for batch in points.split(BATCH):
+            metric.update(batch)
+        np.save(context.run_dir / "samples.npy", points.numpy())
         context.artifacts["samples"] = context.run_dir / "samples.npy"
-        return dict(sampler.state.metrics["coverage"])
-
-
-register_evaluator(MixtureCoverage())
+        return metric.compute()

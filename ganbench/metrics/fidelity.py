@@ -47,7 +47,6 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 import torch
-from ignite.engine import Events
 from torch.utils.data import Dataset
 from torch_fidelity.metric_fid import KEY_METRIC_FID, fid_featuresdict_to_statistics_cached, fid_statistics_to_metric
 from torch_fidelity.metric_isc import KEY_METRIC_ISC_MEAN, KEY_METRIC_ISC_STD, isc_featuresdict_to_metric
@@ -59,15 +58,13 @@ from torch_fidelity.utils import (
     resolve_feature_layer_for_metric,
 )
 
+from ganbench.columns import Column
 from ganbench.data import BenchDataset, DataOptions, load_dataset
 from ganbench.data.images import ImageDataset, resize_images
 from ganbench.data.stacked import StackedMNIST
 from ganbench.errors import UserError
-from ganbench.metrics import EvaluationContext, register_evaluator
+from ganbench.metrics import EvaluationContext
 from ganbench.metrics.backbones import BACKBONES, Backbone, WeightsFile, cache_dir
-from ganbench.metrics.sampling import create_sampler, run_sampler
-from ganbench.metrics.throughput import GENERATION_BATCH
-from ganbench.report.tables import Column, register_column
 
 if TYPE_CHECKING:
     from torch_fidelity.feature_extractor_base import FeatureExtractorBase
@@ -83,13 +80,8 @@ def canonical_images(samples: torch.Tensor, size: int) -> torch.Tensor:
 
 
 def generated_images(context: EvaluationContext, count: int, size: int) -> torch.Tensor:
-    """``count`` samples of the run's generator from the sampling engine: uint8 (count, C, size, size)."""
-    sampler = create_sampler(context.gan, count, GENERATION_BATCH, context.seed)
-    batches: list[torch.Tensor] = []
-    sampler.add_event_handler(Events.ITERATION_COMPLETED,
-                              lambda engine: batches.append(canonical_images(engine.state.output, size)))
-    run_sampler(sampler)
-    return torch.cat(batches)
+    """``count`` of the evaluation's shared samples as canonical uint8 images (count, C, size, size)."""
+    return canonical_images(context.samples.generated(count), size)
 
 
 def reference_count(dataset: BenchDataset, requested: int) -> int:
@@ -245,6 +237,16 @@ class Fidelity:
     name = "fidelity"
     summary = ("FID, IS, KID, precision/recall (torch-fidelity), density/coverage on eval.backbone, with the "
                "sample counts and the backbone's weights sha256")
+    section = "metrics"
+    columns = (
+        Column("fid", "FID", False, 2, samples_key="fidelity_samples"),
+        Column("is_mean", "IS", True, 2),
+        Column("kid_mean", "KID", False, 4),
+        Column("precision", "precision", True, 3),
+        Column("recall", "recall", True, 3),
+        Column("density", "density", True, 3),
+        Column("coverage", "coverage", True, 3),
+    )
 
     def applies_to(self, dataset: BenchDataset) -> bool:
         return dataset.kind == "images"
@@ -285,12 +287,3 @@ class Fidelity:
             "fidelity_weights_sha256": weights.sha256,
         }
 
-
-register_evaluator(Fidelity())
-register_column(Column("fid", "FID", False, 2, samples_key="fidelity_samples"))
-register_column(Column("is_mean", "IS", True, 2))
-register_column(Column("kid_mean", "KID", False, 4))
-register_column(Column("precision", "precision", True, 3))
-register_column(Column("recall", "recall", True, 3))
-register_column(Column("density", "density", True, 3))
-register_column(Column("coverage", "coverage", True, 3))

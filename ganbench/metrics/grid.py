@@ -9,6 +9,7 @@ run's ``sample_grid`` artefact.
 from __future__ import annotations
 
 import io
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -16,9 +17,8 @@ import torch
 from PIL import Image
 from torchvision.utils import make_grid
 
-from ganbench import seeding
-from ganbench.data import BenchDataset
-from ganbench.metrics import EvaluationContext, register_evaluator
+from ganbench.data import BenchDataset, DataOptions
+from ganbench.metrics import EvaluationContext
 from ganbench.results import atomic_write_bytes
 
 GRID_SAMPLES = 64
@@ -37,15 +37,17 @@ def save_image_grid(images: torch.Tensor, path: Path, columns: int = 8) -> Path:
 class SampleGrid:
     name = "grid"
     summary = "PNG grid of 64 samples from fixed latent vectors (one per resolution for progressive variants)"
+    section = "metrics"
+    columns = ()
 
     def applies_to(self, dataset: BenchDataset) -> bool:
         return dataset.kind == "images"
 
+    def check(self, dataset: BenchDataset, options: Mapping[str, Any], data: DataOptions) -> None:
+        """Nothing to provide."""
+
     def evaluate(self, context: EvaluationContext) -> dict[str, Any]:
-        gan = context.gan
-        gan.eval()
-        z = gan.sample_latent(GRID_SAMPLES, seeding.generator(0, "grid"))
-        scales = gan.sample_scales(z)
+        scales = context.samples.scales(GRID_SAMPLES)
         finest = max(scales)
         for size, images in scales.items():
             name = "samples.png" if size == finest else f"samples_{size}px.png"
@@ -53,5 +55,3 @@ class SampleGrid:
             context.artifacts["sample_grid" if size == finest else f"sample_grid_{size}px"] = path
         return {}
 
-
-register_evaluator(SampleGrid())

@@ -12,8 +12,8 @@
   and ``reverse_kl`` is KL(P_gen || uniform) in nats (0 for a perfectly balanced generator,
   log 1000 = 6.91 for one that always draws the same triple).
 
-Images reach the classifier at the canonical size (see :mod:`ganbench.metrics.fidelity`). The
-predictions are accumulated by an Ignite metric attached to the sampling engine.
+Images reach the classifier at the canonical size (see :mod:`ganbench.metrics.fidelity`),
+from the evaluation's shared samples.
 """
 
 from __future__ import annotations
@@ -22,18 +22,14 @@ from collections.abc import Mapping
 from typing import Any
 
 import torch
-from ignite.metrics import Metric
-
+from ganbench.columns import Column
 from ganbench.data import BenchDataset, DataOptions
 from ganbench.data.images import MNIST_LIKE, ImageDataset
 from ganbench.data.stacked import StackedMNIST
-from ganbench.metrics import EvaluationContext, register_evaluator
+from ganbench.metrics import EvaluationContext
 from ganbench.metrics.backbones import BACKBONES, WeightsFile
 from ganbench.metrics.classifier import LeNet, load_classifier, predict_modes
 from ganbench.metrics.fidelity import canonical_images, reference_set
-from ganbench.metrics.sampling import create_sampler, run_sampler
-from ganbench.metrics.throughput import GENERATION_BATCH
-from ganbench.report.tables import Column, register_column
 
 CLASSIFIER_BACKBONE = "lenet"
 
@@ -48,24 +44,17 @@ def kl_divergence(counts: torch.Tensor, reference: torch.Tensor) -> float:
     return max(float((p[present] * (p[present] / q[present]).log()).sum()), 0.0)
 
 
-class ModeHistogram(Metric):
-    """Ignite metric: how often the classifier predicts each of ``modes`` modes (see
-    :func:`~ganbench.metrics.classifier.predict_modes`) over batches of generated samples; the
-    output transform turns the sampler's float samples into canonical uint8 images."""
+CLASSIFIED_PER_BATCH = 256
 
-    def __init__(self, classifier: LeNet, modes: int, size: int) -> None:
-        self.classifier = classifier
-        self.modes = modes
-        super().__init__(output_transform=lambda samples: canonical_images(samples, size), device="cpu")
 
-    def reset(self) -> None:
-        self.counts = torch.zeros(self.modes, dtype=torch.long)
-
-    def update(self, images: torch.Tensor) -> None:
-        self.counts += torch.bincount(predict_modes(self.classifier, images), minlength=self.modes)
-
-    def compute(self) -> torch.Tensor:
-        return self.counts.clone()
+def mode_histogram(classifier: LeNet, samples: torch.Tensor, modes: int, size: int) -> torch.Tensor:
+    """How often the classifier predicts each of ``modes`` modes (see
+    :func:`~ganbench.metrics.classifier.predict_modes`) over generated float samples (N, C, H, W),
+    brought to canonical uint8 images of side ``size`` and classified in batches: (modes,) counts."""
+    counts = torch.zeros(modes, dtype=torch.long)
+    for batch in samples.split(CLASSIFIED_PER_BATCH):
+        counts += torch.bincount(predict_modes(classifier, canonical_images(batch, size)), minlength=modes)
+    return counts
 
 
 class DigitModeCoverage:
@@ -76,20 +65,22 @@ class DigitModeCoverage:
         """Before training: the classifier for the dataset's digits exists."""
         BACKBONES.get(CLASSIFIER_BACKBONE).locate(dataset, options, data.download)
 
+    section = "metrics"
+
     def generated_counts(self, context: EvaluationContext, count: int) -> tuple[torch.Tensor, WeightsFile]:
-        """Histogram (modes,) of the predicted modes of ``count`` samples of the run's generator,
-        and the classifier's weights."""
+        """Histogram (modes,) of the predicted modes of ``count`` of the evaluation's samples, and
+        the classifier's weights."""
         weights = BACKBONES.get(CLASSIFIER_BACKBONE).locate(context.dataset, context.options, False)
         modes = context.dataset.num_classes  # type: ignore[attr-defined]
-        sampler = create_sampler(context.gan, count, GENERATION_BATCH, context.seed)
-        ModeHistogram(load_classifier(weights.path), modes, context.options["image_size"]).attach(sampler, "modes")
-        run_sampler(sampler)
-        return sampler.state.metrics["modes"], weights
+        counts = mode_histogram(load_classifier(weights.path), context.samples.generated(count), modes,
+                                context.options["image_size"])
+        return counts, weights
 
 
 class ClassCoverage(DigitModeCoverage):
     name = "classes"
     summary = "classes_covered and class_kl (KL to the reference class balance) by the lenet classifier"
+    columns = (Column("classes_covered", "classes", True, 1), Column("class_kl", "class KL", False, 3))
 
     def applies_to(self, dataset: BenchDataset) -> bool:
         return isinstance(dataset, ImageDataset) and dataset.name in MNIST_LIKE
@@ -112,6 +103,7 @@ class ClassCoverage(DigitModeCoverage):
 class StackedCoverage(DigitModeCoverage):
     name = "stacked"
     summary = "Stacked MNIST modes_covered (of 1,000) and reverse_kl to uniform on 26,000 samples (PacGAN protocol)"
+    columns = (Column("modes_covered", "modes", True, 1), Column("reverse_kl", "reverse KL", False, 3))
 
     def applies_to(self, dataset: BenchDataset) -> bool:
         return isinstance(dataset, StackedMNIST)
@@ -128,8 +120,3 @@ class StackedCoverage(DigitModeCoverage):
             "stacked_weights_sha256": weights.sha256,
         }
 
-
-register_evaluator(ClassCoverage())
-register_evaluator(StackedCoverage())
-register_column(Column("classes_covered", "classes", True, 1))
-register_column(Column("class_kl", "class KL", False, 3))

@@ -7,7 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from ganbench.citation import citation_text
-from ganbench.report.tables import VARIANT_GROUP, display_table, summarize
+from ganbench.report.sections import SECTIONS, by_kind
+from ganbench.report.tables import display_table, summarize
 from ganbench.results import atomic_write_text
 
 
@@ -31,18 +32,6 @@ def _provenance_lines(records: Sequence[dict[str, Any]]) -> list[str]:
     return [f"- {key}: {', '.join(sorted(values))}" for key, values in seen.items()]
 
 
-def _sample_grids(records: Sequence[dict[str, Any]]) -> list[tuple[str, str]]:
-    """(label, path) of the sample grid of the lowest finished seed per (variant, dataset, budget)."""
-    chosen: dict[tuple[str, str, str], dict[str, Any]] = {}
-    for record in records:
-        if record.get("status") != "finished" or "sample_grid" not in (record.get("artifacts") or {}):
-            continue
-        key = (record["variant"], record["dataset"], record["budget"])
-        if key not in chosen or record["seed"] < chosen[key]["seed"]:
-            chosen[key] = record
-    return [(f"{v} on {d} ({b}), seed {r['seed']}", r["artifacts"]["sample_grid"]) for (v, d, b), r in chosen.items()]
-
-
 def write_report(records: Sequence[dict[str, Any]], root: Path, outputs: Sequence[Path]) -> Path:
     table = display_table(summarize(records))
     lines = ["# ganbench report", ""]
@@ -58,26 +47,15 @@ def write_report(records: Sequence[dict[str, Any]], root: Path, outputs: Sequenc
             table.to_markdown(index=False),
             "",
         ]
-        style_records = [r for r in records if r.get("kind") == "style"]
-        if style_records:
-            lines += [
-                "## By preset",
-                "",
-                "Each preset over all its content × style pairs and seeds: mean ± sample standard deviation over "
-                "the finished runs.",
-                "",
-                display_table(summarize(style_records, VARIANT_GROUP)).to_markdown(index=False),
-                "",
-            ]
+        groups = by_kind(records)
+        for kind, section in SECTIONS.items():
+            if groups.get(kind):
+                lines += section.markdown(groups[kind], root)
         failures = [r for r in records if r.get("status") != "finished"]
         if failures:
             lines += ["## Runs that did not finish", ""]
             lines += [f"- `{r['run_id']}`: {r['status']} — {r.get('error', '')}" for r in failures]
             lines.append("")
-        grids = _sample_grids(records)
-        if grids:
-            lines += ["## Samples", "", "64 samples from the same fixed latent vectors for every run (seed shown).", ""]
-            lines += [f"**{label}**\n\n![{label}]({path})\n" for label, path in grids]
         plots = [p for p in outputs if p.suffix == ".png"]
         if plots:
             lines += ["## Plots", ""]

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from ganbench.columns import Column
+from ganbench.metrics import EVALUATORS
+from ganbench.report.sections import SECTIONS
 from ganbench.results import atomic_write_text
 
 GROUP = ["suite", "variant", "dataset", "budget"]
@@ -25,39 +27,17 @@ VARIANT_GROUP = ["suite", "variant", "budget"]
 DESCRIPTIONS = ["feature network"]
 
 
-@dataclass(frozen=True)
-class Column:
-    """A metric shown in the tables: its key, header, whether higher is better, and its number
-    format (``digits`` after the point with ``notation`` ``f``, significant digits with ``g``).
-
-    ``samples_key`` names the metric holding the sample count the value was computed on (e.g.
-    FID's N): shown in the header, ``FID (N=10,000)``, or in each cell when rows differ.
-    """
-
-    key: str
-    header: str
-    higher_is_better: bool | None
-    digits: int = 3
-    notation: str = "f"
-    samples_key: str | None = None
-
-
-# Shown in this order when present; other numeric metrics follow in the CSV only.
-COLUMNS = [
-    Column("modes_covered", "modes", True, 1),
-    Column("high_quality_fraction", "high-quality", True, 3),
-    Column("reverse_kl", "reverse KL", False, 3),
-    Column("train_images_per_second", "train img/s", True, 0),
-    Column("ms_per_iteration", "ms/iter", False, 2),
-    Column("generate_images_per_second", "gen img/s", True, 0),
-    Column("peak_memory_mb", "peak MiB", False, 0),
-]
-
-
-def register_column(column: Column) -> None:
-    """Show another metric in the Markdown/LaTeX tables (evaluator modules call this)."""
-    if all(existing.key != column.key for existing in COLUMNS):
-        COLUMNS.insert(next(i for i, c in enumerate(COLUMNS) if c.key == "train_images_per_second"), column)
+# Throughput columns come last; the others in the order their evaluators and kinds registered.
+def table_columns() -> list[Column]:
+    """The metrics the Markdown/LaTeX tables show, in order: each quality evaluator's columns,
+    each kind's own (its report section's), then the throughput columns; a key shown once."""
+    quality = [c for _, e in EVALUATORS.items() if e.section != "throughput" for c in e.columns]
+    kinds = [c for _, section in SECTIONS.items() for c in section.columns]
+    speed = [c for _, e in EVALUATORS.items() if e.section == "throughput" for c in e.columns]
+    shown: dict[str, Column] = {}
+    for column in (*quality, *kinds, *speed):
+        shown.setdefault(column.key, column)
+    return list(shown.values())
 
 
 def flatten(record: dict[str, Any]) -> dict[str, Any]:
@@ -118,7 +98,7 @@ def display_table(summary: pd.DataFrame) -> pd.DataFrame:
         f"{r.finished}/{r.runs}" + (f" ({r.diverged} diverged)" if r.diverged else "") + (f" ({r.failed} failed)" if r.failed else "")
         for r in summary.itertuples()
     ]
-    for column in COLUMNS:
+    for column in table_columns():
         if f"{column.key}_mean" not in summary:
             continue
         arrow = "" if column.higher_is_better is None else (" ↑" if column.higher_is_better else " ↓")

@@ -28,12 +28,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
-from ignite.engine import Engine, Events
+from ignite.engine import Engine
 from torch import nn
 
 from ganbench.style.features import VGGFeatures
 from ganbench.style.losses import StyleLosses, content_loss, gram_matrix, style_loss, total_variation
-from ganbench.training import History
+from ganbench.handlers import LossHistory
 
 # How far from 0 and 1 the sigmoid parametrisation starts a pixel: a quarter of an 8-bit grey level.
 SIGMOID_MARGIN = 0.25 / 255
@@ -165,16 +165,11 @@ def gradient_scale(objective: StyleObjective, image: StyledImage) -> float:
     return scale if scale > 0 else 1.0
 
 
-def attach_loss_history(transfer: StyleTransfer) -> History:
-    """Log ``step`` (steps taken before the measurement), the losses and the closure evaluations
-    every iteration; the run appends the final image's row (:func:`final_losses`)."""
-    history = History()
-
-    @transfer.engine.on(Events.ITERATION_COMPLETED)
-    def record(engine: Engine) -> None:
-        history.append({"step": engine.state.iteration - 1, **engine.state.output})
-
-    return history
+def loss_history() -> LossHistory:
+    """Logs ``step`` (steps taken before the measurement), the losses and the closure evaluations
+    each iteration (attach to ``ITERATION_COMPLETED``); the run appends the final image's row
+    (:func:`final_losses`)."""
+    return LossHistory(lambda engine: {"step": engine.state.iteration - 1, **engine.state.output})
 
 
 def final_losses(transfer: StyleTransfer) -> dict[str, float]:

@@ -1,5 +1,5 @@
-"""Style transfer in tables and plots: its columns, and per preset a content | style | result grid
-and the loss curves, regenerated from the records like every other output.
+"""The style kind's part of the report: its table columns, per preset a content | style | result
+grid and the loss curves, and a "By preset" table, regenerated from the records.
 
 Grids and captions say which feature network and weights produced the numbers; with untrained
 weights the grid's title says ``RANDOM weights`` and its file name ends in ``_random-weights``.
@@ -11,22 +11,15 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import matplotlib.pyplot as plt
+
 import pandas as pd
 import seaborn as sns
 from PIL import Image
 
-from ganbench.report.plots import register_plotter, save_figure
-from ganbench.report.tables import Column, register_column
-
-for _column in (
-    Column("ssim", "SSIM", True, 3),
-    Column("content_loss", "content loss", False, 3, "g"),
-    Column("style_loss", "style loss", False, 3, "g"),
-    Column("tv_loss", "TV loss", False, 3, "g"),
-    Column("convergence_iterations", "steps to 1 %", False, 0),
-):
-    register_column(_column)
+from ganbench.columns import Column
+from ganbench.report.figures import plt, save_figure
+from ganbench.report.tables import VARIANT_GROUP, display_table, summarize
+from ganbench.style.run import KIND
 
 LOSS_PANELS = (("content_loss", "content loss"), ("style_loss", "style loss"), ("total_loss", "total (weighted)"))
 
@@ -84,14 +77,12 @@ def plot_style_losses(records: Sequence[dict[str, Any]], root: Path, title: str)
     return figure
 
 
-@register_plotter
 def plot_style_runs(records: Sequence[dict[str, Any]], root: Path) -> list[Path]:
     """Per (preset, budget) of style records: ``plots/style_grid_<preset>_<budget>[_random-weights].png``
     and ``plots/style_losses_<preset>_<budget>.png``."""
     groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for record in records:
-        if record.get("kind") == "style":
-            groups.setdefault((record["variant"], record["budget"]), []).append(record)
+        groups.setdefault((record["variant"], record["budget"]), []).append(record)
     written = []
     for (preset, budget), group in groups.items():
         suffix = "_random-weights" if _random_weights(group) else ""
@@ -102,3 +93,31 @@ def plot_style_runs(records: Sequence[dict[str, Any]], root: Path) -> list[Path]
         if curves is not None:
             written.append(save_figure(curves, root / "plots" / f"style_losses_{preset}_{budget}.png"))
     return written
+
+
+class StyleReport:
+    """The style kind's report section (see :class:`ganbench.report.sections.ReportSection`)."""
+
+    kind = KIND
+    columns = (
+        Column("ssim", "SSIM", True, 3),
+        Column("content_loss", "content loss", False, 3, "g"),
+        Column("style_loss", "style loss", False, 3, "g"),
+        Column("tv_loss", "TV loss", False, 3, "g"),
+        Column("convergence_iterations", "steps to 1 %", False, 0),
+    )
+
+    def plots(self, records: Sequence[dict[str, Any]], root: Path) -> list[Path]:
+        return plot_style_runs(records, root)
+
+    def markdown(self, records: Sequence[dict[str, Any]], root: Path) -> list[str]:
+        """A "By preset" table: each preset over all its content x style pairs and seeds."""
+        return [
+            "## By preset",
+            "",
+            "Each preset over all its content × style pairs and seeds: mean ± sample standard deviation over "
+            "the finished runs.",
+            "",
+            display_table(summarize(records, VARIANT_GROUP)).to_markdown(index=False),
+            "",
+        ]

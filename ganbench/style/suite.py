@@ -10,13 +10,17 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from ganbench.data import DataOptions
+from ganbench.errors import UserError
+from ganbench.runs import Budget, RunRequest, check_request, require_all_budgets
+from ganbench.settings import resolve
 from ganbench.style import DEFAULT_CONTENT, DEFAULT_STYLE, STYLE_SCOPE, STYLE_SETTINGS
-from ganbench.suites import SUITES, Budget, RunRequest, require_all_budgets
-
-if TYPE_CHECKING:
-    from ganbench.suites import PlannedRun
+from ganbench.style.engine import style_layers
+from ganbench.style.features import check_layers, resolve_weights
+from ganbench.style.images import default_style_images, resolve_images
+from ganbench.style.run import KIND, StyleRun
 
 
 @dataclass(frozen=True)
@@ -38,26 +42,22 @@ class StyleSuite:
     seeds: int
     budgets: Mapping[str, Budget]
     default_budget: str
+    kind: str = KIND
+    options: tuple[str, ...] = ("--content", "--style", "--vgg-weights")
 
     def __post_init__(self) -> None:
         require_all_budgets(self.name, self.budgets)
 
-    def plan(self, request: RunRequest) -> list[PlannedRun]:
-        from ganbench.style.run import plan_style_runs
-
-        return list(plan_style_runs(self, request))
+    def plan(self, request: RunRequest) -> list[StyleRun]:
+        return plan_style_runs(self, request)
 
     def matrix(self) -> str:
         return f"presets {','.join(self.presets)}; content {','.join(DEFAULT_CONTENT)}; style {','.join(DEFAULT_STYLE)}"
 
     def resolved_settings(self, scope: str, budget: str) -> tuple[Mapping[str, Any], dict[str, Any]]:
-        from ganbench.style.run import preset_settings
-
         if scope == STYLE_SCOPE:
             scope = "gatys"
         if scope not in self.presets:
-            from ganbench.errors import UserError
-
             raise UserError(f"{scope!r} is not a preset of suite {self.name}; choose one of: "
                             f"{', '.join(self.presets)}")
         return STYLE_SETTINGS, preset_settings(self, scope, budget)
@@ -78,20 +78,80 @@ PRESETS = {
     "tv": Preset("with a total-variation loss", {"tv_weight": TV_WEIGHT}),
 }
 
-SUITES.add(
-    "style",
-    StyleSuite(
-        name="style",
-        summary="neural style transfer (Gatys et al. 2016): settings presets x content x style images",
-        presets=PRESETS,
-        seeds=1,
-        budgets={
-            "smoke": Budget(iterations=6, settings={"*": {"image_size": 32}}),
-            "quick": Budget(iterations=100, settings={"*": {"image_size": 64}}),
-            # At 512 px a checkpoint with L-BFGS's history is about 600 MB: save one every 250 steps.
-            "standard": Budget(iterations=500, settings={"*": {"image_size": 512}}, checkpoint_every=250),
-            "paper": Budget(iterations=1000, settings={"*": {"image_size": 512}}, checkpoint_every=250),
-        },
-        default_budget="quick",
-    ),
+STYLE = StyleSuite(
+    name="style",
+    summary="neural style transfer (Gatys et al. 2016): settings presets x content x style images",
+    presets=PRESETS,
+    seeds=1,
+    budgets={
+        "smoke": Budget(iterations=6, settings={"*": {"image_size": 32}}),
+        "quick": Budget(iterations=100, settings={"*": {"image_size": 64}}),
+        # At 512 px a checkpoint with L-BFGS's history is about 600 MB: save one every 250 steps.
+        "standard": Budget(iterations=500, settings={"*": {"image_size": 512}}, checkpoint_every=250),
+        "paper": Budget(iterations=1000, settings={"*": {"image_size": 512}}, checkpoint_every=250),
+    },
+    default_budget="quick",
 )
+
+
+def plan_style_runs(suite: StyleSuite, request: RunRequest) -> list[StyleRun]:
+    """Expand the suite into runs; every name, value, image and weights file is checked first.
+
+    ``request.variants`` picks presets; ``--set`` scopes are ``style`` or ``*`` (every preset) and
+    preset names. Settings apply in order: defaults, preset, budget, ``--set style.``/``*``,
+    ``--set <preset>.``.
+    """
+    check_request(suite, request)
+    presets = list(request.variants or suite.presets)
+    for name in presets:
+        if name not in suite.presets:
+            raise UserError(f"unknown preset {name!r} of suite {suite.name}; choose one of: {', '.join(suite.presets)}")
+    overrides = dict(request.overrides)
+    for scope in overrides:
+        if scope not in ("*", STYLE_SCOPE, *presets):
+            raise UserError(f"--set {scope}.…: {scope!r} is not a preset of this run; use one of: "
+                            f"{', '.join([STYLE_SCOPE, *presets])}")
+    budget = suite.budgets[request.budget]
+    contents = resolve_images(request.options.get("--content") or DEFAULT_CONTENT, "--content")
+    styles = (resolve_images(request.options["--style"], "--style") if request.options.get("--style")
+              else default_style_images(DataOptions(data_root=request.data_root)))
+    runs = []
+    for preset in presets:
+        settings = preset_settings(suite, preset, request.budget, overrides)
+        check_style_settings(preset, settings)
+        weights = resolve_weights(settings["arch"], settings["weights"], request.options.get("--vgg-weights"))
+        for content in contents:
+            for style in styles:
+                for seed in range(request.seeds or budget.seeds or suite.seeds):
+                    runs.append(StyleRun(
+                        suite=suite.name, preset=preset, content=content, style=style, seed=seed,
+                        budget=request.budget, iterations=request.iterations or budget.iterations_for(preset),
+                        checkpoint_every=budget.checkpoint_every,
+                        max_seconds=request.time_limit or budget.max_seconds,
+                        settings=settings, weights=weights,
+                    ))
+    return runs
+
+
+def preset_settings(suite: StyleSuite, preset: str, budget: str,
+                    overrides: Mapping[str, Mapping[str, str]] | None = None) -> dict[str, Any]:
+    """The settings a run of ``preset`` at ``budget`` uses: defaults, preset, budget, ``--set
+    style.``/``*``, ``--set <preset>.``."""
+    overrides = overrides or {}
+    plan = suite.budgets[budget]
+    return resolve(STYLE_SETTINGS, preset, suite.presets[preset].settings, plan.settings.get("*", {}),
+                   plan.settings.get(preset, {}), overrides.get("*", {}), overrides.get(STYLE_SCOPE, {}),
+                   overrides.get(preset, {}))
+
+
+def check_style_settings(preset: str, settings: Mapping[str, Any]) -> None:
+    """Layer names exist in the chosen network; one weight per style layer when weights are given."""
+    check_layers(settings["arch"], [settings["content_layer"]], f"{preset}.content_layer")
+    layers = style_layers(settings)
+    if not layers:
+        raise UserError(f"bad value for {preset}.style_layers: give at least one layer, e.g. relu1_1,relu2_1")
+    check_layers(settings["arch"], layers, f"{preset}.style_layers")
+    weights = settings["style_layer_weights"]
+    if weights is not None and len(weights) != len(layers):
+        raise UserError(f"bad value for {preset}.style_layer_weights: {len(weights)} weights for {len(layers)} "
+                        f"style layers; give one per layer, or none for equal weights")

@@ -74,11 +74,12 @@ class RelativisticAverageHinge(GanLoss):
         return F.relu(1 + (real - fake.mean())).mean() + F.relu(1 - (fake - real.mean())).mean()
 
 
-LOSSES: Registry[Callable[[float, float], GanLoss]] = Registry("loss")
-LOSSES.add("ns", lambda gp_weight, drift: NonSaturating())
-LOSSES.add("hinge", lambda gp_weight, drift: Hinge())
-LOSSES.add("wgan-gp", lambda gp_weight, drift: WassersteinGP(gp_weight, drift))
-LOSSES.add("rahinge", lambda gp_weight, drift: RelativisticAverageHinge())
+LOSSES: Registry[Callable[[float, float], GanLoss]] = Registry("loss", {
+    "ns": lambda gp_weight, drift: NonSaturating(),
+    "hinge": lambda gp_weight, drift: Hinge(),
+    "wgan-gp": lambda gp_weight, drift: WassersteinGP(gp_weight, drift),
+    "rahinge": lambda gp_weight, drift: RelativisticAverageHinge(),
+})
 
 
 def make_loss(name: str, gp_weight: float = 10.0, drift: float = 0.0) -> GanLoss:

@@ -27,8 +27,9 @@ from ignite.engine import Engine, Events
 from torch import nn
 
 from ganbench.data import BenchDataset
-from ganbench.models import GAN, VARIANTS, Variant, with_defaults
-from ganbench.models.layers import (
+from ganbench.gan.model import GAN, Variant, with_defaults
+from ganbench.handlers import ModelEMA
+from ganbench.gan.variants.layers import (
     PYRAMID_SETTINGS,
     EqualizedConv2d,
     InitialBlock,
@@ -39,7 +40,7 @@ from ganbench.models.layers import (
     upsample,
 )
 from ganbench.settings import Setting
-from ganbench.training import TRAINER_SETTINGS
+from ganbench.gan.trainer import TRAINER_SETTINGS
 
 
 class Generator(nn.Module):
@@ -131,12 +132,6 @@ def phase_at(phases: list[Phase], iteration: int) -> Phase:
     return phases[-1]
 
 
-def ema_decay_at(decay: float, iteration: int) -> float:
-    """The EMA decay used after ``iteration``: min(decay, (1 + t) / (10 + t)), so the average
-    follows G closely early on instead of staying near the initial weights on short runs."""
-    return min(decay, (1 + iteration) / (10 + iteration))
-
-
 class ProGAN(GAN):
     """Holds the current level and alpha; evaluation samples come from the EMA generator at the
     current level, upsampled to the final size (so mid-training evaluations are comparable)."""
@@ -184,12 +179,8 @@ class ProGAN(GAN):
             phase = phase_at(self.phases, engine.state.iteration)
             self.level, self.alpha = phase.level, phase.alpha(engine.state.iteration)
 
-        @trainer.on(Events.ITERATION_COMPLETED)
-        def update_ema(engine: Engine) -> None:
-            decay = ema_decay_at(self.ema_decay, engine.state.iteration)
-            with torch.no_grad():
-                for average, live in zip(self.generator_ema.parameters(), self.generator.parameters()):
-                    average.lerp_(live, 1 - decay)
+        trainer.add_event_handler(Events.ITERATION_COMPLETED, ModelEMA(self.generator, self.generator_ema,
+                                                                       self.ema_decay))
 
     def schedule_state(self) -> dict[str, Any]:
         return {"resolution": self.sizes[self.level], "alpha": self.alpha}
@@ -217,15 +208,12 @@ def build(settings: dict[str, Any], data: BenchDataset) -> ProGAN:
     return ProGAN(generator, discriminator, settings["latent_dim"], sizes, settings["ema_decay"])
 
 
-VARIANTS.add(
-    "progan",
-    Variant(
-        name="progan",
-        summary="progressive growing 4->8->16->32 with fade-in, pixel norm, minibatch std, equalized lr, WGAN-GP, "
-                "G EMA",
-        reference="Karras, Aila, Laine & Lehtinen 2018",
-        settings=SETTINGS,
-        kinds=("images",),
-        build=build,
-    ),
+VARIANT = Variant(
+    name="progan",
+    summary="progressive growing 4->8->16->32 with fade-in, pixel norm, minibatch std, equalized lr, WGAN-GP, "
+            "G EMA",
+    reference="Karras, Aila, Laine & Lehtinen 2018",
+    settings=SETTINGS,
+    kinds=("images",),
+    build=build,
 )

@@ -1,5 +1,9 @@
-"""GAN variants by name. A variant is data (its settings) plus a small module that builds a
-:class:`GAN`; every variant trains on the one Ignite trainer in :mod:`ganbench.training`."""
+"""What a GAN variant is: a :class:`GAN` (generator, discriminator and how the trainer feeds them)
+and a :class:`Variant` (its settings as data, the data kinds it handles, its builder).
+
+Each variant is one module of :mod:`ganbench.gan.variants` defining ``VARIANT``;
+:mod:`ganbench.builtins` registers it in :data:`VARIANTS`. Every variant trains on the one Ignite
+trainer of :mod:`ganbench.gan.trainer`."""
 
 from __future__ import annotations
 
@@ -121,6 +125,3 @@ def count_parameters(module: nn.Module) -> int:
 
 def flat_size(shape: tuple[int, ...]) -> int:
     return math.prod(shape)
-
-
-from ganbench.models import fc, dcgan, progan, msggan  # noqa: E402,F401,I001  (registers the variants)

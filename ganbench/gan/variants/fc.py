@@ -14,9 +14,9 @@ import torch
 from torch import nn
 
 from ganbench.data import BenchDataset
-from ganbench.models import GAN, VARIANTS, Variant, flat_size, init_normal, with_defaults
+from ganbench.gan.model import GAN, Variant, flat_size, init_normal, with_defaults
 from ganbench.settings import Setting
-from ganbench.training import TRAINER_SETTINGS
+from ganbench.gan.trainer import TRAINER_SETTINGS
 
 
 class Maxout(nn.Module):
@@ -91,14 +91,11 @@ def build(settings: dict[str, Any], data: BenchDataset) -> GAN:
     return gan
 
 
-VARIANTS.add(
-    "fc",
-    Variant(
-        name="fc",
-        summary="fully connected GAN (MLP G and D), PacGAN's 2D architecture by default",
-        reference="Goodfellow et al. 2014; architecture of Lin et al. 2018 (PacGAN)",
-        settings=SETTINGS,
-        kinds=("points", "images"),
-        build=build,
-    ),
+VARIANT = Variant(
+    name="fc",
+    summary="fully connected GAN (MLP G and D), PacGAN's 2D architecture by default",
+    reference="Goodfellow et al. 2014; architecture of Lin et al. 2018 (PacGAN)",
+    settings=SETTINGS,
+    kinds=("points", "images"),
+    build=build,
 )

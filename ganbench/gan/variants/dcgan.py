@@ -18,9 +18,9 @@ from torch import nn
 
 from ganbench.data import BenchDataset
 from ganbench.errors import UserError
-from ganbench.models import GAN, VARIANTS, Variant, init_normal, with_defaults
+from ganbench.gan.model import GAN, Variant, init_normal, with_defaults
 from ganbench.settings import Setting
-from ganbench.training import TRAINER_SETTINGS
+from ganbench.gan.trainer import TRAINER_SETTINGS
 
 
 def blocks_for(image_size: int) -> int:
@@ -89,14 +89,11 @@ def build(settings: dict[str, Any], data: BenchDataset) -> GAN:
     return gan
 
 
-VARIANTS.add(
-    "dcgan",
-    Variant(
-        name="dcgan",
-        summary="DCGAN: transposed-conv G, strided-conv D, BatchNorm, LeakyReLU 0.2, tanh",
-        reference="Radford, Metz & Chintala 2016",
-        settings=SETTINGS,
-        kinds=("images",),
-        build=build,
-    ),
+VARIANT = Variant(
+    name="dcgan",
+    summary="DCGAN: transposed-conv G, strided-conv D, BatchNorm, LeakyReLU 0.2, tanh",
+    reference="Radford, Metz & Chintala 2016",
+    settings=SETTINGS,
+    kinds=("images",),
+    build=build,
 )

@@ -21,8 +21,8 @@ import torch
 from torch import nn
 
 from ganbench.data import BenchDataset
-from ganbench.models import GAN, VARIANTS, Variant, with_defaults
-from ganbench.models.layers import (
+from ganbench.gan.model import GAN, Variant, with_defaults
+from ganbench.gan.variants.layers import (
     PYRAMID_SETTINGS,
     EqualizedConv2d,
     InitialBlock,
@@ -33,7 +33,7 @@ from ganbench.models.layers import (
     upsample,
 )
 from ganbench.settings import Setting
-from ganbench.training import TRAINER_SETTINGS
+from ganbench.gan.trainer import TRAINER_SETTINGS
 
 COMBINE = ("simple", "lin_cat", "cat_lin")
 
@@ -132,14 +132,11 @@ def build(settings: dict[str, Any], data: BenchDataset) -> MSGGAN:
     return MSGGAN(generator, discriminator, settings["latent_dim"])
 
 
-VARIANTS.add(
-    "msggan",
-    Variant(
-        name="msggan",
-        summary="MSG-GAN: every G scale feeds D (combine simple|lin_cat|cat_lin), relativistic average hinge loss",
-        reference="Karnewar & Wang 2020",
-        settings=SETTINGS,
-        kinds=("images",),
-        build=build,
-    ),
+VARIANT = Variant(
+    name="msggan",
+    summary="MSG-GAN: every G scale feeds D (combine simple|lin_cat|cat_lin), relativistic average hinge loss",
+    reference="Karnewar & Wang 2020",
+    settings=SETTINGS,
+    kinds=("images",),
+    build=build,
 )

@@ -1,27 +1,21 @@
-"""Seaborn plots of an output folder: loss curves per (variant, dataset), and for 2D data the
-generated samples over the true modes.
-
-Plotters are registered functions ``plotter(records, root) -> [paths written]``; other parts of
-ganbench (e.g. style transfer) add their own with :func:`register_plotter`.
-"""
+"""The GAN kind's part of the report: loss curves per (variant, dataset, budget), for 2D data the
+generated samples over the true modes, metrics during training, and the sample grids."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import matplotlib
+import numpy as np
+import pandas as pd
+import seaborn as sns
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import seaborn as sns  # noqa: E402
-
-from ganbench.data import DataOptions, load_dataset  # noqa: E402
-from ganbench.data.toy import GaussianMixture2D  # noqa: E402
-from ganbench.report.tables import COLUMNS  # noqa: E402
+from ganbench.data import DataOptions, load_dataset
+from ganbench.data.toy import GaussianMixture2D
+from ganbench.gan.run import KIND
+from ganbench.report.figures import plt, save_figure
+from ganbench.report.tables import table_columns
 
 
 def _groups(records: Sequence[dict[str, Any]]) -> dict[tuple[str, str, str], list[dict[str, Any]]]:
@@ -29,15 +23,6 @@ def _groups(records: Sequence[dict[str, Any]]) -> dict[tuple[str, str, str], lis
     for record in records:
         groups.setdefault((record["variant"], record["dataset"], record["budget"]), []).append(record)
     return groups
-
-
-def save_figure(figure: plt.Figure, path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.stem}.tmp.png")
-    figure.savefig(temporary, dpi=110, bbox_inches="tight")
-    plt.close(figure)
-    temporary.replace(path)
-    return path
 
 
 def plot_losses(records: Sequence[dict[str, Any]], root: Path, title: str) -> plt.Figure | None:
@@ -99,21 +84,10 @@ def plot_points(records: Sequence[dict[str, Any]], root: Path, title: str) -> pl
     return figure
 
 
-Plotter = Callable[[Sequence[dict[str, Any]], Path], list[Path]]
-PLOTTERS: list[Plotter] = []
-
-
-def register_plotter(plotter: Plotter) -> Plotter:
-    PLOTTERS.append(plotter)
-    return plotter
-
-
-@register_plotter
 def plot_gan_runs(records: Sequence[dict[str, Any]], root: Path) -> list[Path]:
     """Loss curves and 2D sample plots, one file per (variant, dataset, budget) of GAN runs."""
     written = []
-    gan_records = [r for r in records if r.get("kind", "gan") == "gan"]
-    for (variant, dataset, budget), group in _groups(gan_records).items():
+    for (variant, dataset, budget), group in _groups(records).items():
         stem = f"{variant}_{dataset}_{budget}"
         for kind, make in (("losses", plot_losses), ("samples", plot_points)):
             figure = make(group, root, f"{variant} on {dataset} ({budget})")
@@ -133,15 +107,14 @@ def metric_history(records: Sequence[dict[str, Any]], root: Path) -> pd.DataFram
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
-@register_plotter
 def plot_metric_curves(records: Sequence[dict[str, Any]], root: Path) -> list[Path]:
     """Metrics against training iterations (e.g. FID): ``plots/curves_VARIANT_DATASET_BUDGET.png``
     with one panel per table metric in the history and one line per seed."""
     written = []
-    finished = [r for r in records if r.get("kind", "gan") == "gan" and r.get("status") == "finished"]
+    finished = [r for r in records if r.get("status") == "finished"]
     for (variant, dataset, budget), group in _groups(finished).items():
         history = metric_history(group, root)
-        shown = [column for column in COLUMNS if column.key in history]
+        shown = [column for column in table_columns() if column.key in history]
         if not shown:
             continue
         figure, axes = plt.subplots(1, len(shown), figsize=(3.4 * len(shown), 3.0), squeeze=False)
@@ -153,10 +126,30 @@ def plot_metric_curves(records: Sequence[dict[str, Any]], root: Path) -> list[Pa
     return written
 
 
-def write_plots(records: Sequence[dict[str, Any]], root: Path) -> list[Path]:
-    """Run every registered plotter; returns the files written."""
-    sns.set_theme(style="whitegrid", context="paper")
-    written: list[Path] = []
-    for plotter in PLOTTERS:
-        written += plotter(records, root)
-    return written
+def sample_grids(records: Sequence[dict[str, Any]]) -> list[tuple[str, str]]:
+    """(label, path) of the sample grid of the lowest finished seed per (variant, dataset, budget)."""
+    chosen: dict[tuple[str, str, str], dict[str, Any]] = {}
+    for record in records:
+        if record.get("status") != "finished" or "sample_grid" not in (record.get("artifacts") or {}):
+            continue
+        key = (record["variant"], record["dataset"], record["budget"])
+        if key not in chosen or record["seed"] < chosen[key]["seed"]:
+            chosen[key] = record
+    return [(f"{v} on {d} ({b}), seed {r['seed']}", r["artifacts"]["sample_grid"]) for (v, d, b), r in chosen.items()]
+
+
+class GanReport:
+    """The GAN kind's report section (see :class:`ganbench.report.ReportSection`)."""
+
+    kind = KIND
+    columns = ()  # the evaluators declare the GAN tables' columns
+
+    def plots(self, records: Sequence[dict[str, Any]], root: Path) -> list[Path]:
+        return plot_gan_runs(records, root) + plot_metric_curves(records, root)
+
+    def markdown(self, records: Sequence[dict[str, Any]], root: Path) -> list[str]:
+        grids = sample_grids(records)
+        if not grids:
+            return []
+        lines = ["## Samples", "", "64 samples from the same fixed latent vectors for every run (seed shown).", ""]
+        return lines + [f"**{label}**\n\n![{label}]({path})\n" for label, path in grids]

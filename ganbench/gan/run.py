@@ -1,0 +1,153 @@
+"""One GAN run: build the variant, train it on the Ignite trainer with the shared handlers,
+evaluate it on one shared sample set, and return its outcome for the record."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from ignite.engine import Engine, Events
+
+from ganbench import seeding
+from ganbench.data import BenchDataset, DataOptions, load_dataset
+from ganbench.gan.model import GAN, VARIANTS
+from ganbench.gan.sampling import GENERATION_BATCH, POINTS_BATCH, SampleSet
+from ganbench.gan.trainer import create_gan_trainer
+from ganbench.handlers import History, IterationTimer, LossHistory, progress_bar
+from ganbench.metrics import EVALUATORS, EvaluationContext
+from ganbench.results import atomic_write_text
+from ganbench.runs import EngineRun, RunContext, run_id_for
+
+KIND = "gan"
+
+
+@dataclass(frozen=True)
+class GanRun:
+    """One cell of a GAN suite's matrix, fully resolved."""
+
+    suite: str
+    variant: str
+    dataset: str
+    seed: int
+    budget: str
+    iterations: int
+    checkpoint_every: int
+    max_seconds: float | None
+    settings: Mapping[str, Any]
+    evaluation: Mapping[str, Any]
+    evaluators: tuple[str, ...]
+    data: DataOptions
+
+    @property
+    def identity(self) -> dict[str, Any]:
+        return {"kind": KIND, "suite": self.suite, "variant": self.variant, "dataset": self.dataset,
+                "seed": self.seed, "budget": self.budget}
+
+    def config(self) -> dict[str, Any]:
+        data = asdict(self.data)
+        return {
+            "variant": self.variant,
+            "dataset": self.dataset,
+            "seed": self.seed,
+            "iterations": self.iterations,
+            "max_seconds": self.max_seconds,
+            "settings": dict(self.settings),
+            "evaluation": dict(self.evaluation),
+            "evaluators": list(self.evaluators),
+            "data": {key: data[key] for key in ("split", "image_size")},
+        }
+
+    @property
+    def run_id(self) -> str:
+        return run_id_for(self.variant, self.dataset, self.seed, self.budget, self.config())
+
+    @property
+    def label(self) -> str:
+        return f"{self.variant} {self.dataset} seed {self.seed}"
+
+    def work(self, context: RunContext) -> dict[str, Any]:
+        dataset = load_dataset(self.dataset, self.data)
+        context.provenance["data"] = dataset.describe()
+        return train_and_evaluate(self, dataset, context.device, context.run_dir, context.progress)
+
+
+def loss_history(gan: GAN) -> LossHistory:
+    """Logs iteration, loss_d, loss_g, d_skipped and the variant's schedule values (attach to
+    ``ITERATION_COMPLETED``)."""
+    return LossHistory(lambda engine: {"iteration": engine.state.iteration, **engine.state.output,
+                                       **gan.schedule_state()})
+
+
+def train_and_evaluate(run: GanRun, dataset: BenchDataset, device: torch.device, run_dir: Path,
+                       progress: bool) -> dict[str, Any]:
+    """Train ``run`` (resuming from its newest checkpoint in ``run_dir``), then evaluate it; a run
+    whose losses become non-finite ends ``diverged`` without evaluation."""
+    variant = VARIANTS.get(run.variant)
+    torch.manual_seed(seeding.derive_seed(run.seed, seeding.INIT))
+    gan = variant.build(dict(run.settings), dataset).to(device)
+    training = create_gan_trainer(gan, dataset, run.settings, run.seed)
+    engine = training.engine
+    losses = loss_history(gan)
+    engine.add_event_handler(Events.ITERATION_COMPLETED, losses)
+    metric_history = History()
+    to_save = {"trainer": engine, "gan": gan, "losses": losses, "metric_history": metric_history,
+               **{f"optimizer_{k}": v for k, v in training.optimizers.items()}}
+    lifecycle = EngineRun(engine, to_save, run_dir, run.iterations, run.checkpoint_every, run.max_seconds)
+    timer = IterationTimer(device, warmup=min(5, run.iterations // 4)).attach(engine)
+    gan.attach(engine, run.iterations)
+    artifacts: dict[str, Any] = {}
+
+    def evaluation_now(training: Mapping[str, Any] | None = None) -> EvaluationContext:
+        """A context with a new sample set of the model as it is now, shared by every evaluator."""
+        samples = SampleSet(gan, run.seed, POINTS_BATCH if dataset.kind == "points" else GENERATION_BATCH)
+        return EvaluationContext(samples, dataset, run.data, run.seed, device, run_dir, dict(run.evaluation),
+                                 training or {}, artifacts)
+
+    quality = [name for name in run.evaluators if EVALUATORS.get(name).section == "metrics"]
+    every = int(run.evaluation.get("every", 0))
+    if every and quality:
+
+        def evaluate_during_training(engine: Engine) -> None:
+            if lifecycle.divergence.diverged_at is None:
+                row = {"iteration": engine.state.iteration}
+                row.update(_numbers(evaluate(quality, evaluation_now())))
+                metric_history.append(row)
+
+        engine.add_event_handler(Events.ITERATION_COMPLETED(every=every), evaluate_during_training)
+    if progress:
+        bar, transform = progress_bar(run.label, ("loss_d", "loss_g"))
+        bar.attach(engine, output_transform=transform)
+    lifecycle.run()
+
+    atomic_write_text(run_dir / "losses.csv", losses.to_csv())
+    artifacts["losses"] = run_dir / "losses.csv"
+    outcome = lifecycle.outcome(artifacts)
+    if gan.schedule_summary():
+        outcome["schedule"] = gan.schedule_summary()
+    if outcome.get("status") == "diverged":
+        return outcome
+    context = evaluation_now({**timer.summary(training.images_per_iteration), **timer.memory_summary()})
+    sections: dict[str, dict[str, Any]] = {"metrics": {}, "throughput": {}}
+    for name in run.evaluators:
+        sections[EVALUATORS.get(name).section].update(EVALUATORS.get(name).evaluate(context))
+    if metric_history.length and metric_history.columns["iteration"][-1] != engine.state.iteration:
+        metric_history.append({"iteration": engine.state.iteration, **_numbers(sections["metrics"])})
+    if metric_history.length:
+        atomic_write_text(run_dir / "metric_history.csv", metric_history.to_csv())
+        artifacts["metric_history"] = run_dir / "metric_history.csv"
+    outcome.update(status="finished", **sections)
+    return outcome
+
+
+def evaluate(names: list[str], context: EvaluationContext) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for name in names:
+        values.update(EVALUATORS.get(name).evaluate(context))
+    return values
+
+
+def _numbers(values: Mapping[str, Any]) -> dict[str, float]:
+    return {k: float(v) for k, v in values.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}

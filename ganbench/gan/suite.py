@@ -1,0 +1,125 @@
+"""GAN suites: variants x datasets x seeds at a budget, and their planning into :class:`GanRun` cells."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from ganbench.data import DataOptions, load_dataset
+from ganbench.errors import UserError
+from ganbench.gan.model import VARIANTS
+from ganbench.gan.run import KIND, GanRun
+from ganbench.metrics import EVALUATION_SETTINGS, EVALUATORS
+from ganbench.runs import Budget, RunRequest, check_request, require_all_budgets
+from ganbench.settings import resolve
+
+EVALUATION_SCOPE = "eval"
+
+
+@dataclass(frozen=True)
+class GanSuite:
+    """A GAN suite: variants x datasets x seeds. ``settings`` changes variants' defaults, per
+    variant name; ``data`` gives data options (e.g. ``split``)."""
+
+    name: str
+    summary: str
+    variants: tuple[str, ...]
+    datasets: tuple[str, ...]
+    seeds: int
+    budgets: Mapping[str, Budget]
+    default_budget: str
+    evaluators: tuple[str, ...]
+    settings: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    data: Mapping[str, Any] = field(default_factory=dict)
+    kind: str = KIND
+    options: tuple[str, ...] = ("--datasets", "--split")
+
+    def __post_init__(self) -> None:
+        require_all_budgets(self.name, self.budgets)
+
+    def plan(self, request: RunRequest) -> list[GanRun]:
+        return plan_runs(self, request)
+
+    def matrix(self) -> str:
+        return f"variants {','.join(self.variants)}; datasets {','.join(self.datasets)}"
+
+    def resolved_settings(self, scope: str, budget: str) -> tuple[Mapping[str, Any], dict[str, Any]]:
+        if scope == EVALUATION_SCOPE:
+            return EVALUATION_SETTINGS, resolve(EVALUATION_SETTINGS, scope, self.budgets[budget].evaluation)
+        if scope not in self.variants:
+            raise UserError(f"{scope!r} is not a variant of suite {self.name}; choose one of: "
+                            f"{', '.join([*self.variants, EVALUATION_SCOPE])}")
+        return VARIANTS.get(scope).settings, variant_settings(self, scope, budget)
+
+
+def variant_settings(suite: GanSuite, variant_name: str, budget: str,
+                     overrides: Mapping[str, Mapping[str, str]] | None = None) -> dict[str, Any]:
+    """The settings a run of ``variant_name`` in ``suite`` at ``budget`` uses: the variant's
+    defaults, then the suite's changes, the budget's, ``--set KEY=`` (where the variant has the
+    key) and ``--set VARIANT.KEY=``."""
+    variant = VARIANTS.get(variant_name)
+    overrides = overrides or {}
+    unscoped = {key: value for key, value in overrides.get("*", {}).items() if key in variant.settings}
+    return resolve(variant.settings, variant_name, suite.settings.get(variant_name, {}),
+                   suite.budgets[budget].settings.get(variant_name, {}), unscoped, overrides.get(variant_name, {}))
+
+
+def plan_runs(suite: GanSuite, request: RunRequest) -> list[GanRun]:
+    """Expand ``suite`` into runs; every name and value is checked before anything runs.
+
+    ``request.overrides`` maps a variant name, ``"eval"`` or ``"*"`` (every variant having the key)
+    to ``{setting: text}`` (from ``--set``); ``request.iterations`` replaces the budget's length.
+    """
+    check_request(suite, request)
+    budget = request.budget
+    chosen_variants = list(request.variants or suite.variants)
+    chosen_datasets = list(request.options.get("--datasets") or suite.datasets)
+    overrides = dict(request.overrides)
+    for name in chosen_variants:
+        VARIANTS.get(name)
+    for scope in overrides:
+        if scope not in ("*", EVALUATION_SCOPE) and scope not in chosen_variants:
+            raise UserError(
+                f"--set {scope}.…: {scope!r} is not a variant of this run; use one of: "
+                f"{', '.join(chosen_variants + [EVALUATION_SCOPE])}"
+            )
+    for key in overrides.get("*", {}):
+        if not any(key in VARIANTS.get(name).settings for name in chosen_variants):
+            raise UserError(f"unknown setting {key!r} for variants {', '.join(chosen_variants)}; "
+                            f"see `ganbench list --settings VARIANT`")
+    plan = suite.budgets[budget]
+    evaluation = resolve(EVALUATION_SETTINGS, EVALUATION_SCOPE, plan.evaluation, overrides.get(EVALUATION_SCOPE, {}))
+    split = request.options.get("--split") or suite.data.get("split", "train")
+    runs = []
+    for variant_name in chosen_variants:
+        variant = VARIANTS.get(variant_name)
+        settings = variant_settings(suite, variant_name, budget, overrides)
+        for dataset_name in chosen_datasets:
+            data = DataOptions(data_root=request.data_root, split=split, download=request.download,
+                               image_size=variant.image_size(settings))
+            dataset = load_dataset(dataset_name, data)
+            if dataset.kind not in variant.kinds:
+                raise UserError(
+                    f"variant {variant_name} cannot train on {dataset.kind} data ({dataset_name}); "
+                    f"it handles {', '.join(variant.kinds)}"
+                )
+            evaluators = tuple(name for name in suite.evaluators if EVALUATORS.get(name).applies_to(dataset))
+            for name in evaluators:
+                EVALUATORS.get(name).check(dataset, evaluation, data)
+            for seed in range(request.seeds or plan.seeds_or(suite.seeds)):
+                runs.append(GanRun(
+                    suite=suite.name,
+                    variant=variant_name,
+                    dataset=dataset_name,
+                    seed=seed,
+                    budget=budget,
+                    iterations=request.iterations or plan.iterations_for(variant_name),
+                    checkpoint_every=plan.checkpoint_every,
+                    max_seconds=request.time_limit or plan.max_seconds,
+                    settings=settings,
+                    evaluation=evaluation,
+                    evaluators=evaluators,
+                    data=data,
+                ))
+    return runs

@@ -1,0 +1,109 @@
+"""The built-in GAN suites, as data: ``toy`` (2D mixtures), ``mnist``, ``fashion`` and
+``stacked-mnist``; :mod:`ganbench.builtins` registers them."""
+
+from __future__ import annotations
+
+from ganbench.gan.suite import GanSuite
+from ganbench.runs import Budget
+
+TOY = GanSuite(
+    name="toy",
+    summary="fc GAN on the 2D ring and grid mixtures; mode coverage as in VEEGAN/PacGAN",
+    variants=("fc",),
+    datasets=("ring8", "grid25"),
+    seeds=3,
+    budgets={
+        "smoke": Budget(iterations=60, evaluation={"samples": 2500, "throughput_samples": 512}),
+        "quick": Budget(iterations=800, evaluation={"samples": 2500}),
+        "standard": Budget(iterations=20_000, evaluation={"samples": 2500}),
+        # PacGAN: 400 epochs of 100,000 points at batch size 100.
+        "paper": Budget(iterations=400_000, evaluation={"samples": 2500}),
+    },
+    default_budget="quick",
+    evaluators=("coverage", "throughput"),
+)
+
+
+# The image suites. fc trains on flattened 28x28 images with the classic MLP of the MNIST GAN
+# literature; the conv variants train at 32x32 (MNIST padded by 2 pixels).
+IMAGE_VARIANT_SETTINGS = {
+    "fc": {"latent_dim": 100, "g_widths": (256, 512, 1024), "d_widths": (512, 256), "maxout_pieces": 1,
+           "batch_size": 64, "lr_g": 2e-4, "lr_d": 2e-4, "beta1": 0.5},
+}
+# Budgets: ``smoke`` tiny networks for seconds-long tests; ``quick`` narrower networks so the
+# four variants fit 15 minutes on a 2-core CPU (one seed); ``standard`` and ``paper`` the full
+# networks. Paper lengths: fc 100 epochs of 60k at batch 64 (~94k iterations); DCGAN 25 epochs
+# at batch 128 (pytorch/examples, ~11.7k); ProGAN 800k real images per phase x 7 phases at
+# batch 64 (87.5k); MSG-GAN the same number of images as ProGAN.
+SMOKE_SETTINGS = {
+    "fc": {"g_widths": (32,), "d_widths": (32,), "batch_size": 16},
+    "dcgan": {"g_width": 8, "d_width": 8, "batch_size": 16},
+    "progan": {"width": 8, "max_width": 16, "latent_dim": 32, "batch_size": 16},
+    "msggan": {"width": 8, "max_width": 16, "latent_dim": 32, "batch_size": 16},
+}
+QUICK_SETTINGS = {
+    "dcgan": {"g_width": 32, "d_width": 32, "batch_size": 64},
+    "progan": {"width": 16, "max_width": 64, "latent_dim": 128, "batch_size": 32},
+    "msggan": {"width": 16, "max_width": 64, "latent_dim": 128, "batch_size": 32},
+}
+IMAGE_VARIANTS = ("fc", "dcgan", "progan", "msggan")
+IMAGE_EVALUATORS = ("grid", "fidelity", "classes", "throughput")
+# Fidelity on the lenet backbone: the fast, CPU-real metric for the MNIST family (Inception:
+# --set eval.backbone=inception with its weights); every variant evaluated at 32x32.
+IMAGE_EVALUATION = {"backbone": "lenet", "samples": 10_000, "reference_samples": 10_000}
+
+
+def image_suite(name: str, dataset: str, summary: str) -> GanSuite:
+    return GanSuite(
+        name=name,
+        summary=summary,
+        variants=IMAGE_VARIANTS,
+        datasets=(dataset,),
+        seeds=3,
+        budgets={
+            "smoke": Budget(iterations=4, settings=SMOKE_SETTINGS, seeds=1,
+                            evaluation={**IMAGE_EVALUATION, "samples": 200, "reference_samples": 200,
+                                        "kid_subset_size": 100, "kid_subsets": 10, "throughput_samples": 64}),
+            "quick": Budget(iterations={"fc": 3000, "dcgan": 1500, "progan": 700, "msggan": 500},
+                            settings=QUICK_SETTINGS, seeds=1, evaluation={**IMAGE_EVALUATION, "samples": 5000}),
+            "standard": Budget(iterations=20_000, evaluation=IMAGE_EVALUATION),
+            "paper": Budget(iterations={"fc": 94_000, "dcgan": 11_700, "progan": 87_500, "msggan": 87_500},
+                            evaluation=IMAGE_EVALUATION),
+        },
+        default_budget="quick",
+        evaluators=IMAGE_EVALUATORS,
+        settings=IMAGE_VARIANT_SETTINGS,
+    )
+
+
+MNIST = image_suite("mnist", "mnist", "fc, DCGAN, ProGAN and MSG-GAN on MNIST")
+FASHION = image_suite("fashion", "fashion-mnist", "the mnist suite's matrix on Fashion-MNIST")
+
+
+# Stacked MNIST as VEEGAN and PacGAN run it: a DCGAN, 26,000 samples to count the 1,000 modes,
+# fidelity on the lenet backbone (fast on a CPU; per-channel features, joint 1,000-way IS).
+STACKED_EVALUATION = {"backbone": "lenet", "samples": 10_000, "reference_samples": 10_000}
+STACKED_MNIST = GanSuite(
+    name="stacked-mnist",
+    summary="dcgan on Stacked MNIST (3 digits as RGB, 1,000 modes); modes covered and KL as in VEEGAN/PacGAN",
+    variants=("dcgan",),
+    datasets=("stacked-mnist",),
+    seeds=3,
+    budgets={
+        "smoke": Budget(
+            iterations=20,
+            evaluation={**STACKED_EVALUATION, "samples": 500, "reference_samples": 500, "stacked_samples": 1000,
+                        "kid_subset_size": 250, "kid_subsets": 10, "throughput_samples": 256},
+            settings={"dcgan": {"g_width": 8, "d_width": 8, "batch_size": 32}},
+        ),
+        "quick": Budget(iterations=3000, evaluation=STACKED_EVALUATION,
+                        settings={"dcgan": {"g_width": 16, "d_width": 16, "batch_size": 64}}),
+        "standard": Budget(iterations=20_000, evaluation=STACKED_EVALUATION,
+                           settings={"dcgan": {"batch_size": 64}}),
+        # PacGAN: 50 epochs of 128,000 stacked images at batch size 64.
+        "paper": Budget(iterations=100_000, evaluation=STACKED_EVALUATION, settings={"dcgan": {"batch_size": 64}}),
+    },
+    default_budget="quick",
+    evaluators=("grid", "stacked", "fidelity", "throughput"),
+)
+

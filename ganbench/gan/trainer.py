@@ -1,0 +1,112 @@
+"""The Ignite GAN trainer: one step factory for every variant, and the handlers around it.
+
+One Ignite iteration is one generator step preceded by ``n_critic`` discriminator steps:
+
+1. for each of ``n_critic`` real batches: D sees the real batch (label 1) and a fresh generated
+   batch (label 0, no gradient into G) and takes an Adam step on its loss, unless that loss is
+   below ``d_skip_below`` (the step is then skipped and counted);
+2. G generates a batch and is scored by D with D's parameters frozen (``requires_grad`` off),
+   asking for label 1 (non-saturating for the ``ns`` loss), and takes an Adam step.
+
+Everything else (loss history, checkpoints and resume, divergence, timing, progress) is a handler
+of :mod:`ganbench.handlers`, attached by :mod:`ganbench.gan.run`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import torch
+from ignite.engine import Engine
+
+from ganbench import seeding
+from ganbench.gan.losses import LOSSES, gradient_penalty, make_loss
+from ganbench.settings import Setting
+
+if TYPE_CHECKING:
+    from ganbench.data import BenchDataset
+    from ganbench.gan.model import GAN
+
+TRAINER_SETTINGS: dict[str, Setting] = {
+    "batch_size": Setting(64, "real samples per discriminator step", minimum=1),
+    "lr_g": Setting(2e-4, "Adam learning rate of G (TTUR: may differ from lr_d)", minimum=0, exclusive_minimum=True),
+    "lr_d": Setting(2e-4, "Adam learning rate of D", minimum=0, exclusive_minimum=True),
+    "beta1": Setting(0.5, "Adam beta1 of both optimisers", minimum=0, maximum=0.9999),
+    "beta2": Setting(0.999, "Adam beta2 of both optimisers", minimum=0, maximum=0.9999),
+    "n_critic": Setting(1, "D steps per G step (each on its own real batch)", minimum=1),
+    "d_skip_below": Setting(
+        None, "skip the D update while its loss is below this value (none: never skip)", kind="float", optional=True
+    ),
+    "loss": Setting("ns", "adversarial loss", choices=tuple(LOSSES.names())),
+    "gp_weight": Setting(10.0, "gradient-penalty weight (loss wgan-gp only)", minimum=0),
+    "drift": Setting(0.0, "drift penalty weight on E[D(x)^2] (loss wgan-gp only)", minimum=0),
+}
+
+
+@dataclass
+class GanTraining:
+    """The trainer engine with the objects a checkpoint must hold; ``step(engine, None)`` is its
+    process function (one G iteration), exposed for benchmarks."""
+
+    engine: Engine
+    step: Callable[[Engine, None], dict[str, float]]
+    gan: GAN
+    optimizers: dict[str, torch.optim.Optimizer]
+    images_per_iteration: int
+
+
+def create_gan_trainer(gan: GAN, dataset: BenchDataset, settings: Mapping[str, Any], seed: int) -> GanTraining:
+    """An Ignite engine whose iteration is ``n_critic`` D steps and one G step (see module doc).
+
+    The engine runs with ``data=None``: each step draws its real batch from ``dataset.batch`` and
+    its latents from generators seeded by (seed, iteration), so a resumed run draws what an
+    uninterrupted one would. The step returns ``{"loss_d", "loss_g", "d_skipped"}`` (floats; loss_d
+    is the mean over the D steps, d_skipped how many of them were skipped).
+    """
+    loss = make_loss(settings["loss"], settings["gp_weight"], settings["drift"])
+    betas = (settings["beta1"], settings["beta2"])
+    fused = gan.device.type in ("cpu", "cuda")  # one kernel per step: about 5x faster than foreach on a CPU
+    optimizer_g = torch.optim.Adam(gan.generator.parameters(), lr=settings["lr_g"], betas=betas, fused=fused)
+    optimizer_d = torch.optim.Adam(gan.discriminator.parameters(), lr=settings["lr_d"], betas=betas, fused=fused)
+    batch_size, n_critic, skip_below = settings["batch_size"], settings["n_critic"], settings["d_skip_below"]
+
+    def gan_step(engine: Engine, _: None) -> dict[str, float]:
+        iteration = engine.state.iteration
+        gan.train()
+        latents = seeding.generator(seed, seeding.LATENT, iteration)
+        mixing = seeding.generator(seed, seeding.PENALTY, iteration)
+        reals = dataset.batch(batch_size * n_critic, seed, iteration).to(gan.device)
+
+        d_losses, skipped = [], 0
+        for real in reals.split(batch_size):
+            real_input = gan.real_input(real)
+            with torch.no_grad():
+                fake_input = gan.generate(gan.sample_latent(real.shape[0], latents))
+            loss_d = loss.discriminator(gan.discriminate(real_input), gan.discriminate(fake_input))
+            if loss.gradient_penalty_weight > 0:
+                penalty = gradient_penalty(gan.discriminate, real_input, fake_input, mixing)
+                loss_d = loss_d + loss.gradient_penalty_weight * penalty
+            value = loss_d.item()
+            d_losses.append(value)
+            if skip_below is not None and value < skip_below:
+                skipped += 1
+                continue
+            optimizer_d.zero_grad(set_to_none=True)
+            loss_d.backward()
+            optimizer_d.step()
+
+        gan.discriminator.requires_grad_(False)
+        try:
+            fake_input = gan.generate(gan.sample_latent(batch_size, latents))
+            real_logits = gan.discriminate(real_input).detach() if loss.generator_needs_real else None
+            loss_g = loss.generator(gan.discriminate(fake_input), real_logits)
+            optimizer_g.zero_grad(set_to_none=True)
+            loss_g.backward()
+            optimizer_g.step()
+        finally:
+            gan.discriminator.requires_grad_(True)
+        return {"loss_d": sum(d_losses) / len(d_losses), "loss_g": loss_g.item(), "d_skipped": float(skipped)}
+
+    return GanTraining(Engine(gan_step), gan_step, gan, {"g": optimizer_g, "d": optimizer_d}, batch_size * n_critic)

@@ -1,0 +1,1 @@
+"""GAN variants, one module each, each defining ``VARIANT`` (registered by :mod:`ganbench.builtins`)."""

@@ -1,0 +1,255 @@
+"""Handlers shared by every engine (GAN training, style transfer): small callable classes in the
+manner of ignite's own, each owning its state, attached by the caller to the event it chooses.
+
+Those whose state must survive a resume (:class:`LossHistory`, :class:`IterationTimer`,
+:class:`ModelEMA`'s module) have ``state_dict``/``load_state_dict`` and go into the run's
+checkpoint. ignite's own are used where their semantics fit: ``Checkpoint`` with ``DiskSaver``
+for checkpoints and ``ProgressBar`` for the bars. Ours, and why not ignite's:
+
+- :class:`Divergence`: ignite's ``TerminateOnNan`` stops the run but does not say at which
+  iteration, which the record needs;
+- :class:`TimeLimit`: ignite's takes whole seconds, starts counting when constructed and does not
+  say that it stopped the run;
+- :class:`IterationTimer`: ignite's ``Timer`` gives a running mean only, not a median with the
+  first iterations excluded, nor peak memory;
+- :class:`ModelEMA`: ignite's ``EMAHandler`` warms its momentum up linearly; ProGAN's average
+  uses ``min(decay, (1 + t) / (10 + t))``.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import torch
+from ignite.engine import Engine, Events
+from ignite.handlers import Checkpoint, DiskSaver, ProgressBar
+from torch import nn
+
+from ganbench.errors import UserError
+
+
+class History:
+    """Rows of numbers logged during a run (losses per iteration, metrics every K iterations),
+    kept by column and checkpointed with the run so a resumed run keeps its whole history."""
+
+    def __init__(self) -> None:
+        self.columns: dict[str, list[float]] = {}
+        self.length = 0
+
+    def append(self, row: Mapping[str, float]) -> None:
+        """Add a row; a key not seen before becomes a new last column (NaN in earlier rows), so the
+        columns keep the order their keys first came in, whatever the process's hash seed."""
+        for key in row:
+            if key not in self.columns:
+                self.columns[key] = [math.nan] * self.length
+        for key, column in self.columns.items():
+            value = row.get(key)
+            column.append(math.nan if value is None else float(value))
+        self.length += 1
+
+    def rows(self) -> list[dict[str, float]]:
+        return [{key: column[i] for key, column in self.columns.items()} for i in range(self.length)]
+
+    def to_csv(self) -> str:
+        keys = list(self.columns)
+        lines = [",".join(keys)] + [",".join(repr(self.columns[k][i]) for k in keys) for i in range(self.length)]
+        return "\n".join(lines) + "\n"
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"columns": self.columns, "length": self.length}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        self.columns = {key: list(values) for key, values in state["columns"].items()}
+        self.length = int(state["length"])
+
+
+class LossHistory(History):
+    """Appends ``row(engine)`` (e.g. the iteration and the step's losses) to the history each time
+    it is called; attach it to ``Events.ITERATION_COMPLETED``."""
+
+    def __init__(self, row: Callable[[Engine], Mapping[str, float]]) -> None:
+        super().__init__()
+        self.row = row
+
+    def __call__(self, engine: Engine) -> None:
+        self.append(self.row(engine))
+
+
+class Divergence:
+    """Stops the run, instead of raising, when a number of the step's output is NaN or infinite;
+    ``diverged_at`` is then that iteration (None while the outputs are finite)."""
+
+    def __init__(self) -> None:
+        self.diverged_at: int | None = None
+
+    def __call__(self, engine: Engine) -> None:
+        if not all(math.isfinite(value) for value in engine.state.output.values()):
+            self.diverged_at = engine.state.iteration
+            engine.terminate()
+
+
+class TimeLimit:
+    """Stops the run after ``seconds`` of wall time counted from the run's start (``STARTED``);
+    ``reached`` says that it did. Attach to ``STARTED`` and ``ITERATION_COMPLETED`` with
+    :meth:`attach`."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.started = time.perf_counter()
+        self.reached = False
+
+    def attach(self, engine: Engine) -> TimeLimit:
+        engine.add_event_handler(Events.STARTED, self.start)
+        engine.add_event_handler(Events.ITERATION_COMPLETED, self)
+        return self
+
+    def start(self, engine: Engine) -> None:
+        self.started = time.perf_counter()
+
+    def __call__(self, engine: Engine) -> None:
+        if time.perf_counter() - self.started > self.seconds:
+            self.reached = True
+            engine.terminate()
+
+
+class IterationTimer:
+    """Wall time of each iteration after ``warmup`` iterations (first-call overheads excluded),
+    and the peak memory of the run: process peak RSS on CPU, max allocated on CUDA (bytes)."""
+
+    def __init__(self, device: torch.device, warmup: int = 5) -> None:
+        self.device = device
+        self.warmup = warmup
+        self.seconds: list[float] = []
+        self.peak_memory_bytes: int | None = None
+        self._started = 0.0
+        self._count = 0
+
+    def attach(self, engine: Engine) -> IterationTimer:
+        reset_peak_memory(self.device)
+        engine.add_event_handler(Events.ITERATION_STARTED, self.start)
+        engine.add_event_handler(Events.ITERATION_COMPLETED, self.stop)
+        engine.add_event_handler(Events.COMPLETED | Events.TERMINATE, self.measure_memory)
+        return self
+
+    def start(self, engine: Engine) -> None:
+        self._started = time.perf_counter()
+
+    def stop(self, engine: Engine) -> None:
+        self._count += 1
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+        if self._count > self.warmup:
+            self.seconds.append(time.perf_counter() - self._started)
+
+    def measure_memory(self, engine: Engine) -> None:
+        self.peak_memory_bytes = peak_memory_bytes(self.device)
+
+    def summary(self, images_per_iteration: int) -> dict[str, float | None]:
+        """ms per iteration (mean, median) and samples consumed per second."""
+        if not self.seconds:
+            return {"ms_per_iteration": None, "ms_per_iteration_median": None, "train_images_per_second": None}
+        mean = sum(self.seconds) / len(self.seconds)
+        median = sorted(self.seconds)[len(self.seconds) // 2]
+        return {
+            "ms_per_iteration": 1000 * mean,
+            "ms_per_iteration_median": 1000 * median,
+            "train_images_per_second": images_per_iteration / mean,
+            "timed_iterations": len(self.seconds),
+        }
+
+    def memory_summary(self) -> dict[str, Any]:
+        """``peak_memory_mb`` (MiB, None when unknown) and ``peak_memory_kind``."""
+        peak = self.peak_memory_bytes
+        return {
+            "peak_memory_mb": None if peak is None else peak / 2**20,
+            "peak_memory_kind": "cuda_max_allocated" if self.device.type == "cuda" else "process_peak_rss",
+        }
+
+
+def reset_peak_memory(device: torch.device) -> None:
+    """Start a new peak-memory window (CUDA allocator stats, or the Linux VmHWM of this process)."""
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+        return
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        pass
+
+
+def peak_memory_bytes(device: torch.device) -> int | None:
+    """Peak memory since :func:`reset_peak_memory`: CUDA max allocated, or the process peak RSS."""
+    if device.type == "cuda":
+        return int(torch.cuda.max_memory_allocated(device))
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    import resource
+
+    return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * 1024
+
+
+class ModelEMA:
+    """Keeps ``average`` an exponential moving average of ``live``'s parameters, with the decay
+    ``min(decay, (1 + t) / (10 + t))`` after iteration t, so the average follows the live model
+    closely early on instead of staying near its initial weights on short runs. Attach to
+    ``ITERATION_COMPLETED``; ``average`` is a module of the model, checkpointed with it."""
+
+    def __init__(self, live: nn.Module, average: nn.Module, decay: float) -> None:
+        self.live = live
+        self.average = average
+        self.decay = decay
+
+    def decay_at(self, iteration: int) -> float:
+        return min(self.decay, (1 + iteration) / (10 + iteration))
+
+    def __call__(self, engine: Engine) -> None:
+        decay = self.decay_at(engine.state.iteration)
+        with torch.no_grad():
+            for average, live in zip(self.average.parameters(), self.live.parameters()):
+                average.lerp_(live, 1 - decay)
+
+
+def progress_bar(description: str, keys: tuple[str, ...]) -> tuple[ProgressBar, Callable[[Any], dict[str, Any]]]:
+    """ignite's tqdm bar over a run's iterations and the output transform showing the step outputs
+    named by ``keys``; attach with ``bar.attach(engine, output_transform=transform)``. The bar is
+    removed when the run ends (``persist=False``), so the suite's bar and lines stay readable."""
+    return ProgressBar(persist=False, desc=description), lambda output: {key: output[key] for key in keys}
+
+
+def checkpointer(to_save: Mapping[str, Any], directory: Path) -> Checkpoint:
+    """ignite's ``Checkpoint`` of ``to_save`` into ``directory`` (atomic files, the newest kept),
+    named by the iteration; attach it to ``ITERATION_COMPLETED(every=K)``."""
+    return Checkpoint(
+        to_save,
+        DiskSaver(str(directory), require_empty=False, atomic=True),
+        filename_prefix="",
+        n_saved=1,
+        global_step_transform=lambda engine, _: engine.state.iteration,
+    )
+
+
+def resume_from_checkpoint(to_load: Mapping[str, Any], directory: Path) -> int:
+    """Load the newest checkpoint in ``directory`` into ``to_load`` (whose ``trainer`` is the
+    engine); the iteration it holds, or 0. An unreadable checkpoint raises :class:`UserError`
+    naming the file and the fix."""
+    files = sorted(directory.glob("checkpoint_*.pt"), key=lambda p: int(p.stem.rsplit("_", 1)[1]))
+    if not files:
+        return 0
+    newest = files[-1]
+    try:
+        state = torch.load(newest, map_location="cpu", weights_only=False)
+        Checkpoint.load_objects(to_load, state)
+    except Exception as error:  # noqa: BLE001 - any failure means the file is unusable
+        raise UserError(
+            f"cannot resume from checkpoint {newest} ({type(error).__name__}: {str(error).splitlines()[0][:120]}); "
+            f"delete {directory} to restart this run, or run with --restart"
+        ) from None
+    return int(to_load["trainer"].state.iteration)

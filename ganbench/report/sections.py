@@ -1,0 +1,34 @@
+"""How kinds contribute to the report: a :class:`ReportSection` per kind, in :data:`SECTIONS`."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Protocol
+
+from ganbench.columns import Column
+from ganbench.registry import Registry
+
+
+class ReportSection(Protocol):
+    """A kind's part of the report, given the records of that kind only."""
+
+    kind: str
+    columns: tuple[Column, ...]  # table columns of the kind's own metrics
+
+    def plots(self, records: Sequence[dict[str, Any]], root: Path) -> list[Path]:
+        """Write the kind's figures under ``root / "plots"``; the paths written."""
+
+    def markdown(self, records: Sequence[dict[str, Any]], root: Path) -> list[str]:
+        """Lines of the kind's section of ``report.md`` (none: no section)."""
+
+
+SECTIONS: Registry[ReportSection] = Registry("report section")
+
+
+def by_kind(records: Sequence[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """Records grouped by their ``kind`` (records written before kinds existed are GAN runs)."""
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for record in records:
+        groups.setdefault(record.get("kind", "gan"), []).append(record)
+    return groups

@@ -1,0 +1,337 @@
+"""The run lifecycle every kind of run shares: plan -> execute -> record.
+
+This module knows nothing of GANs, style transfer or images. A *kind* (``ganbench.gan``,
+``ganbench.style``) provides suites (:class:`Suite`) whose ``plan`` turns a :class:`RunRequest`
+into :class:`PlannedRun` cells, every name and value checked before anything runs; this module
+checks the request's common fields, runs each cell (skipping those already recorded), wraps what
+the cell's ``work`` returns into a record with identity, configuration, provenance and timings,
+and stores it. Engines of every kind run through :func:`run_engine` (checkpoints and resume) and
+end in :func:`engine_outcome` (finished, diverged or stopped by the time limit).
+
+A run's id is ``<variant>_<dataset>_seed<k>_<budget>_<hash>``, the hash covering its whole
+configuration, so a re-run with other settings never mistakes an old result for its own.
+"""
+
+from __future__ import annotations
+
+import gc
+import hashlib
+import json
+import shutil
+import time
+import traceback
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import torch
+from ignite.engine import Engine, Events
+
+from ganbench.errors import UserError
+from ganbench.handlers import Divergence, TimeLimit, checkpointer, resume_from_checkpoint
+from ganbench.provenance import device_description, software, utc_now
+from ganbench.registry import Registry
+from ganbench.results import ResultsStore
+
+BUDGETS = ("smoke", "quick", "standard", "paper")
+
+
+@dataclass(frozen=True)
+class Budget:
+    """Training length (iterations, one number or one per variant), checkpoint interval (0: every
+    tenth of the run), evaluation settings, per-variant setting changes this budget makes (e.g.
+    narrower networks to fit a CPU; key ``*`` for every variant where a kind allows it), the number
+    of seeds when it differs from the suite's, and an optional time limit per run (seconds).
+
+    - ``smoke``: seconds; for tests and for checking that a set-up works.
+    - ``quick``: the whole suite within minutes on a 2-core CPU; numbers are indicative.
+    - ``standard``: meaningful numbers; about an hour on one GPU for the image suites.
+    - ``paper``: the schedule lengths of the publications the suite follows.
+    """
+
+    iterations: int | Mapping[str, int]
+    evaluation: Mapping[str, Any] = field(default_factory=dict)
+    settings: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    seeds: int | None = None
+    checkpoint_every: int = 0
+    max_seconds: float | None = None
+
+    def iterations_for(self, variant: str) -> int:
+        if isinstance(self.iterations, int):
+            return self.iterations
+        return self.iterations[variant]
+
+    def seeds_or(self, suite_seeds: int) -> int:
+        """The seeds a run at this budget repeats over, without ``--seeds``."""
+        return self.seeds or suite_seeds
+
+
+def require_all_budgets(suite: str, budgets: Mapping[str, Any]) -> None:
+    """A suite definition must define every budget of :data:`BUDGETS` (a programming error otherwise)."""
+    missing = set(BUDGETS) - set(budgets)
+    if missing:
+        raise ValueError(f"suite {suite} lacks budgets {sorted(missing)}")
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    """What the command line asks of a suite; ``None`` means the suite's default.
+
+    ``variants`` picks entries of the suite's first axis (GAN variants, style presets);
+    ``overrides`` maps a scope (a variant, ``eval``, ``style``, ``*``) to ``{setting: text}`` from
+    ``--set``. ``options`` holds the options only some kinds take, keyed by their command-line
+    flag (``--datasets``, ``--content``, ...): a suite refuses flags it does not declare.
+    """
+
+    budget: str
+    seeds: int | None = None
+    variants: Sequence[str] | None = None
+    overrides: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    data_root: str | None = None
+    download: bool = False
+    iterations: int | None = None
+    time_limit: float | None = None
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+
+class PlannedRun(Protocol):
+    """One cell of a suite's matrix, resolved and checked, ready to execute."""
+
+    identity: Mapping[str, Any]  # kind, suite, variant, dataset, seed, budget: the record's first fields
+
+    @property
+    def run_id(self) -> str: ...
+
+    @property
+    def label(self) -> str:
+        """A short human name, e.g. ``dcgan mnist seed 0``."""
+
+    def config(self) -> dict[str, Any]:
+        """The JSON-able configuration stored in the record (and hashed into the run id)."""
+
+    def work(self, context: RunContext) -> dict[str, Any]:
+        """Do the run in ``context.run_dir``; return its outcome (status, metrics, throughput,
+        artifacts as paths, ...), adding what it learns to ``context.provenance``."""
+
+
+class Suite(Protocol):
+    """A named matrix of runs of one kind."""
+
+    name: str
+    kind: str
+    summary: str
+    seeds: int
+    budgets: Mapping[str, Budget]
+    default_budget: str
+    options: tuple[str, ...]  # the kind-specific command-line flags its requests may carry
+
+    def plan(self, request: RunRequest) -> list[PlannedRun]:
+        """Every run of the matrix; raises ``UserError`` on any bad name or value, before anything runs."""
+
+    def matrix(self) -> str:
+        """One line describing the matrix, for ``ganbench list``."""
+
+    def resolved_settings(self, scope: str, budget: str) -> tuple[Mapping[str, Any], dict[str, Any]]:
+        """The schema and values of ``scope`` (a variant or preset, ``eval``, ``style``) that a run
+        of this suite at ``budget`` uses, before any ``--set``; ``UserError`` for an unknown scope."""
+
+
+SUITES: Registry[Suite] = Registry("suite")
+DEFAULT_SUITE = "toy"
+
+
+def check_request(suite: Suite, request: RunRequest) -> None:
+    """The checks every suite makes first: a known budget, positive seed count, length and time
+    limit, and only options of the suite's kind."""
+    if request.budget not in suite.budgets:
+        raise UserError(f"unknown budget {request.budget!r}; choose one of: {', '.join(suite.budgets)}")
+    if request.seeds is not None and request.seeds < 1:
+        raise UserError(f"--seeds must be a positive number of seeds, got {request.seeds}")
+    if request.iterations is not None and request.iterations < 1:
+        raise UserError(f"--iterations must be a positive number of iterations, got {request.iterations}")
+    if request.time_limit is not None and request.time_limit <= 0:
+        raise UserError(f"--time-limit must be a positive number of seconds, got {request.time_limit:g}")
+    foreign = [flag for flag in request.options if flag not in suite.options]
+    if foreign:
+        owners = sorted({s.name for _, s in SUITES.items() if set(foreign) & set(s.options)})
+        raise UserError(f"{', '.join(foreign)} {'is' if len(foreign) == 1 else 'are'} not an option of suite "
+                        f"{suite.name} ({suite.kind} runs) but of suites {', '.join(owners)}; suite {suite.name} "
+                        f"takes: {', '.join(suite.options) or 'no such options'}")
+
+
+def run_id_for(variant: str, dataset: str, seed: int, budget: str, config: Mapping[str, Any]) -> str:
+    """``<variant>_<dataset>_seed<k>_<budget>_<hash>``, the hash 8 hex digits of the SHA-256 of
+    the run's JSON configuration."""
+    digest = hashlib.sha256(json.dumps(config, sort_keys=True, default=list).encode()).hexdigest()[:8]
+    return f"{variant}_{dataset}_seed{seed}_{budget}_{digest}"
+
+
+def resolve_device(name: str) -> torch.device:
+    """``auto`` (CUDA when available, else CPU), ``cpu`` or ``cuda``; CUDA without a GPU is a UserError."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise UserError("--device cuda was asked for but torch.cuda.is_available() is False; use --device cpu")
+    try:
+        return torch.device(name)
+    except RuntimeError:
+        raise UserError(f"unknown device {name!r}; use auto, cpu or cuda") from None
+
+
+@dataclass
+class RunContext:
+    """What a run's ``work`` gets: its folder, device, whether to draw a progress bar, and the
+    provenance it may add to (e.g. the data it loaded)."""
+
+    run_dir: Path
+    device: torch.device
+    progress: bool
+    provenance: dict[str, Any]
+
+
+def execute(run: PlannedRun, store: ResultsStore, device: torch.device, progress: bool = False,
+            restart: bool = False, keep_checkpoints: bool = False) -> dict[str, Any]:
+    """Do one run and return its record (not yet stored): ``run.work`` wrapped with identity,
+    configuration, provenance and timings.
+
+    ``restart`` deletes the run's checkpoints first; a run that ended (finished or diverged)
+    deletes them afterwards unless ``keep_checkpoints``. An exception other than ``UserError`` or
+    an interrupt ends the run ``failed``, with the traceback in ``runs/<id>/error.txt``.
+    """
+    run_dir = store.run_dir(run.run_id)
+    checkpoint_dir = run_dir / "checkpoints"
+    if restart and checkpoint_dir.exists():
+        for stale in checkpoint_dir.glob("checkpoint_*.pt"):
+            stale.unlink()
+    # Engines, networks and their handlers form reference cycles; free the last run's now, so that
+    # this run's peak memory (process RSS on a CPU) does not count them.
+    gc.collect()
+    clock = time.perf_counter()
+    record: dict[str, Any] = {
+        "run_id": run.run_id,
+        **run.identity,
+        "config": run.config(),
+        "provenance": {**software(), "device": device_description(device), "started_utc": utc_now()},
+        "metrics": {},
+        "throughput": {},
+        "artifacts": {},
+    }
+    try:
+        record.update(run.work(RunContext(run_dir, device, progress, record["provenance"])))
+    except (KeyboardInterrupt, UserError):
+        raise
+    except Exception as error:  # noqa: BLE001 - one broken run must not stop the suite
+        (run_dir / "error.txt").write_text(traceback.format_exc())
+        record.update(status="failed", error=f"{type(error).__name__}: {error}")
+        record["artifacts"]["error"] = str((run_dir / "error.txt").relative_to(store.root))
+    record["provenance"]["finished_utc"] = utc_now()
+    record["elapsed_seconds"] = time.perf_counter() - clock
+    if record["status"] != "failed" and not keep_checkpoints:
+        shutil.rmtree(checkpoint_dir, ignore_errors=True)
+    for name, path in list(record["artifacts"].items()):
+        if isinstance(path, Path):
+            record["artifacts"][name] = str(path.relative_to(store.root))
+    return record
+
+
+@dataclass
+class EngineRun:
+    """An engine with the handlers every kind attaches: divergence check, optional time limit,
+    checkpoints of ``to_save`` every ``checkpoint_every`` iterations (0: every tenth of the run)
+    with resume from the newest. :meth:`run` runs it to ``iterations``."""
+
+    engine: Engine
+    to_save: dict[str, Any]
+    run_dir: Path
+    iterations: int
+    checkpoint_every: int = 0
+    max_seconds: float | None = None
+    divergence: Divergence = field(default_factory=Divergence)
+    time_limit: TimeLimit | None = None
+    resumed_from: int = 0
+
+    def __post_init__(self) -> None:
+        self.engine.add_event_handler(Events.ITERATION_COMPLETED, self.divergence)
+        if self.max_seconds is not None:
+            self.time_limit = TimeLimit(self.max_seconds).attach(self.engine)
+
+    def run(self) -> EngineRun:
+        directory = self.run_dir / "checkpoints"
+        every = self.checkpoint_every or max(1, self.iterations // 10)
+        self.engine.add_event_handler(Events.ITERATION_COMPLETED(every=every), checkpointer(self.to_save, directory))
+        self.resumed_from = resume_from_checkpoint(self.to_save, directory)
+        if self.resumed_from < self.iterations:
+            self.engine.run(None, max_epochs=1, epoch_length=self.iterations)
+        return self
+
+    def outcome(self, artifacts: dict[str, Any]) -> dict[str, Any]:
+        """The record fields every run has once its engine stopped: iterations planned and done,
+        where it resumed, its artifacts, and ``status="diverged"`` (with the iteration) or
+        ``stopped_by``."""
+        outcome: dict[str, Any] = {
+            "iterations_planned": self.iterations,
+            "iterations_done": self.engine.state.iteration,
+            "resumed_from_iteration": self.resumed_from or None,
+            "artifacts": artifacts,
+        }
+        if self.divergence.diverged_at is not None:
+            outcome.update(status="diverged", diverged_at=self.divergence.diverged_at,
+                           error=f"non-finite loss at iteration {self.divergence.diverged_at}")
+        elif self.time_limit is not None and self.time_limit.reached:
+            outcome["stopped_by"] = "time_limit"
+        return outcome
+
+
+class MatrixProgress:
+    """The suite's tqdm bar (one step per run of the matrix) above each run's own bar. Lines about
+    finished runs go through ``tqdm.write`` so they print above the bars instead of tearing them;
+    without a bar they are plain prints."""
+
+    def __init__(self, total: int, suite: str, enabled: bool) -> None:
+        self.bar = None
+        if enabled:
+            from tqdm.auto import tqdm
+
+            self.bar = tqdm(total=total, desc=f"suite {suite}", unit="run", dynamic_ncols=True)
+
+    def __enter__(self) -> MatrixProgress:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+    def start(self, label: str) -> None:
+        if self.bar is not None:
+            self.bar.set_postfix_str(label)
+
+    def done(self, line: str) -> None:
+        if self.bar is None:
+            print(line, flush=True)
+            return
+        self.bar.write(line)
+        self.bar.update(1)
+
+
+def run_suite(suite: Suite, runs: Sequence[PlannedRun], store: ResultsStore, device: torch.device,
+              progress: bool, restart: bool = False, keep_checkpoints: bool = False,
+              summary_line: Callable[[str, dict[str, Any]], str] | None = None) -> list[dict[str, Any]]:
+    """Execute every planned run not already recorded (finished or diverged) in ``store``, store
+    each record as it ends, and return the records of this call. ``summary_line(label, record)``
+    makes the line printed per run."""
+    ended = store.ended_ids()
+    done: list[dict[str, Any]] = []
+    describe = summary_line or (lambda label, record: f"{label}: {record['status']}")
+    with MatrixProgress(len(runs), suite.name, progress) as matrix:
+        for index, run in enumerate(runs, start=1):
+            prefix = f"[{index}/{len(runs)}]"
+            if run.run_id in ended and not restart:
+                matrix.done(f"{prefix} {run.label}: already in {store.records_path.name}, skipped")
+                continue
+            matrix.start(run.label)
+            record = execute(run, store, device, progress, restart, keep_checkpoints)
+            store.add(record)
+            done.append(record)
+            matrix.done(f"{prefix} {describe(run.label, record)}")
+    return done

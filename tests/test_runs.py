@@ -1,0 +1,152 @@
+"""The kind-neutral run lifecycle with a fake kind: a trivial engine (a counter) is planned, run,
+recorded, skipped when recorded, resumed from its checkpoint after an interrupt, and failures and
+divergence end in the statuses the records promise."""
+
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+import torch
+from ignite.engine import Engine, Events
+
+from ganbench.errors import UserError
+from ganbench.handlers import LossHistory
+from ganbench.results import ResultsStore
+from ganbench.runs import Budget, EngineRun, RunContext, RunRequest, check_request, run_id_for, run_suite
+
+CPU = torch.device("cpu")
+
+
+class Counter(torch.nn.Module):
+    """The fake kind's model: one number, incremented by each step."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.register_buffer("total", torch.zeros(()))
+
+
+@dataclass(frozen=True)
+class CountRun:
+    suite: str
+    step: float
+    seed: int
+    iterations: int
+    fail_at: int | None = None
+    interrupt_at: int | None = None
+
+    @property
+    def identity(self) -> dict[str, Any]:
+        return {"kind": "count", "suite": self.suite, "variant": "counter", "dataset": f"step{self.step:g}",
+                "seed": self.seed, "budget": "smoke"}
+
+    def config(self) -> dict[str, Any]:
+        return {"step": self.step, "seed": self.seed, "iterations": self.iterations}
+
+    @property
+    def run_id(self) -> str:
+        return run_id_for("counter", f"step{self.step:g}", self.seed, "smoke", self.config())
+
+    @property
+    def label(self) -> str:
+        return f"counter step {self.step:g} seed {self.seed}"
+
+    def work(self, context: RunContext) -> dict[str, Any]:
+        counter = Counter()
+
+        def step(engine: Engine, _: None) -> dict[str, float]:
+            if engine.state.iteration == self.fail_at:
+                raise RuntimeError("the fake step broke")
+            counter.total += self.step
+            return {"total": float(counter.total)}
+
+        engine = Engine(step)
+        history = LossHistory(lambda e: {"iteration": e.state.iteration, **e.state.output})
+        engine.add_event_handler(Events.ITERATION_COMPLETED, history)
+        if self.interrupt_at is not None:
+            engine.add_event_handler(Events.ITERATION_COMPLETED(once=self.interrupt_at), self.interrupt)
+        lifecycle = EngineRun(engine, {"trainer": engine, "counter": counter, "history": history}, context.run_dir,
+                              self.iterations, checkpoint_every=2).run()
+        outcome = lifecycle.outcome({})
+        outcome.setdefault("status", "finished")
+        outcome["metrics"] = {"total": float(counter.total), "logged": history.length}
+        return outcome
+
+    @staticmethod
+    def interrupt(engine: Engine) -> None:
+        raise KeyboardInterrupt
+
+
+@dataclass(frozen=True)
+class CountSuite:
+    name: str = "count"
+    kind: str = "count"
+    summary: str = "a counter"
+    seeds: int = 2
+    budgets: Any = None
+    default_budget: str = "smoke"
+    options: tuple[str, ...] = ("--step",)
+
+    def plan(self, request: RunRequest) -> list[CountRun]:
+        check_request(self, request)
+        step = float(request.options.get("--step", 1))
+        return [CountRun(self.name, step, seed, request.iterations or 6) for seed in range(request.seeds or self.seeds)]
+
+
+SUITE = CountSuite(budgets={"smoke": Budget(iterations=6)})
+
+
+def test_a_fake_kind_is_planned_run_and_recorded(tmp_path):
+    store = ResultsStore(tmp_path)
+    runs = SUITE.plan(RunRequest(budget="smoke", options={"--step": 2}))
+    records = run_suite(SUITE, runs, store, CPU, progress=False)
+    assert [r["status"] for r in records] == ["finished", "finished"]
+    assert [r["metrics"] for r in records] == [{"total": 12.0, "logged": 6}] * 2
+    stored = store.records()
+    assert [r["run_id"] for r in stored] == [run.run_id for run in runs]
+    for record in stored:
+        assert record["kind"] == "count" and record["variant"] == "counter" and record["dataset"] == "step2"
+        assert record["config"]["step"] == 2 and record["iterations_done"] == 6
+        assert {"torch", "device", "started_utc", "finished_utc"} <= record["provenance"].keys()
+        assert not (tmp_path / "runs" / record["run_id"] / "checkpoints").exists()  # ended: checkpoints gone
+    assert run_suite(SUITE, runs, store, CPU, progress=False) == []  # recorded runs are skipped
+
+
+def test_an_interrupted_run_resumes_from_its_checkpoint(tmp_path):
+    store = ResultsStore(tmp_path)
+    (run,) = SUITE.plan(RunRequest(budget="smoke", seeds=1))
+    cut = CountRun(run.suite, run.step, run.seed, run.iterations, interrupt_at=5)
+    with pytest.raises(KeyboardInterrupt):
+        run_suite(SUITE, [cut], store, CPU, progress=False)
+    assert store.records() == []
+    assert (tmp_path / "runs" / run.run_id / "checkpoints" / "checkpoint_4.pt").exists()
+    (record,) = run_suite(SUITE, [run], store, CPU, progress=False)
+    assert record["resumed_from_iteration"] == 4
+    assert record["metrics"] == {"total": 6.0, "logged": 6}  # the checkpoint's state, continued
+
+
+def test_a_broken_run_is_recorded_failed_and_the_suite_goes_on(tmp_path):
+    store = ResultsStore(tmp_path)
+    broken = CountRun("count", 1.0, 0, 6, fail_at=3)
+    fine = CountRun("count", 1.0, 1, 6)
+    records = run_suite(SUITE, [broken, fine], store, CPU, progress=False)
+    assert [r["status"] for r in records] == ["failed", "finished"]
+    assert records[0]["error"] == "RuntimeError: the fake step broke"
+    assert "the fake step broke" in (tmp_path / records[0]["artifacts"]["error"]).read_text()
+    assert (tmp_path / "runs" / broken.run_id / "checkpoints" / "checkpoint_2.pt").exists()  # kept to resume
+
+
+def test_a_non_finite_output_ends_the_run_diverged(tmp_path):
+    (record,) = run_suite(SUITE, [CountRun("count", float("inf"), 0, 6)], ResultsStore(tmp_path), CPU, False)
+    assert record["status"] == "diverged" and record["diverged_at"] == 1 and record["iterations_done"] == 1
+
+
+@pytest.mark.parametrize("request_, message", [
+    (RunRequest(budget="huge"), "unknown budget 'huge'; choose one of: smoke"),
+    (RunRequest(budget="smoke", seeds=0), "--seeds must be a positive number"),
+    (RunRequest(budget="smoke", iterations=0), "--iterations must be a positive number"),
+    (RunRequest(budget="smoke", time_limit=-1), "--time-limit must be a positive number"),
+    (RunRequest(budget="smoke", options={"--content": ["x"]}), "--content is not an option of suite count"),
+])
+def test_requests_are_checked_before_anything_runs(request_, message):
+    with pytest.raises(UserError, match=message):
+        SUITE.plan(request_)
