@@ -78,8 +78,9 @@ FOLDER_PREFIX = "folder:"
 
 @lru_cache(maxsize=4)
 def load_dataset(name: str, options: DataOptions) -> BenchDataset:
-    """The dataset registered as ``name`` (or ``folder:PATH``, a folder of images); unknown names
-    and missing files raise ``UserError``. The last few loaded datasets are kept in memory."""
+    """The dataset registered as ``name`` (or ``folder:PATH``, a folder of images); unknown names,
+    missing files and damaged ones (see :mod:`ganbench.data.integrity`) raise ``UserError``. The last
+    few loaded datasets are kept in memory."""
     if name.startswith(FOLDER_PREFIX):
         from ganbench.data.images import load_folder
 
