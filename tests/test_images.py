@@ -28,11 +28,12 @@ def write_idx(path, array, compress=True):
 
 @pytest.fixture
 def tiny_fashion(tmp_path):
-    """A 40-image Fashion-MNIST test split in torchvision's layout (gzipped IDX)."""
+    """A 40-image Fashion-MNIST test split in torchvision's layout, uncompressed IDX (a ``.gz`` under
+    torchvision's name must be torchvision's file, MD5 and all)."""
     rng = np.random.default_rng(0)
     raw = tmp_path / "FashionMNIST" / "raw"
-    write_idx(raw / "t10k-images-idx3-ubyte", rng.integers(0, 256, (40, 28, 28)))
-    write_idx(raw / "t10k-labels-idx1-ubyte", rng.integers(0, 10, (40,)))
+    write_idx(raw / "t10k-images-idx3-ubyte", rng.integers(0, 256, (40, 28, 28)), compress=False)
+    write_idx(raw / "t10k-labels-idx1-ubyte", rng.integers(0, 10, (40,)), compress=False)
     return tmp_path
 
 

@@ -76,8 +76,9 @@ DATASET_PREFIXES: Registry[Callable[[str, DataOptions], BenchDataset]] = Registr
 
 @lru_cache(maxsize=4)
 def load_dataset(name: str, options: DataOptions) -> BenchDataset:
-    """The dataset registered as ``name`` (or ``PREFIX:PATH``, e.g. a folder of images); unknown names
-    and missing files raise ``UserError``. The last few loaded datasets are kept in memory."""
+    """The dataset registered as ``name`` (or ``PREFIX:PATH``, e.g. a folder of images); unknown names,
+    missing files and damaged ones (see :mod:`ganbench.data.integrity`) raise ``UserError``. The last
+    few loaded datasets are kept in memory."""
     for prefix, loader in DATASET_PREFIXES.items():
         if name.startswith(prefix):
             return loader(name[len(prefix):], options)

@@ -8,13 +8,19 @@ Files are looked up in torchvision's layout under the data root (``--data-root``
 ``$GANBENCH_DATA``, else ``~/.cache/ganbench/data``): ``MNIST/raw/t10k-images-idx3-ubyte[.gz]``
 and so on for FashionMNIST and KMNIST, ``cifar-10-batches-py/`` for CIFAR-10. Nothing is
 downloaded unless ``--download`` is given.
+
+Every file read is checked (:mod:`ganbench.data.integrity`): a file torchvision knows by name
+must have torchvision's MD5 (checked once, then cached), and every file must decompress and
+parse (IDX: a size that agrees with the header; CIFAR-10: a pickled batch). A damaged file is
+one ``UserError`` line naming the file, what is wrong and the fix (delete it, ``--download``).
 """
 
 from __future__ import annotations
 
 import gzip
-import hashlib
 import os
+import pickle
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +32,7 @@ import torch.nn.functional as F
 
 from ganbench import seeding
 from ganbench.data import BenchDataset, DataOptions
+from ganbench.data.integrity import DataFile, damaged, read_data_file
 from ganbench.errors import UserError
 
 if TYPE_CHECKING:
@@ -150,22 +157,67 @@ MNIST_LIKE = {
 }
 
 TORCHVISION_CLASSES = {"mnist": "MNIST", "fashion-mnist": "FashionMNIST", "kmnist": "KMNIST"}
+MNIST_CLASSES = 10
+GZIP_SIGNATURE = b"\x1f\x8b"
+IDX_UNSIGNED_BYTE = 0x08
 
 
-def read_idx(path: Path) -> np.ndarray:
-    """An IDX file (optionally gzipped) as a numpy array of its declared shape (uint8 data)."""
-    opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rb") as stream:
-        data = stream.read()
-    if len(data) < 4 or data[0] != 0 or data[1] != 0 or data[2] != 0x08:
-        raise UserError(f"{path} is not an IDX file of unsigned bytes; delete it and fetch it again (--download)")
+def gunzip(path: Path, data: bytes) -> bytes:
+    """The decompressed content of ``data``, the bytes of the gzip file ``path``; a file that is
+    empty, not gzip, truncated or corrupt raises ``UserError`` naming it and the fix."""
+    if not data:
+        raise damaged(path, "is empty (0 bytes)")
+    if not data.startswith(GZIP_SIGNATURE):
+        raise damaged(path, "is not a gzip file (it does not start with the gzip signature 1f 8b)")
+    try:
+        return gzip.decompress(data)
+    except EOFError:
+        raise damaged(path, f"is truncated (its gzip stream ends after {len(data):,} bytes, before the "
+                            "end-of-stream marker)") from None
+    except (gzip.BadGzipFile, zlib.error) as error:
+        raise damaged(path, f"is corrupt (its gzip data does not decompress: {error})") from None
+
+
+def read_idx(path: Path, data: bytes | None = None) -> np.ndarray:
+    """An IDX file (gzipped when its name ends in ``.gz``) as a numpy array of its declared shape
+    (uint8 data). ``data``: the file's bytes, when already read. A file that does not decompress,
+    is not IDX of unsigned bytes, or whose size disagrees with its header raises ``UserError``."""
+    if data is None:
+        data = path.read_bytes()
+    if path.suffix == ".gz":
+        data = gunzip(path, data)
+    if len(data) < 4 or data[0] != 0 or data[1] != 0 or data[2] != IDX_UNSIGNED_BYTE:
+        raise damaged(path, f"is not an IDX file of unsigned bytes (it starts with {data[:4].hex(' ') or 'nothing'}, "
+                            "not 00 00 08)")
     dims = data[3]
+    header = 4 + 4 * dims
+    if len(data) < header:
+        raise damaged(path, f"is truncated (its IDX header declares {dims} dimensions, {header} bytes, but the "
+                            f"file holds {len(data)})")
     shape = tuple(int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(dims))
-    payload = np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * dims)
-    if payload.size != int(np.prod(shape)):
-        raise UserError(f"{path} is truncated ({payload.size} of {int(np.prod(shape))} bytes); delete it and fetch "
-                        "it again (--download)")
+    payload = np.frombuffer(data, dtype=np.uint8, offset=header)
+    expected = int(np.prod(shape))
+    if payload.size < expected:
+        raise damaged(path, f"is truncated ({payload.size:,} of {expected:,} bytes)")
+    if payload.size > expected:
+        raise damaged(path, f"has {payload.size - expected:,} bytes more than its IDX header declares "
+                            f"(shape {'x'.join(map(str, shape))})")
     return payload.reshape(shape)
+
+
+def read_checked_idx(path: Path, torchvision_class: str, title: str, dims: int) -> tuple[np.ndarray, str]:
+    """The IDX file ``path`` parsed (an array of ``dims`` dimensions) and checked against
+    torchvision's MD5 for its name, if any; also returns its MD5 (hex) for the provenance.
+
+    The parse check comes first, so a truncated file is reported as truncated rather than as a
+    checksum mismatch."""
+    file = read_data_file(path)
+    array = read_idx(path, file.data)
+    if array.ndim != dims:
+        what = "images (N, H, W)" if dims == 3 else "labels (N,)"
+        raise damaged(path, f"holds an array of shape {'x'.join(map(str, array.shape))}, not {what}")
+    file.check(torchvision_class, title)
+    return array, file.md5
 
 
 def _find(raw: Path, stem: str) -> Path | None:
@@ -173,10 +225,6 @@ def _find(raw: Path, stem: str) -> Path | None:
         if candidate.exists():
             return candidate
     return None
-
-
-def _md5(path: Path) -> str:
-    return hashlib.md5(path.read_bytes()).hexdigest()
 
 
 def _download_torchvision(name: str, root: Path, split: str) -> None:
@@ -210,20 +258,27 @@ def load_idx_dataset(name: str, options: DataOptions) -> ImageDataset:
             f"{label_stem}[.gz]); fix: --download, another --data-root DIR (or $GANBENCH_DATA){hint}"
         )
     image_path, label_path = paths
-    images = torch.from_numpy(read_idx(image_path).copy()).unsqueeze(1)
-    labels = torch.from_numpy(read_idx(label_path).astype(np.int64))
+    torchvision_class = TORCHVISION_CLASSES[name]
+    image_array, image_md5 = read_checked_idx(image_path, torchvision_class, source.title, dims=3)
+    label_array, label_md5 = read_checked_idx(label_path, torchvision_class, source.title, dims=1)
+    if label_array.size and label_array.max() >= MNIST_CLASSES:
+        raise damaged(label_path, f"holds label {label_array.max()}, but {source.title} has classes "
+                                  f"0..{MNIST_CLASSES - 1}")
+    images = torch.from_numpy(image_array.copy()).unsqueeze(1)
+    labels = torch.from_numpy(label_array.astype(np.int64))
     if len(images) != len(labels):
-        raise UserError(f"{image_path} has {len(images)} images but {label_path} {len(labels)} labels; re-fetch them")
+        raise UserError(f"{image_path} has {len(images)} images but {label_path} {len(labels)} labels; delete both "
+                        "and fetch them again with --download (or replace them with the originals)")
     images, how = resize_images(images, options.image_size, pad_to_size=True)
     provenance = {
         "split": options.split,
         "root": str(root),
-        "files": {p.name: {"md5": _md5(p)} for p in (image_path, label_path)},
+        "files": {image_path.name: {"md5": image_md5}, label_path.name: {"md5": label_md5}},
         "source": source.url,
         "image_size": images.shape[-1],
         "resize": how,
     }
-    return ImageDataset(name, images, labels, 10, provenance)
+    return ImageDataset(name, images, labels, MNIST_CLASSES, provenance)
 
 
 def mnist(options: DataOptions) -> ImageDataset:
@@ -241,25 +296,61 @@ def kmnist(options: DataOptions) -> ImageDataset:
 # --- CIFAR-10 ---
 
 
-def cifar10(options: DataOptions) -> ImageDataset:
-    import torchvision
+CIFAR_FOLDER = "cifar-10-batches-py"
+CIFAR_FILES = {"train": tuple(f"data_batch_{i}" for i in range(1, 6)), "test": ("test_batch",)}
+CIFAR_SIDE = 32
+CIFAR_CLASSES = 10
 
+
+def read_cifar_batch(file: DataFile) -> tuple[np.ndarray, list[int]]:
+    """A CIFAR-10 batch file (a pickled dict) as images uint8 (N, 3, 32, 32) and N labels. Call
+    after :meth:`DataFile.check`: only files with torchvision's MD5 are unpickled."""
+    try:
+        entry = pickle.loads(file.data, encoding="latin1")  # noqa: S301 - the MD5 was checked first
+        data = np.asarray(entry["data"], dtype=np.uint8)
+        labels = [int(label) for label in entry["labels"]]
+    except Exception as error:  # noqa: BLE001 - a damaged pickle fails in many ways
+        raise damaged(file.path, f"is not a CIFAR-10 batch ({type(error).__name__}: {error})") from None
+    if data.ndim != 2 or data.shape[1] != 3 * CIFAR_SIDE**2 or len(labels) != len(data):
+        raise damaged(file.path, f"is not a CIFAR-10 batch (data of shape {'x'.join(map(str, data.shape))} and "
+                                 f"{len(labels)} labels, not N x {3 * CIFAR_SIDE**2} and N)")
+    return data.reshape(-1, 3, CIFAR_SIDE, CIFAR_SIDE), labels
+
+
+def cifar10(options: DataOptions) -> ImageDataset:
     if options.split not in SPLITS:
         raise UserError(f"unknown split {options.split!r}; choose one of: {', '.join(SPLITS)}")
     root = data_root(options)
-    try:
-        dataset = torchvision.datasets.CIFAR10(str(root), train=options.split == "train", download=options.download)
-    except RuntimeError:
+    folder = root / CIFAR_FOLDER
+    paths = [folder / name for name in CIFAR_FILES[options.split]]
+    if not all(path.is_file() for path in paths) and options.download:
+        import torchvision
+
+        try:
+            torchvision.datasets.CIFAR10(str(root), train=options.split == "train", download=True)
+        except Exception as error:  # noqa: BLE001 - network errors come in many types
+            raise UserError(f"could not download cifar10 into {root} ({type(error).__name__}: {error}); check the "
+                            "network or place the files there yourself") from None
+    if not all(path.is_file() for path in paths):
+        expected = "data_batch_1..5" if options.split == "train" else "test_batch"
         raise UserError(
-            f"CIFAR-10 not found in {root / 'cifar-10-batches-py'} (expected data_batch_1..5 and test_batch); "
+            f"CIFAR-10 not found in {folder} (expected {expected} for the {options.split} split); "
             "fix: --download, or another --data-root DIR (or $GANBENCH_DATA)"
-        ) from None
-    images = torch.from_numpy(np.ascontiguousarray(dataset.data.transpose(0, 3, 1, 2)))
-    labels = torch.tensor(dataset.targets, dtype=torch.long)
+        )
+    batches, labels, files = [], [], {}
+    for path in paths:
+        file = read_data_file(path)
+        file.check("CIFAR10", "CIFAR-10")
+        data, batch_labels = read_cifar_batch(file)
+        batches.append(data)
+        labels += batch_labels
+        files[path.name] = {"md5": file.md5}
+    images = torch.from_numpy(np.concatenate(batches))
     images, how = resize_images(images, options.image_size, pad_to_size=False)
-    provenance = {"split": options.split, "root": str(root), "source": "https://www.cs.toronto.edu/~kriz/cifar.html",
-                  "image_size": images.shape[-1], "resize": how}
-    return ImageDataset("cifar10", images, labels, 10, provenance)
+    provenance = {"split": options.split, "root": str(root), "files": files,
+                  "source": "https://www.cs.toronto.edu/~kriz/cifar.html", "image_size": images.shape[-1],
+                  "resize": how}
+    return ImageDataset("cifar10", images, torch.tensor(labels, dtype=torch.long), CIFAR_CLASSES, provenance)
 
 
 # --- a folder of the user's images ---
