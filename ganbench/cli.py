@@ -113,7 +113,7 @@ def build_parser() -> Parser:
     train.add_argument("--download", action="store_true", help="download the dataset if missing")
     train.add_argument("--out", type=Path, metavar="PATH", help="weights file to write (default: "
                        "$GANBENCH_CACHE/classifiers/lenet-DATASET.pt, where evaluations look for it)")
-    plan_defaults = "(default: the shipped classifier's, see README)"
+    plan_defaults = "(default: the shipped classifier's, see docs/metrics.md)"
     train.add_argument("--epochs", type=int, default=argparse.SUPPRESS,
                        help=f"passes over the training part {plan_defaults}")
     train.add_argument("--held-out", type=int, default=argparse.SUPPRESS,
