@@ -26,6 +26,7 @@ from functools import lru_cache
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from ganbench.cache import cache_dir
 from ganbench.errors import UserError
 from ganbench.results import atomic_write_text
 
@@ -63,7 +64,6 @@ def md5_hex(data: bytes) -> str:
 
 def cache_path() -> Path:
     """Where the MD5 cache lives: ``$GANBENCH_CACHE/data-md5.json``."""
-    from ganbench.metrics.backbones import cache_dir  # imported here: backbones imports ganbench.data
 
     return cache_dir(CACHE_NAME)
 

@@ -20,7 +20,6 @@ Every record of a metric computed with a backbone carries its name and the sha25
 from __future__ import annotations
 
 import copy
-import os
 import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -35,13 +34,12 @@ from torch_fidelity.feature_extractor_inceptionv3 import URL_INCEPTION_V3
 from ganbench.data import BenchDataset
 from ganbench.data.images import MNIST_LIKE
 from ganbench.data.stacked import StackedMNIST
+from ganbench.cache import cache_dir
 from ganbench.errors import UserError
 from ganbench.metrics.classifier import INPUT_SIZE, load_classifier, read_metadata, sha256_bytes, sha256_file
 from ganbench.registry import Registry
 from ganbench.results import atomic_write_bytes
 
-CACHE_ENVIRONMENT = "GANBENCH_CACHE"
-DEFAULT_CACHE = Path("~/.cache/ganbench")
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 INCEPTION_FILE = URL_INCEPTION_V3.rsplit("/", 1)[1]
 # torch hub's convention: the file name ends in the first 8 hex digits of the file's sha256.
@@ -49,11 +47,6 @@ INCEPTION_SHA256_PREFIX = INCEPTION_FILE.rsplit("-", 1)[1].split(".")[0]
 INCEPTION_LOGITS = (1008, 2048)  # shape of fc.weight in torch-fidelity's inception-v3-compat
 DOWNLOAD_TIMEOUT_SECONDS = 60
 LENET_EXTRACTOR = "ganbench-lenet"
-
-
-def cache_dir(*parts: str) -> Path:
-    """A folder under ``$GANBENCH_CACHE`` (default ``~/.cache/ganbench``)."""
-    return Path(os.environ.get(CACHE_ENVIRONMENT) or DEFAULT_CACHE).expanduser().joinpath(*parts)
 
 
 @dataclass(frozen=True)
