@@ -18,6 +18,7 @@ from ganbench.errors import UserError
 EXIT_USAGE = 2
 EXIT_FAILED_RUNS = 1
 EXIT_INTERRUPTED = 130
+DEFAULT_SUITE = "toy"
 
 
 class Parser(argparse.ArgumentParser):
@@ -32,7 +33,7 @@ def _csv(text: str) -> list[str]:
 
 
 def build_parser() -> Parser:
-    from ganbench.runs import BUDGETS, DEFAULT_SUITE
+    from ganbench.budgets import BUDGETS
 
     parser = Parser(
         prog="ganbench",
@@ -227,7 +228,8 @@ def command_list(args: argparse.Namespace) -> int:
     from ganbench.gan.model import VARIANTS
     from ganbench.metrics import EVALUATORS
     from ganbench.metrics.backbones import BACKBONES
-    from ganbench.runs import BUDGETS, SUITES
+    from ganbench.budgets import BUDGETS
+    from ganbench.runs import SUITES
 
     if args.settings:
         return _list_settings(args.settings, args.suite, args.budget)

@@ -12,7 +12,8 @@ from ignite.engine import Engine, Events
 from ganbench.errors import UserError
 from ganbench.handlers import LossHistory
 from ganbench.results import ResultsStore
-from ganbench.runs import Budget, EngineRun, RunContext, RunRequest, check_request, run_id_for, run_suite
+from ganbench.budgets import Budget
+from ganbench.runs import EngineRun, RunContext, RunRequest, check_request, run_id_for, run_suite
 
 CPU = torch.device("cpu")
 

@@ -11,7 +11,8 @@ from ganbench.errors import UserError
 from ganbench.gan.model import VARIANTS
 from ganbench.gan.run import KIND, GanRun
 from ganbench.metrics import EVALUATION_SETTINGS, EVALUATORS
-from ganbench.runs import Budget, RunRequest, check_request, require_all_budgets
+from ganbench.budgets import Budget, require_all_budgets
+from ganbench.runs import RunRequest, check_request
 from ganbench.settings import resolve
 
 EVALUATION_SCOPE = "eval"

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from ganbench.gan.suite import GanSuite
-from ganbench.runs import Budget
+from ganbench.budgets import Budget
 
 TOY = GanSuite(
     name="toy",

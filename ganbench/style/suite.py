@@ -14,7 +14,8 @@ from typing import Any
 
 from ganbench.data import DataOptions
 from ganbench.errors import UserError
-from ganbench.runs import Budget, RunRequest, check_request, require_all_budgets
+from ganbench.budgets import Budget, require_all_budgets
+from ganbench.runs import RunRequest, check_request
 from ganbench.settings import resolve
 from ganbench.style import DEFAULT_CONTENT, DEFAULT_STYLE, STYLE_SCOPE, STYLE_SETTINGS
 from ganbench.style.engine import style_layers
