@@ -23,8 +23,9 @@ from ganbench.results import atomic_write_text
 GROUP = ["suite", "variant", "dataset", "budget"]
 VARIANT_GROUP = ["suite", "variant", "budget"]
 # Descriptive columns carried into a group's row (the distinct values of its runs, joined), e.g.
-# a style run's feature network, whose weights may be RANDOM.
-DESCRIPTIONS = ["feature network"]
+# a style run's feature network, whose weights may be RANDOM, or which G a GAN run's samples
+# come from ("ema 0.999" or "live").
+DESCRIPTIONS = ["feature network", "samples from"]
 
 
 # Throughput columns come last; the others in the order their evaluators and kinds registered.
@@ -46,6 +47,8 @@ def flatten(record: dict[str, Any]) -> dict[str, Any]:
     network = ((record.get("provenance") or {}).get("feature_network") or {}).get("description")
     if network:
         row["feature network"] = network
+    if record.get("samples_from"):
+        row["samples from"] = record["samples_from"]
     for section in ("metrics", "throughput"):
         for key, value in (record.get(section) or {}).items():
             if isinstance(value, (int, float)) and not isinstance(value, bool):
