@@ -93,9 +93,9 @@ class MixtureCoverage:
                "on 2D Gaussian mixtures (PacGAN protocol)")
     section = "metrics"
     columns = (
-        Column("modes_covered", "modes", True, 1),
-        Column("high_quality_fraction", "high-quality", True, 3),
-        Column("reverse_kl", "reverse KL", False, 3),
+        Column("modes_covered", "modes", True, 1, headline=True),
+        Column("high_quality_fraction", "high-quality", True, 3, headline=True),
+        Column("reverse_kl", "reverse KL", False, 3, headline=True),
     )
 
     def applies_to(self, dataset: BenchDataset) -> bool:
