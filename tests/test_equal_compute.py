@@ -102,3 +102,10 @@ def test_a_run_logs_its_metric_history_against_images_and_seconds(tmp_path):
         assert rows[-1]["reverse_kl_all"] == run["metrics"]["reverse_kl_all"]
     report = (out / "report.md").read_text()
     assert "## At equal compute" in report and "at equal training seconds" in report
+
+
+def test_a_suite_without_an_equal_budget_says_which_it_has(tmp_path, capsys):
+    assert main(["run", "--suite", "toy", "--budget", "equal", "--out", str(tmp_path / "o"), "--no-progress"]) == 2
+    error = capsys.readouterr().err.strip().splitlines()
+    assert error == ["ganbench: error: unknown budget 'equal'; choose one of: smoke, quick, standard, paper"]
+    assert not (tmp_path / "o").exists()
