@@ -10,6 +10,7 @@ import pytest
 import scipy.stats
 
 from ganbench.cli import main
+from test_report_regeneration import check_report_regenerates
 from ganbench.report.tables import display_table, frame, summarize
 
 
@@ -38,17 +39,32 @@ def test_runs_of_other_settings_are_rows_of_their_own_that_say_what_differs():
     assert len(alone) == 1 and "settings" not in alone
 
 
-def test_two_configurations_run_from_the_command_line_are_two_rows(tmp_path):
-    out = tmp_path / "toy"
+@pytest.fixture(scope="module")
+def two_configurations(tmp_path_factory):
+    """One output folder with two configurations of fc on ring8 (lr_d default 1e-4, and 3e-4)."""
+    out = tmp_path_factory.mktemp("configurations") / "toy"
     common = ["run", "--budget", "smoke", "--seeds", "1", "--datasets", "ring8", "--iterations", "3", "--out",
               str(out), "--no-progress", "--set", "eval.every=0"]
     assert main(common) == 0
     assert main([*common, "--set", "fc.lr_d=3e-4"]) == 0
+    return out
+
+
+def test_two_configurations_run_from_the_command_line_are_two_rows(two_configurations):
+    out = two_configurations
     summary = pd.read_csv(out / "summary.csv")
     assert len(summary) == 2
     assert sorted(summary["settings"]) == ["lr_d=0.0001", "lr_d=0.0003"]
     assert list(summary["finished"]) == [1, 1]
     assert "lr_d=0.0003" in (out / "summary.md").read_text()
+    # Each configuration gets its own plots; the first run's plot of a lone configuration is gone.
+    plots = sorted(path.name for path in (out / "plots").glob("losses_*.png"))
+    assert plots == sorted(f"losses_fc_ring8_smoke_{config}.png" for config in summary["configuration"])
+
+
+@pytest.mark.slow  # a fresh `ganbench report` process: 35 s on a loaded 2-core machine
+def test_a_folder_of_two_configurations_regenerates_as_written(two_configurations):
+    check_report_regenerates(two_configurations)
 
 
 def write_records(folder, records):

@@ -284,19 +284,26 @@ def _cell(key: str, runs: Sequence[dict[str, Any]], column: Column | None) -> Ce
     return Cell(key, values, interval, run_interval, float(spread))
 
 
+def differing_settings(configurations: Sequence[Mapping[str, Any]]) -> list[dict[str, str]]:
+    """For each of several flat configurations (:func:`configuration`), the keys whose values
+    differ among them: ``{short name: value text}`` (:func:`setting_name`, :func:`setting_value`;
+    a key one configuration lacks shows ``–``)."""
+    keys = sorted({key for config in configurations for key in config})
+    differing = [key for key in keys
+                 if len({json.dumps(config.get(key, "\0missing"), sort_keys=True) for config in configurations}) > 1]
+    return [{setting_name(key): setting_value(config.get(key, _MISSING)) for key in differing}
+            for config in configurations]
+
+
 def _describe_differences(rows: Sequence[SummaryRow]) -> None:
     """Fill ``settings`` of rows that share an identity with the config keys that differ."""
     siblings: dict[tuple, list[SummaryRow]] = {}
     for row in rows:
         siblings.setdefault(tuple(row.identity.values()), []).append(row)
     for group in siblings.values():
-        if len(group) < 2:
-            continue
-        keys = sorted({key for row in group for key in row.configuration})
-        differing = [key for key in keys
-                     if len({json.dumps(row.configuration.get(key, "\0missing"), sort_keys=True) for row in group}) > 1]
-        for row in group:
-            row.settings = {setting_name(key): setting_value(row.configuration.get(key, _MISSING)) for key in differing}
+        if len(group) > 1:
+            for row, settings in zip(group, differing_settings([row.configuration for row in group])):
+                row.settings = settings
 
 
 def _label_rows(table: SummaryTable) -> None:
