@@ -502,7 +502,7 @@ def table_notes(table: SummaryTable, over: str = "seeds",
         "(`runs`); rounded to the interval's precision; ↑ higher is better, ↓ lower is better.",
         "A single run has no interval over seeds (n=1, no interval): its value alone, or with the run's own "
         "95 % bootstrap interval over its generated samples `(bootstrap [low, high])`, or its own spread "
-        "`(sd s)` (KID: standard deviation over its subsets).",
+        "`(sd s)` (KID, IS: standard deviation over its subsets or splits).",
     ]
     if any(column.headline for column in table.columns):
         headline = ", ".join(column.header for column in table.columns if column.headline)
