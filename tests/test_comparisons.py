@@ -19,7 +19,7 @@ def record(variant, dataset, seed, config=None, **metrics):
               "settings": {"lr_d": 2e-4, "batch_size": 64}, **(config or {})}
     return {"run_id": f"{variant}_{dataset}_seed{seed}_{json.dumps(config, sort_keys=True)}", "kind": "gan",
             "suite": "toy", "variant": variant, "dataset": dataset, "budget": "smoke", "seed": seed,
-            "status": "finished", "config": config, "metrics": metrics, "throughput": {},
+            "status": "finished", "config": config, "metrics": metrics, "throughput": {}, "artifacts": {},
             "provenance": {"started_utc": "2026-12-01T00:00:00Z", "finished_utc": "2026-12-01T00:01:00Z"}}
 
 

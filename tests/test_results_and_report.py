@@ -13,7 +13,8 @@ from ganbench.results import ResultsStore, atomic_write_text
 
 def record(run_id, seed, status="finished", modes=8.0):
     return {"run_id": run_id, "suite": "toy", "variant": "fc", "dataset": "ring8", "budget": "smoke", "seed": seed,
-            "status": status, "metrics": {"modes_covered": modes}, "throughput": {"ms_per_iteration": 2.0}}
+            "status": status, "metrics": {"modes_covered": modes}, "throughput": {"ms_per_iteration": 2.0},
+            "config": {}, "provenance": {"started_utc": "2026-01-01T00:00:00Z"}, "artifacts": {}}
 
 
 def test_store_replaces_a_run_and_keeps_the_rest(tmp_path):
@@ -36,6 +37,35 @@ def test_failed_runs_are_retried(tmp_path):
 def test_corrupt_records_file_is_a_clear_error(tmp_path):
     (tmp_path / "records.jsonl").write_text(json.dumps(record("a", 0)) + "\n{broken\n")
     with pytest.raises(UserError, match="records.jsonl line 2 is not valid JSON"):
+        ResultsStore(tmp_path).records()
+
+
+@pytest.mark.parametrize(("line", "problem"), [
+    ("[1, 2, 3]", "it is an array, not a JSON object"),
+    ('"text"', "it is a string, not a JSON object"),
+    ('{"foo": 1}', "missing 'run_id', 'suite'"),
+    (json.dumps({**record("b", 0), "seed": "zero"}), "'seed' is not an integer"),
+    (json.dumps({**record("b", 0), "seed": True}), "'seed' is not an integer"),
+    (json.dumps({**record("b", 0), "status": "done"}), "status 'done' is not one of finished, diverged, failed"),
+    (json.dumps({**record("b", 0), "metrics": []}), "'metrics' is not an object"),
+    (json.dumps({**record("b", 0), "provenance": {}}), "'provenance' has no 'started_utc' string"),
+    (json.dumps({**record("b", 0), "artifacts": {"losses": 3}}), "an artifact path is not a string"),
+])
+def test_a_line_that_is_not_a_record_is_a_clear_error(tmp_path, line, problem):
+    (tmp_path / "records.jsonl").write_text(json.dumps(record("a", 0)) + "\n\n" + line + "\n")
+    with pytest.raises(UserError) as error:
+        ResultsStore(tmp_path).records()
+    assert str(error.value).startswith(f"{tmp_path / 'records.jsonl'} line 3 is not a ganbench record ({problem}")
+    assert str(error.value).endswith("; fix or remove that line")
+
+
+def test_records_that_are_not_utf8_or_a_folder_are_clear_errors(tmp_path):
+    (tmp_path / "records.jsonl").write_bytes(json.dumps(record("a", 0)).encode() + b"\n\xff\xfe\n")
+    with pytest.raises(UserError, match="records.jsonl line 2 is not valid JSON"):
+        ResultsStore(tmp_path).records()
+    (tmp_path / "records.jsonl").unlink()
+    (tmp_path / "records.jsonl").mkdir()
+    with pytest.raises(UserError, match=r"records.jsonl is not a file \(a folder\?\); move it away"):
         ResultsStore(tmp_path).records()
 
 

@@ -60,8 +60,9 @@ from ganbench.results import atomic_write_text
 GROUP = ["suite", "variant", "dataset", "budget"]
 VARIANT_GROUP = ["suite", "variant", "budget"]
 # Descriptive columns carried into a group's row (the distinct values of its runs, joined), e.g.
-# a style run's feature network, whose weights may be RANDOM.
-DESCRIPTIONS = ["feature network"]
+# a style run's feature network, whose weights may be RANDOM, or which G a GAN run's samples
+# come from ("ema 0.999" or "live").
+DESCRIPTIONS = ["feature network", "samples from"]
 # The grouping keys that may differ between rows compared with each other; rows that share the
 # other grouping keys (suite, dataset) form a family, compared pairwise.
 COMPARED = ("variant", "budget")
@@ -91,6 +92,8 @@ def flatten(record: dict[str, Any]) -> dict[str, Any]:
     network = ((record.get("provenance") or {}).get("feature_network") or {}).get("description")
     if network:
         row["feature network"] = network
+    if record.get("samples_from"):
+        row["samples from"] = record["samples_from"]
     for section in ("metrics", "throughput"):
         for key, value in (record.get(section) or {}).items():
             if isinstance(value, (int, float)) and not isinstance(value, bool):
