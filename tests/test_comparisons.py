@@ -144,3 +144,16 @@ def test_single_seed_cells_show_the_runs_own_interval_or_spread():
     csv = frame(table)
     assert "fid_ci_low_mean" not in csv  # the bounds belong to the FID cell
     assert list(csv["fid_run_ci_low"][:1]) == [297.91] and math.isnan(csv["fid_run_ci_low"][1])
+
+
+def test_pairs_name_configurations_by_variant_and_the_settings_that_differ():
+    records = [record("fc", "ring8", seed, modes_covered=8.0 - seed * 0.1) for seed in range(5)]
+    records += [record("fc", "ring8", seed, {"settings": {"lr_d": 1.0, "batch_size": 64}},
+                       modes_covered=1.0 + seed * 0.1) for seed in range(5)]
+    records += [record("dcgan", "ring8", seed, modes_covered=5.0 + seed * 0.1) for seed in range(5)]
+    table = summarize(records)
+    assert [row.label for row in table.rows] == ["fc [lr_d=0.0002]", "fc [lr_d=1.0]", "dcgan"]
+    pairs = [(s.pair.label_a, s.pair.label_b, s.pair.significant) for s in table.significance]
+    assert pairs == [("fc [lr_d=0.0002]", "dcgan", True), ("fc [lr_d=0.0002]", "fc [lr_d=1.0]", True),
+                     ("dcgan", "fc [lr_d=1.0]", True)]
+    assert [row.cells["modes_covered"].mark for row in table.rows] == ["best", "", ""]

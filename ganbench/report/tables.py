@@ -494,13 +494,19 @@ def display_table(table: SummaryTable, bold: tuple[str, str] = ("**", "**")) -> 
     return out
 
 
+def _words(keys: Iterable[str]) -> str:
+    """``suite, variant and dataset``."""
+    keys = list(keys)
+    return keys[0] if len(keys) == 1 else f"{', '.join(keys[:-1])} and {keys[-1]}"
+
+
 def table_notes(table: SummaryTable, over: str = "seeds",
                 tests: str = "summary_significance.csv, and report.md's Significance section") -> list[str]:
     """Footnotes saying what the cells are, for the Markdown table and report: ``over`` what the
     intervals run, and where the pairwise ``tests`` behind the bold marks are listed."""
     notes = [
         f"One row per configuration (every setting of its runs but the seed); `settings` lists what differs "
-        f"between rows of the same {', '.join(k for k in table.group if k != 'suite')}. "
+        f"between rows of the same {_words(table.group)}. "
         f"Cells: mean ± half-width of the 95 % t-interval over {over}: Student t, n = the finished runs "
         "(`runs`); rounded to the interval's precision; ↑ higher is better, ↓ lower is better.",
         "A single run has no interval over seeds (n=1, no interval): its value alone, or with the run's own "
@@ -509,7 +515,7 @@ def table_notes(table: SummaryTable, over: str = "seeds",
     ]
     if any(column.headline for column in table.columns):
         headline = ", ".join(column.header for column in table.columns if column.headline)
-        notes.append(f"Bold: significantly best of its {', '.join(k for k in table.group if k not in COMPARED)} "
+        notes.append(f"Bold: significantly best of its {_words(k for k in table.group if k not in COMPARED)} "
                      f"on a headline metric ({headline}): Holm-corrected p < {ALPHA} against every other row "
                      f"({tests}); no bold means no entry is significantly best.")
     return notes
