@@ -157,3 +157,11 @@ def test_pairs_name_configurations_by_variant_and_the_settings_that_differ():
     assert pairs == [("fc [lr_d=0.0002]", "dcgan", True), ("fc [lr_d=0.0002]", "fc [lr_d=1.0]", True),
                      ("dcgan", "fc [lr_d=1.0]", True)]
     assert [row.cells["modes_covered"].mark for row in table.rows] == ["best", "", ""]
+
+
+def test_configurations_of_one_variant_and_dataset_sit_together():
+    records = [record("fc", "ring8", 0, modes_covered=8.0), record("fc", "grid25", 0, modes_covered=20.0),
+               record("fc", "ring8", 0, {"iterations": 5}, modes_covered=3.0)]
+    table = summarize(records)
+    assert [(row.identity["dataset"], row.settings_text) for row in table.rows] == [
+        ("ring8", "iterations=100"), ("ring8", "iterations=5"), ("grid25", "")]

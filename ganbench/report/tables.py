@@ -359,7 +359,8 @@ def _compare(table: SummaryTable) -> None:
 def summarize(records: Sequence[dict[str, Any]], group: Sequence[str] = GROUP,
               pooled: Sequence[str] = ()) -> SummaryTable:
     """The :class:`SummaryTable` of ``records``: one row per distinct (``group`` keys,
-    configuration), in the order the records first show them, over the finished runs in it.
+    configuration), over the finished runs in it; rows in the order the records first show their
+    ``group`` keys, the configurations of the same keys together in the order first shown.
 
     ``pooled``: top-level config keys left out of the configuration, e.g. a style run's
     ``content`` and ``style`` when rows pool every image pair of a preset; an identity key of
@@ -381,8 +382,11 @@ def summarize(records: Sequence[dict[str, Any]], group: Sequence[str] = GROUP,
         config = configuration(record, pooled)
         identity = tuple(run.get(key) for key in group)
         buckets.setdefault((identity, json.dumps(config, sort_keys=True, default=list)), []).append((run, config))
+    first = {}  # configurations of one identity sit together, identities in the order records show them
+    for identity, _ in buckets:
+        first.setdefault(identity, len(first))
     rows = []
-    for (identity, _), members in buckets.items():
+    for (identity, _), members in sorted(buckets.items(), key=lambda item: first[item[0][0]]):
         runs = [run for run, _ in members]
         finished = [run for run in runs if run.get("status") == "finished"]
         rows.append(SummaryRow(
