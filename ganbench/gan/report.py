@@ -1,4 +1,4 @@
-"""The GAN kind's part of the report: loss curves per (variant, dataset, budget), for 2D data the
+"""The GAN kind's part of the report: loss curves per configuration, for 2D data the
 generated samples over the true modes, metrics during training, the comparison at equal compute
 (images seen, training seconds) and the sample grids."""
 
@@ -17,7 +17,7 @@ from ganbench.data.toy import GaussianMixture2D
 from ganbench.gan.run import KIND
 from ganbench.report.figures import plt, save_figure
 from ganbench.report.statistics import display_precision, t_interval
-from ganbench.report.tables import table_columns
+from ganbench.report.tables import configuration, configuration_id, differing_settings, table_columns
 
 # Metrics compared at equal compute, where a run's metric history has them.
 HEADLINE_METRICS = ("fid", "reverse_kl", "modes_covered", "class_kl")
@@ -25,11 +25,30 @@ COMPUTE_AXES = {"images_seen": "images seen", "train_seconds": "training seconds
 COMPUTE_POINTS = 4  # grid points where runs' evaluation points differ
 
 
-def _groups(records: Sequence[dict[str, Any]]) -> dict[tuple[str, str, str], list[dict[str, Any]]]:
-    groups: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
+def _groups(records: Sequence[dict[str, Any]]) -> dict[str, tuple[str, list[dict[str, Any]]]]:
+    """Records by configuration: ``{file-name stem: (title, records)}``. The stem is
+    ``VARIANT_DATASET_BUDGET``, with ``_<configuration id>`` added where one (variant, dataset,
+    budget) has several configurations (e.g. runs with another ``--set``), so no plot mixes two
+    configurations' runs; the title ``VARIANT on DATASET (BUDGET)`` then names the settings that
+    differ, as the summary's ``settings`` column does."""
+    groups: dict[tuple[str, str, str], dict[str, list[dict[str, Any]]]] = {}
+    configs: dict[str, dict[str, Any]] = {}
     for record in records:
-        groups.setdefault((record["variant"], record["dataset"], record["budget"]), []).append(record)
-    return groups
+        config = configuration(record)
+        key = configuration_id(config)
+        configs[key] = config
+        groups.setdefault((record["variant"], record["dataset"], record["budget"]), {}).setdefault(key, []).append(record)
+    out = {}
+    for (variant, dataset, budget), by_config in groups.items():
+        title = f"{variant} on {dataset} ({budget})"
+        if len(by_config) == 1:
+            out[f"{variant}_{dataset}_{budget}"] = (title, next(iter(by_config.values())))
+            continue
+        settings = differing_settings([configs[key] for key in by_config])
+        for (key, group), differing in zip(by_config.items(), settings):
+            text = ", ".join(f"{name}={value}" for name, value in differing.items())
+            out[f"{variant}_{dataset}_{budget}_{key}"] = (f"{title} [{text}]", group)
+    return out
 
 
 def plot_losses(records: Sequence[dict[str, Any]], root: Path, title: str) -> plt.Figure | None:
@@ -94,10 +113,9 @@ def plot_points(records: Sequence[dict[str, Any]], root: Path, title: str) -> pl
 def plot_gan_runs(records: Sequence[dict[str, Any]], root: Path) -> list[Path]:
     """Loss curves and 2D sample plots, one file per (variant, dataset, budget) of GAN runs."""
     written = []
-    for (variant, dataset, budget), group in _groups(records).items():
-        stem = f"{variant}_{dataset}_{budget}"
+    for stem, (title, group) in _groups(records).items():
         for kind, make in (("losses", plot_losses), ("samples", plot_points)):
-            figure = make(group, root, f"{variant} on {dataset} ({budget})")
+            figure = make(group, root, title)
             if figure is not None:
                 written.append(save_figure(figure, root / "plots" / f"{kind}_{stem}.png"))
     return written
@@ -119,7 +137,7 @@ def plot_metric_curves(records: Sequence[dict[str, Any]], root: Path) -> list[Pa
     with one panel per table metric in the history and one line per seed."""
     written = []
     finished = [r for r in records if r.get("status") == "finished"]
-    for (variant, dataset, budget), group in _groups(finished).items():
+    for stem, (title, group) in _groups(finished).items():
         history = metric_history(group, root)
         shown = [column for column in table_columns() if column.key in history]
         if not shown:
@@ -128,21 +146,19 @@ def plot_metric_curves(records: Sequence[dict[str, Any]], root: Path) -> list[Pa
         for axis, column in zip(axes[0], shown):
             sns.lineplot(data=history, x="iteration", y=column.key, hue="seed", marker="o", ax=axis, linewidth=1)
             axis.set_ylabel(column.header)
-        figure.suptitle(f"{variant} on {dataset} ({budget}): metrics during training", fontsize=10)
-        written.append(save_figure(figure, root / "plots" / f"curves_{variant}_{dataset}_{budget}.png"))
+        figure.suptitle(f"{title}: metrics during training", fontsize=10)
+        written.append(save_figure(figure, root / "plots" / f"curves_{stem}.png"))
     return written
 
 
 def sample_grids(records: Sequence[dict[str, Any]]) -> list[tuple[str, str]]:
-    """(label, path) of the sample grid of the lowest finished seed per (variant, dataset, budget)."""
-    chosen: dict[tuple[str, str, str], dict[str, Any]] = {}
-    for record in records:
-        if record.get("status") != "finished" or "sample_grid" not in (record.get("artifacts") or {}):
-            continue
-        key = (record["variant"], record["dataset"], record["budget"])
-        if key not in chosen or record["seed"] < chosen[key]["seed"]:
-            chosen[key] = record
-    return [(f"{v} on {d} ({b}), seed {r['seed']}", r["artifacts"]["sample_grid"]) for (v, d, b), r in chosen.items()]
+    """(label, path) of the sample grid of the lowest finished seed per configuration."""
+    shown = [r for r in records if r.get("status") == "finished" and "sample_grid" in (r.get("artifacts") or {})]
+    grids = []
+    for title, group in _groups(shown).values():
+        record = min(group, key=lambda r: r["seed"])
+        grids.append((f"{title}, seed {record['seed']}", record["artifacts"]["sample_grid"]))
+    return grids
 
 
 def run_histories(records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
