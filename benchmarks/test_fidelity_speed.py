@@ -78,7 +78,7 @@ def lenet_extractor(options, weights):
     return feature_extractor(LENET.extractor, layers, str(weights.path), weights.sha256, False), fidelity_options
 
 
-def test_lenet_features(benchmark, lenet, options):
+def test_lenet_features(benchmark, measure, lenet, options):
     """Penultimate features and logits of N images through torch-fidelity's extraction loop."""
     count = sample_count(benchmark)
     extractor, fidelity_options = lenet_extractor(options, lenet)
@@ -86,25 +86,25 @@ def test_lenet_features(benchmark, lenet, options):
     inputs = {**fidelity_options, "input1": FidelityInput(images, rgb=False)}
     flop = count_flops(lambda: extractor(images[:256])) * count / 256
     benchmark.extra_info.update(items_per_round=count, unit="img", gflop_per_round=flop / 1e9)
-    features = benchmark(extract_featuresdict_from_input_id_cached, 1, extractor, **inputs)
+    features = measure(lambda: extract_featuresdict_from_input_id_cached(1, extractor, **inputs))
     assert features["features"].shape == (count, 84)
 
 
-def test_fidelity_evaluation_uncached(benchmark, lenet, options):
+def test_fidelity_evaluation_uncached(benchmark, measure, lenet, options):
     """A whole evaluation (FID, IS, KID, precision/recall, density/coverage) of N generated
     images against N reference images whose features are not cached yet."""
     count = sample_count(benchmark)
     generated, reference = digit_like_images(count, 1), digit_like_images(count, 2)
     fresh_names = (f"uncached-{round}" for round in itertools.count())
     benchmark.extra_info.update(items_per_round=count, unit="img")
-    values = benchmark.pedantic(
+    values = measure(
         lambda: fidelity_of_images(generated, reference, next(fresh_names), LENET, lenet, options, cuda=False),
         rounds=3,
     )
     assert values["fid"] > 0
 
 
-def test_fidelity_evaluation_cached(benchmark, lenet, options):
+def test_fidelity_evaluation_cached(benchmark, measure, lenet, options):
     """The same evaluation against a reference whose features, FID statistics, k-NN radii and
     KID reference sums are on disk (the second evaluation of a run, or any run after the first
     on that reference)."""
@@ -112,7 +112,7 @@ def test_fidelity_evaluation_cached(benchmark, lenet, options):
     generated, reference = digit_like_images(count, 1), digit_like_images(count, 2)
     fidelity_of_images(generated, reference, "cached", LENET, lenet, options, cuda=False)
     benchmark.extra_info.update(items_per_round=count, unit="img")
-    values = benchmark.pedantic(
+    values = measure(
         lambda: fidelity_of_images(generated, reference, "cached", LENET, lenet, options, cuda=False), rounds=3)
     assert values["fid"] > 0
 
@@ -130,7 +130,7 @@ def random_inception(tmp_path_factory):
     return WeightsFile(path, sha256_file(path))
 
 
-def test_inception_evaluation(benchmark, random_inception, monkeypatch, tmp_path):
+def test_inception_evaluation(benchmark, measure, random_inception, monkeypatch, tmp_path):
     """A whole evaluation on the Inception backbone: 8 generated 32x32 RGB images (upsampled to
     299x299 by torch-fidelity) against 8 cached reference images; KID on 2 subsets of 4."""
     monkeypatch.setenv("GANBENCH_CACHE", str(tmp_path))
@@ -141,7 +141,7 @@ def test_inception_evaluation(benchmark, random_inception, monkeypatch, tmp_path
                             for _ in range(2))
     fidelity_of_images(generated, reference, "inception", INCEPTION, random_inception, options, cuda=False)
     benchmark.extra_info.update(items_per_round=len(generated), unit="img")
-    values = benchmark.pedantic(lambda: fidelity_of_images(generated, reference, "inception", INCEPTION,
+    values = measure(lambda: fidelity_of_images(generated, reference, "inception", INCEPTION,
                                                            random_inception, options, cuda=False), rounds=3)
     assert values["fid"] >= 0
 
@@ -183,7 +183,7 @@ COMPARISON_ROUNDS = 3
 
 
 @pytest.mark.comparison
-def test_fidelity_before_after(benchmark, lenet, options):
+def test_fidelity_before_after(benchmark, measure, lenet, options):
     """The whole lenet evaluation of N vs N before and after, ``COMPARISON_ROUNDS`` interleaved
     rounds each, reference features cached for both (what every evaluation after a reference's
     first one does) and, separately, the metrics from features alone. extra_info: the seconds of
@@ -240,4 +240,4 @@ def test_fidelity_before_after(benchmark, lenet, options):
         whole_ratio=median["whole_after"] / median["whole_before"],
         from_features_ratio=median["features_after"] / median["features_before"],
         values_before=values["before"], values_after=values["after"])
-    benchmark.pedantic(after, rounds=1)
+    measure(after, rounds=1, warmup=False)

@@ -55,7 +55,7 @@ def image_variant(variant_name: str, data_root, **overrides):
     return variant.build(settings, dataset), dataset, settings
 
 
-def time_iterations(benchmark, gan, dataset, settings, fade_in: bool = False) -> dict:
+def time_iterations(benchmark, measure, gan, dataset, settings, fade_in: bool = False) -> dict:
     """Times single trainer iterations after ``WARMUP`` warm-up ones; ProGAN is held at its last
     resolution, stable (alpha 1) or halfway through its fade-in."""
     training = create_gan_trainer(gan, dataset, settings, seed=0)
@@ -78,45 +78,45 @@ def time_iterations(benchmark, gan, dataset, settings, fade_in: bool = False) ->
     flop = count_flops(one_iteration)
     benchmark.extra_info.update(items_per_round=training.images_per_iteration, unit="img",
                                 gflop_per_round=flop / 1e9)
-    output = benchmark(one_iteration)
+    output = measure(one_iteration)
     assert set(output) == {"loss_d", "loss_g", "d_skipped"}
     return output
 
 
-def test_fc_training_iteration(benchmark):
+def test_fc_training_iteration(benchmark, measure):
     """One iteration (D step + G step) of PacGAN's 2D architecture at batch size 100 on grid25."""
-    time_iterations(benchmark, *fc_on("grid25"))
+    time_iterations(benchmark, measure, *fc_on("grid25"))
 
 
 @pytest.mark.parametrize("variant_name", ["fc", "dcgan", "progan", "msggan"])
-def test_image_variant_training_iteration(benchmark, variant_name, shared_data):
+def test_image_variant_training_iteration(benchmark, measure, variant_name, shared_data):
     """One iteration of each image variant (ProGAN at its final 32x32 resolution, alpha 1)."""
-    time_iterations(benchmark, *image_variant(variant_name, shared_data))
+    time_iterations(benchmark, measure, *image_variant(variant_name, shared_data))
 
 
-def test_progan_fade_in_iteration(benchmark, shared_data):
+def test_progan_fade_in_iteration(benchmark, measure, shared_data):
     """One ProGAN iteration fading in its final 32x32 resolution (alpha 0.5: both paths run)."""
-    time_iterations(benchmark, *image_variant("progan", shared_data), fade_in=True)
+    time_iterations(benchmark, measure, *image_variant("progan", shared_data), fade_in=True)
 
 
-def time_generation(benchmark, gan, count: int, batch: int) -> None:
+def time_generation(benchmark, measure, gan, count: int, batch: int) -> None:
     gan.eval()
     z = gan.sample_latent(batch, torch.Generator().manual_seed(0))
     flop = count_flops(lambda: gan.sample(z)) * count / batch
     benchmark.extra_info.update(items_per_round=count, unit="img", gflop_per_round=flop / 1e9)
-    samples = benchmark(draw_samples, gan, count, batch, 0)
+    samples = measure(draw_samples, gan, count, batch, 0)
     assert len(samples) == count
 
 
-def test_fc_generation(benchmark):
+def test_fc_generation(benchmark, measure):
     """2,500 points through the sampling engine (the coverage protocol's sample count)."""
-    time_generation(benchmark, fc_on("ring8")[0], 2500, 500)
+    time_generation(benchmark, measure, fc_on("ring8")[0], 2500, 500)
 
 
 @pytest.mark.parametrize("variant_name", ["fc", "dcgan", "progan", "msggan"])
-def test_image_variant_generation(benchmark, variant_name, shared_data):
+def test_image_variant_generation(benchmark, measure, variant_name, shared_data):
     """1,024 images of each image variant in batches of 256 (ProGAN's EMA generator at 32x32)."""
-    time_generation(benchmark, image_variant(variant_name, shared_data)[0], 1024, 256)
+    time_generation(benchmark, measure, image_variant(variant_name, shared_data)[0], 1024, 256)
 
 
 # The trainer's overhead against a plain loop ------------------------------------------------------
@@ -161,7 +161,8 @@ def plain_loop(gan, dataset, settings, seed: int):
     return train
 
 
-def test_trainer_overhead_against_a_plain_loop(benchmark, shared_data):
+@pytest.mark.comparison
+def test_trainer_overhead_against_a_plain_loop(benchmark, measure, shared_data):
     """DCGAN width 64, batch 64: img/s of the Ignite trainer (``ganbench.gan.trainer`` with the
     handlers a run attaches) over img/s of :func:`plain_loop`, ``OVERHEAD_ROUNDS`` interleaved
     rounds of ``OVERHEAD_ITERATIONS`` iterations each (the order alternates); extra_info holds the
@@ -200,4 +201,4 @@ def test_trainer_overhead_against_a_plain_loop(benchmark, shared_data):
         ratios.append(seconds["run_plain"] / seconds["run_trainer"])  # = trainer img/s / plain img/s
     benchmark.extra_info.update(trainer_over_plain=statistics.median(ratios), round_ratios=ratios,
                                 items_per_round=OVERHEAD_ITERATIONS * settings["batch_size"], unit="img")
-    benchmark.pedantic(run_trainer, rounds=3)
+    measure(run_trainer, rounds=3)

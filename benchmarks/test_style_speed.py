@@ -18,7 +18,7 @@ WARMUP_STEPS = 2
 
 @pytest.mark.parametrize("size", [128, 256])
 @pytest.mark.parametrize("optimizer", ["adam", "lbfgs"])
-def test_style_iteration(benchmark, optimizer, size):
+def test_style_iteration(benchmark, measure, optimizer, size):
     """One optimiser step (forward through VGG-19 to relu5_1, Gram matrices, backward, update)."""
     settings = resolve(STYLE_SETTINGS, "style", {"weights": "random", "optimizer": optimizer, "image_size": size})
     generator = torch.Generator().manual_seed(0)
@@ -29,5 +29,5 @@ def test_style_iteration(benchmark, optimizer, size):
     transfer.engine.run(None, max_epochs=1, epoch_length=WARMUP_STEPS)
     benchmark.extra_info.update(items_per_round=1, unit="step",
                                 gflop_per_round=count_flops(lambda: transfer.step(transfer.engine, None)) / 1e9)
-    output = benchmark(transfer.step, transfer.engine, None)
+    output = measure(transfer.step, transfer.engine, None)
     assert output["evaluations"] == 1.0

@@ -1,7 +1,7 @@
 """Machine calibration and FLOP counting, for figures comparable across machines and load.
 
-- :func:`calibration_kernel`: a fixed fp32 workload (a 384^3 matmul and a 3x3 conv of
-  (4, 64, 32, 32) to 64 channels, ``CALIBRATION_FLOP`` floating-point operations). Its median time
+- :func:`calibration_kernel`: a fixed fp32 workload (a 256^3 matmul and a 3x3 conv of
+  (2, 64, 32, 32) to 64 channels, ``CALIBRATION_FLOP`` floating-point operations). Its median time
   over a few runs (:func:`calibration_seconds`) is the unit of the benchmarks' calibrated times,
   and ``CALIBRATION_FLOP`` / that time (:func:`calibrated_peak_gflops`) the machine's calibrated
   peak in GFLOP/s, on the threads torch uses at the time.
@@ -19,8 +19,8 @@ from typing import Any
 
 import torch
 
-MATMUL = 384  # (384 x 384) @ (384 x 384)
-CONV = (4, 64, 32)  # batch, channels in = out, height = width; 3 x 3 kernel, padding 1
+MATMUL = 256  # (256 x 256) @ (256 x 256)
+CONV = (2, 64, 32)  # batch, channels in = out, height = width; 3 x 3 kernel, padding 1
 CALIBRATION_FLOP = 2 * MATMUL ** 3 + 2 * CONV[0] * CONV[1] * CONV[1] * 9 * CONV[2] * CONV[2]
 CALIBRATION_REPEATS = 5
 
