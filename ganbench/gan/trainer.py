@@ -66,7 +66,10 @@ def create_gan_trainer(gan: GAN, dataset: BenchDataset, settings: Mapping[str, A
     The engine runs with ``data=None``: each step draws its real batch from ``dataset.batch`` and
     its latents from generators seeded by (seed, iteration), so a resumed run draws what an
     uninterrupted one would. The step returns ``{"loss_d", "loss_g", "d_skipped"}`` (floats; loss_d
-    is the mean over the D steps, d_skipped how many of them were skipped).
+    is the mean over the D steps, d_skipped how many of them were skipped). The losses reach the
+    host once per iteration, after the G step (a D loss is read earlier only to decide a skip when
+    ``d_skip_below`` is set); the two random streams are two ``torch.Generator`` objects reseeded
+    each iteration.
     """
     loss = make_loss(settings["loss"], settings["gp_weight"], settings["drift"])
     betas = (settings["beta1"], settings["beta2"])
@@ -75,11 +78,15 @@ def create_gan_trainer(gan: GAN, dataset: BenchDataset, settings: Mapping[str, A
     optimizer_d = torch.optim.Adam(gan.discriminator.parameters(), lr=settings["lr_d"], betas=betas, fused=fused)
     batch_size, n_critic, skip_below = settings["batch_size"], settings["n_critic"], settings["d_skip_below"]
 
+    latents, mixing = torch.Generator(), torch.Generator()  # reseeded each iteration (see above)
+    penalty = loss.gradient_penalty_weight > 0
+
     def gan_step(engine: Engine, _: None) -> dict[str, float]:
         iteration = engine.state.iteration
         gan.train()
-        latents = seeding.generator(seed, seeding.LATENT, iteration)
-        mixing = seeding.generator(seed, seeding.PENALTY, iteration)
+        latents.manual_seed(seeding.derive_seed(seed, seeding.LATENT, iteration))
+        if penalty:
+            mixing.manual_seed(seeding.derive_seed(seed, seeding.PENALTY, iteration))
         reals = dataset.batch(batch_size * n_critic, seed, iteration).to(gan.device)
 
         d_losses, skipped = [], 0
@@ -88,12 +95,11 @@ def create_gan_trainer(gan: GAN, dataset: BenchDataset, settings: Mapping[str, A
             with torch.no_grad():
                 fake_input = gan.generate(gan.sample_latent(real.shape[0], latents))
             loss_d = loss.discriminator(gan.discriminate(real_input), gan.discriminate(fake_input))
-            if loss.gradient_penalty_weight > 0:
-                penalty = gradient_penalty(gan.discriminate, real_input, fake_input, mixing)
-                loss_d = loss_d + loss.gradient_penalty_weight * penalty
-            value = loss_d.item()
-            d_losses.append(value)
-            if skip_below is not None and value < skip_below:
+            if penalty:
+                loss_d = loss_d + loss.gradient_penalty_weight * gradient_penalty(gan.discriminate, real_input,
+                                                                                  fake_input, mixing)
+            d_losses.append(loss_d.detach())
+            if skip_below is not None and loss_d.item() < skip_below:  # the only per-step host sync
                 skipped += 1
                 continue
             optimizer_d.zero_grad(set_to_none=True)
@@ -110,6 +116,7 @@ def create_gan_trainer(gan: GAN, dataset: BenchDataset, settings: Mapping[str, A
             optimizer_g.step()
         finally:
             gan.discriminator.requires_grad_(True)
-        return {"loss_d": sum(d_losses) / len(d_losses), "loss_g": loss_g.item(), "d_skipped": float(skipped)}
+        *values_d, value_g = torch.stack([*d_losses, loss_g.detach()]).tolist()  # one host sync per iteration
+        return {"loss_d": sum(values_d) / len(values_d), "loss_g": value_g, "d_skipped": float(skipped)}
 
     return GanTraining(Engine(gan_step), gan_step, gan, {"g": optimizer_g, "d": optimizer_d}, batch_size * n_critic)
