@@ -32,6 +32,39 @@ def _csv(text: str) -> list[str]:
     return [part.strip() for part in text.split(",") if part.strip()]
 
 
+def _jobs(text: str) -> int | None:
+    if text == "auto":
+        return None
+    try:
+        jobs = int(text)
+    except ValueError:
+        jobs = 0
+    if jobs < 1:
+        raise argparse.ArgumentTypeError(f"invalid value {text!r}: give a positive number of processes, or auto")
+    return jobs
+
+
+def _shard(text: str) -> tuple[int, int]:
+    number, _, count = text.partition("/")
+    try:
+        parsed = int(number), int(count)
+    except ValueError:
+        parsed = (0, 0)
+    if not 1 <= parsed[0] <= parsed[1]:
+        raise argparse.ArgumentTypeError(f"invalid value {text!r}: give I/N with 1 <= I <= N, e.g. 1/4")
+    return parsed
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"invalid value {text!r}: give a positive whole number")
+    return value
+
+
 def build_parser() -> Parser:
     from ganbench.budgets import BUDGETS
 
@@ -80,6 +113,15 @@ def build_parser() -> Parser:
                      help="keep the checkpoints of runs that ended (by default only unfinished runs keep them)")
     run.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                      help="show progress bars (default: when stderr is a terminal)")
+    run.add_argument("--jobs", type=_jobs, default=None, metavar="N|auto",
+                     help="run the cells in N worker processes (default auto: one per core on a CPU, 1 on a GPU; "
+                     "$GANBENCH_JOBS overrides auto); results are the same as with --jobs 1")
+    run.add_argument("--threads", type=_positive, default=1, metavar="N",
+                     help="torch threads per run (default: 1, whatever --jobs); part of the run's configuration, "
+                     "since the thread count changes the numbers")
+    run.add_argument("--shard", type=_shard, metavar="I/N",
+                     help="run only shard I of N of the matrix (a fixed slice by run id), e.g. one per machine; "
+                     "join the folders with `ganbench merge`")
 
     listing = commands.add_parser("list", help="list suites, variants, datasets, evaluators, backbones, losses, or "
                                   "settings",
@@ -124,6 +166,14 @@ def build_parser() -> Parser:
     train.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                        help="show a progress bar (default: when stderr is a terminal)")
 
+    merge = commands.add_parser("merge", help="join output folders (e.g. of --shard runs) into one",
+                                description="Copy the records and run folders of several output folders into one "
+                                "and write its tables, plots and report. Identical records of one run id are "
+                                "kept once; differing ones are an error naming both folders, and nothing is written.")
+    merge.add_argument("sources", nargs="+", type=Path, metavar="DIR", help="output folders written by `ganbench run`")
+    merge.add_argument("--out", type=Path, required=True, help="the folder to write (may be new, or hold records "
+                       "already, which then take part in the check)")
+
     commands.add_parser("cite", help="print the BibTeX entry for ganbench", description="Print how to cite ganbench.")
     return parser
 
@@ -144,6 +194,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return command_list(args)
         if args.command == "report":
             return command_report(args)
+        if args.command == "merge":
+            return command_merge(args)
         if args.command == "classifier":
             return command_classifier(args)
         if args.command == "cite":
@@ -190,7 +242,8 @@ def command_run(args: argparse.Namespace) -> int:
 
     from ganbench.report import write_outputs
     from ganbench.results import ResultsStore
-    from ganbench.runs import SUITES, RunRequest, resolve_device, run_suite
+    from ganbench.builtins import register_builtins
+    from ganbench.runs import SUITES, Execution, RunRequest, cells_of, default_jobs, resolve_device, run_suite, shard
     from ganbench.settings import parse_assignments
 
     suite = SUITES.get(args.suite)
@@ -206,12 +259,22 @@ def command_run(args: argparse.Namespace) -> int:
         budget=budget, seeds=args.seeds, variants=args.variants, overrides=parse_assignments(assignments),
         data_root=data_root, download=args.download, iterations=args.iterations, time_limit=args.time_limit,
         options={flag: value for flag, value in kind_options.items() if value},
+        execution=Execution(threads=args.threads),
     ))
+    cells = cells_of(runs)
+    part = ""
+    if args.shard:
+        cells = shard(cells, *args.shard)
+        part = f" (shard {args.shard[0]}/{args.shard[1]} of {len(runs)})"
+    jobs = args.jobs or default_jobs(device)
     store = ResultsStore(args.out or Path("runs") / f"{suite.name}-{budget}")
     store.ensure_writable()
     progress = sys.stderr.isatty() if args.progress is None else args.progress
-    print(f"ganbench {__version__}: suite {suite.name}, budget {budget}, {len(runs)} runs on {device}, writing to {store.root}")
-    records = run_suite(suite, runs, store, device, progress, args.restart, args.keep_checkpoints, _summary_line)
+    workers = f"{min(jobs, len(cells))} processes x " if min(jobs, len(cells)) > 1 else ""
+    print(f"ganbench {__version__}: suite {suite.name}, budget {budget}, {len(cells)} runs{part} on {device} "
+          f"({workers}{args.threads} thread{'s' if args.threads > 1 else ''}), writing to {store.root}")
+    records = run_suite(suite, cells, store, device, progress, args.restart, args.keep_checkpoints, _summary_line,
+                        jobs=jobs, worker_init=register_builtins)
     written = write_outputs(store)
     print((store.root / "summary.md").read_text(), end="")
     print(_wrote_line(store.root, [store.records_path, *written]))
@@ -341,6 +404,25 @@ def command_report(args: argparse.Namespace) -> int:
     written = write_outputs(store)
     print((store.root / "summary.md").read_text(), end="")
     print(_wrote_line(store.root, written))
+    return 0
+
+
+def command_merge(args: argparse.Namespace) -> int:
+    from ganbench.report import write_outputs
+    from ganbench.results import ResultsStore, merge_stores
+
+    sources = []
+    for folder in args.sources:
+        source = ResultsStore(folder)
+        if not source.records_path.exists() and not (folder / "runs").is_dir():
+            raise UserError(f"{folder} holds no records; give folders written by `ganbench run --out DIR`")
+        sources.append(source)
+    store = ResultsStore(args.out)
+    added = merge_stores(sources, store)
+    written = write_outputs(store)
+    print((store.root / "summary.md").read_text(), end="")
+    print(f"merged {added} records from {len(sources)} folders")
+    print(_wrote_line(store.root, [store.records_path, *written]))
     return 0
 
 

@@ -19,7 +19,7 @@ from ganbench.gan.trainer import create_gan_trainer
 from ganbench.handlers import History, IterationTimer, LossHistory, progress_bar
 from ganbench.metrics import EVALUATORS, EvaluationContext
 from ganbench.results import atomic_write_text
-from ganbench.runs import EngineRun, RunContext, run_id_for
+from ganbench.runs import EngineRun, Execution, RunContext, run_id_for
 
 KIND = "gan"
 
@@ -40,6 +40,7 @@ class GanRun:
     evaluation: Mapping[str, Any]
     evaluators: tuple[str, ...]
     data: DataOptions
+    execution: Execution = Execution()
 
     @property
     def identity(self) -> dict[str, Any]:
@@ -58,6 +59,7 @@ class GanRun:
             "evaluation": dict(self.evaluation),
             "evaluators": list(self.evaluators),
             "data": {key: data[key] for key in ("split", "image_size")},
+            "execution": self.execution.config(),
         }
 
     @property

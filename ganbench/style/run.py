@@ -25,7 +25,7 @@ import ganbench
 from ganbench import seeding
 from ganbench.handlers import IterationTimer, progress_bar
 from ganbench.results import atomic_write_text
-from ganbench.runs import EngineRun, RunContext, run_id_for
+from ganbench.runs import EngineRun, Execution, RunContext, run_id_for
 from ganbench.style.engine import (
     StyleObjective,
     create_style_engine,
@@ -57,6 +57,7 @@ class StyleRun:
     max_seconds: float | None
     settings: Mapping[str, Any]
     weights: FeatureWeights
+    execution: Execution = Execution()
 
     @property
     def dataset(self) -> str:
@@ -73,6 +74,7 @@ class StyleRun:
             "max_seconds": self.max_seconds,
             "settings": dict(self.settings),
             "feature_weights": self.weights.identity(),
+            "execution": self.execution.config(),
         }
 
     @property

@@ -129,7 +129,7 @@ def plan_style_runs(suite: StyleSuite, request: RunRequest) -> list[StyleRun]:
                         budget=request.budget, iterations=request.iterations or budget.iterations_for(preset),
                         checkpoint_every=budget.checkpoint_every,
                         max_seconds=request.time_limit or budget.max_seconds,
-                        settings=settings, weights=weights,
+                        settings=settings, weights=weights, execution=request.execution,
                     ))
     return runs
 
