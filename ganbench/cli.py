@@ -119,6 +119,19 @@ def build_parser() -> Parser:
     run.add_argument("--threads", type=_positive, default=1, metavar="N",
                      help="torch threads per run (default: 1, whatever --jobs); part of the run's configuration, "
                      "since the thread count changes the numbers")
+    run.add_argument("--launcher", choices=("processes", "local", "slurm"), default="processes",
+                     help="where cells run: processes (this machine, --jobs of them; default), slurm (one task per "
+                     "cell of a job array, through submitit; the command waits and writes the tables) or local "
+                     "(submitit's local executor: the slurm code path on this machine)")
+    run.add_argument("--partition", help="--launcher slurm: the partition (default: the cluster's)")
+    run.add_argument("--time", type=_positive, default=60, metavar="MINUTES",
+                     help="--launcher slurm/local: wall-time limit per task in minutes (default: 60)")
+    run.add_argument("--gpus-per-task", type=int, default=0, metavar="N",
+                     help="--launcher slurm: GPUs per task (default: 0; with --device auto a task uses its GPU)")
+    run.add_argument("--cpus-per-task", type=_positive, default=None, metavar="N",
+                     help="--launcher slurm: CPUs per task (default: --threads)")
+    run.add_argument("--array-parallelism", type=_positive, default=64, metavar="N",
+                     help="--launcher slurm: most tasks of the array running at once (default: 64)")
     run.add_argument("--shard", type=_shard, metavar="I/N",
                      help="run only shard I of N of the matrix (a fixed slice by run id), e.g. one per machine; "
                      "join the folders with `ganbench merge`")
@@ -237,8 +250,19 @@ def _wrote_line(root: Path, paths: Sequence[Path]) -> str:
     return f"wrote {len(existing)} files in {root}: {', '.join(names)}"
 
 
+def torch_device_named(name: str) -> Any:
+    """The device ``name`` names without checking this machine has it (``auto``: shown as is)."""
+    import torch
+
+    try:
+        return torch.device("cpu") if name == "auto" else torch.device(name)
+    except RuntimeError:
+        raise UserError(f"unknown device {name!r}; use auto, cpu or cuda") from None
+
+
 def command_run(args: argparse.Namespace) -> int:
     import os
+    from functools import partial
 
     from ganbench.report import write_outputs
     from ganbench.results import ResultsStore
@@ -248,7 +272,12 @@ def command_run(args: argparse.Namespace) -> int:
 
     suite = SUITES.get(args.suite)
     budget = args.budget or suite.default_budget
-    device = resolve_device(args.device)
+    if args.launcher != "slurm" and (args.partition or args.gpus_per_task):
+        raise UserError("--partition and --gpus-per-task are options of --launcher slurm")
+    if args.gpus_per_task < 0:
+        raise UserError(f"--gpus-per-task must be 0 or more, got {args.gpus_per_task}")
+    # Cluster tasks resolve the device where they run (the submitting node may have no GPU).
+    device = resolve_device(args.device) if args.launcher != "slurm" else torch_device_named(args.device)
     data_root = args.data_root or os.environ.get("GANBENCH_DATA")
     assignments = list(args.assignments)
     if args.inception_weights:
@@ -271,10 +300,20 @@ def command_run(args: argparse.Namespace) -> int:
     store.ensure_writable()
     progress = sys.stderr.isatty() if args.progress is None else args.progress
     workers = f"{min(jobs, len(cells))} processes x " if min(jobs, len(cells)) > 1 else ""
-    print(f"ganbench {__version__}: suite {suite.name}, budget {budget}, {len(cells)} runs{part} on {device} "
+    shown_device = args.device if args.launcher == "slurm" else device
+    if args.launcher != "processes":
+        workers = f"{args.launcher} tasks through submitit x "
+    print(f"ganbench {__version__}: suite {suite.name}, budget {budget}, {len(cells)} runs{part} on {shown_device} "
           f"({workers}{args.threads} thread{'s' if args.threads > 1 else ''}), writing to {store.root}")
+    launcher = None
+    if args.launcher != "processes":
+        from ganbench.launch import ClusterOptions, SubmititLauncher
+
+        options = ClusterOptions(args.launcher, store.root / "submitit", args.partition, args.time, args.gpus_per_task,
+                                 args.cpus_per_task or args.threads, args.array_parallelism)
+        launcher = partial(SubmititLauncher, options=options)
     records = run_suite(suite, cells, store, device, progress, args.restart, args.keep_checkpoints, _summary_line,
-                        jobs=jobs, worker_init=register_builtins)
+                        jobs=jobs, worker_init=register_builtins, launcher=launcher, device_name=args.device)
     written = write_outputs(store)
     print((store.root / "summary.md").read_text(), end="")
     print(_wrote_line(store.root, [store.records_path, *written]))

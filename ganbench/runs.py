@@ -398,23 +398,20 @@ def run_cell(cell: Cell, store: ResultsStore, device: torch.device, progress: bo
     return CellOutcome(record=record, ran_here=True)
 
 
-def _worker_start(initializer: Callable[[], None] | None) -> None:
-    """A worker process's start: the caller's initializer (registering what runs need by name);
-    an interrupt reaches the worker's running cell, which ends it with its checkpoints kept."""
-    if initializer is not None:
-        initializer()
-
-
 def run_suite(suite: Suite, runs: Sequence[PlannedRun] | Sequence[Cell], store: ResultsStore, device: torch.device,
               progress: bool, restart: bool = False, keep_checkpoints: bool = False,
               summary_line: Callable[[str, dict[str, Any]], str] | None = None, jobs: int = 1,
-              worker_init: Callable[[], None] | None = None, poll_seconds: float = 2.0) -> list[dict[str, Any]]:
+              worker_init: Callable[[], None] | None = None, poll_seconds: float = 2.0,
+              launcher: Callable[[CellTask], Launcher] | None = None, device_name: str | None = None
+              ) -> list[dict[str, Any]]:
     """Execute every planned cell not already recorded (finished or diverged) in ``store``, each
     record stored as its run ends, and return the records this call made. ``summary_line(label,
     record)`` makes the line printed per cell.
 
     ``jobs`` > 1 runs the cells in that many spawned worker processes (``worker_init`` runs first in
-    each); their own progress bars are off, the suite's bar shows the cells running. Cells another
+    each); their own progress bars are off, the suite's bar shows the cells running. ``launcher``
+    (given the task every cell runs) runs them elsewhere instead, e.g. on a cluster through submitit;
+    its tasks resolve ``device_name`` (default: ``device``) where they run. Cells another
     process holds are waited for (polling every ``poll_seconds``) and reported when recorded; a
     claim whose holder died is taken over.
     """
@@ -453,12 +450,14 @@ def run_suite(suite: Suite, runs: Sequence[PlannedRun] | Sequence[Cell], store: 
             return True
 
         workers = min(jobs, len(pending))
-        if workers <= 1:
+        task = CellTask(store, device_name or str(device), restart, keep_checkpoints, since, worker_init)
+        if launcher is not None and pending:
+            _run_launched(pending, launcher(task), store, matrix, report, poll_seconds)
+        elif workers > 1:
+            _run_launched(pending, ProcessLauncher(task, workers), store, matrix, report, poll_seconds)
+        else:
             _run_serially(pending, store, device, progress, restart, keep_checkpoints, since, matrix, report,
                           poll_seconds)
-        else:
-            _run_in_workers(pending, workers, worker_init, store, device, restart, keep_checkpoints, since, matrix,
-                            report, poll_seconds)
     return done
 
 
@@ -481,37 +480,89 @@ def _run_serially(pending: list[Cell], store: ResultsStore, device: torch.device
                     waiting.remove(cell)
 
 
-def _run_in_workers(pending: list[Cell], workers: int, worker_init: Callable[[], None] | None, store: ResultsStore,
-                    device: torch.device, restart: bool, keep_checkpoints: bool, since: str, matrix: MatrixProgress,
-                    report: Callable[[Cell, CellOutcome], bool], poll_seconds: float) -> None:
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(workers, mp_context=context, initializer=_worker_start, initargs=(worker_init,)) as pool:
-        submitted: dict[Future[CellOutcome], Cell] = {}
+class Launcher(Protocol):
+    """Runs cells elsewhere: ``start(cells)`` submits them and returns a handle per cell (with
+    ``done()`` and ``result()`` -> :class:`CellOutcome`, as a ``concurrent.futures.Future`` or a
+    submitit job has); ``wait(handles, seconds)`` returns when one is done or the time is up;
+    ``running(pending)`` names the cells running now, for the progress bar."""
 
-        def submit(cell: Cell) -> None:
-            submitted[pool.submit(run_cell, cell, store, device, False, restart, keep_checkpoints, since)] = cell
+    def start(self, cells: Sequence[Cell]) -> list[Any]: ...
 
-        def show_running() -> None:
-            # The pool starts cells in submission order: the first ``workers`` not done are running.
-            matrix.running([cell.run.label for future, cell in submitted.items() if not future.done()][:workers])
+    def wait(self, handles: Sequence[Any], seconds: float | None) -> None: ...
 
-        for cell in pending:
-            submit(cell)
-        waiting: list[Cell] = []
-        try:
-            while submitted or waiting:
-                show_running()
-                finished, _ = wait(list(submitted), timeout=poll_seconds if waiting else None,
-                                   return_when=FIRST_COMPLETED)
-                for future in finished:
-                    cell = submitted.pop(future)
-                    if not report(cell, future.result()):
+    def running(self, pending: Sequence[Cell]) -> list[str]: ...
+
+    def close(self, cancel: bool) -> None: ...
+
+
+@dataclass
+class CellTask:
+    """One cell's work as a worker process or cluster task does it: the initializer (registering
+    what runs need by name), then :func:`run_cell` on the device named ``device`` (resolved where
+    the task runs: a cluster's login node may have no GPU)."""
+
+    store: ResultsStore
+    device: str
+    restart: bool
+    keep_checkpoints: bool
+    since: str
+    initializer: Callable[[], None] | None = None
+
+    def __call__(self, cell: Cell) -> CellOutcome:
+        if self.initializer is not None:
+            self.initializer()
+        return run_cell(cell, self.store, resolve_device(self.device), False, self.restart, self.keep_checkpoints,
+                        self.since)
+
+
+class ProcessLauncher:
+    """``workers`` spawned worker processes on this machine (``concurrent.futures``)."""
+
+    def __init__(self, task: CellTask, workers: int) -> None:
+        self.task = task
+        self.workers = workers
+        self.pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+
+    def start(self, cells: Sequence[Cell]) -> list[Future[CellOutcome]]:
+        return [self.pool.submit(self.task, cell) for cell in cells]
+
+    def wait(self, handles: Sequence[Future[CellOutcome]], seconds: float | None) -> None:
+        wait(handles, timeout=seconds, return_when=FIRST_COMPLETED)
+
+    def running(self, pending: Sequence[Cell]) -> list[str]:
+        # The pool starts cells in submission order: the first ``workers`` not done are running.
+        return [cell.run.label for cell in pending[:self.workers]]
+
+    def close(self, cancel: bool) -> None:
+        self.pool.shutdown(wait=True, cancel_futures=cancel)
+
+
+def _run_launched(pending: list[Cell], launcher: Launcher, store: ResultsStore, matrix: MatrixProgress,
+                  report: Callable[[Cell, CellOutcome], bool], poll_seconds: float) -> None:
+    """Start every pending cell through ``launcher``, report each as it ends, and start again
+    those another process held once their claim is free."""
+    submitted: dict[int, tuple[Any, Cell]] = {}
+
+    def start(cells: Sequence[Cell]) -> None:
+        for handle, cell in zip(launcher.start(cells), cells):
+            submitted[id(handle)] = (handle, cell)
+
+    waiting: list[Cell] = []
+    cancel = True
+    try:
+        start(pending)
+        while submitted or waiting:
+            matrix.running(launcher.running([cell for _, cell in submitted.values()]))
+            launcher.wait([handle for handle, _ in submitted.values()], poll_seconds if waiting else None)
+            for key, (handle, cell) in list(submitted.items()):
+                if handle.done():
+                    del submitted[key]
+                    if not report(cell, handle.result()):
                         waiting.append(cell)
-                for cell in list(waiting):
-                    if store.holder_of(cell.run.run_id) is None:
-                        waiting.remove(cell)
-                        submit(cell)
-        except BaseException:
-            for future in submitted:
-                future.cancel()
-            raise
+            free = [cell for cell in waiting if store.holder_of(cell.run.run_id) is None]
+            if free:
+                waiting = [cell for cell in waiting if cell not in free]
+                start(free)
+        cancel = False
+    finally:
+        launcher.close(cancel)

@@ -205,3 +205,23 @@ def test_bad_scale_options_are_one_error_line(arguments, message, tmp_path, caps
     error = capsys.readouterr().err
     assert message in error and error.count("\n") == 1
     assert not (tmp_path / "o").exists()
+
+
+def test_a_smoke_suite_through_submitits_local_executor(tmp_path, capsys):
+    """--launcher local: the slurm code path (one submitit task per cell) on this machine."""
+    pytest.importorskip("submitit")
+    out = tmp_path / "out"
+    assert main(["run", "--budget", "smoke", "--seeds", "1", "--iterations", "10", "--launcher", "local",
+                 "--time", "10", "--no-progress", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "local tasks through submitit" in printed and "[2/2] fc grid25 seed 0: finished" in printed
+    records = ResultsStore(out).records()
+    assert [(r["dataset"], r["status"]) for r in records] == [("ring8", "finished"), ("grid25", "finished")]
+    assert len(list((out / "submitit").glob("*/*_result.pkl"))) == 2  # each cell was a submitit task
+    assert (out / "summary.md").exists()
+
+
+def test_slurm_options_without_the_slurm_launcher_are_one_error_line(tmp_path, capsys):
+    assert main(["run", "--budget", "smoke", "--partition", "gpu", "--out", str(tmp_path / "o")]) == 2
+    assert "options of --launcher slurm" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
