@@ -1,7 +1,7 @@
 """Result records and the results store of one output folder, shared by any number of writers.
 
 ``DIR/runs/<run_id>/`` is owned by one run: its checkpoints, losses, samples and, once it ended
-(status ``finished``, ``diverged`` or ``failed``), its record ``record.json``. ``DIR/records.jsonl``
+(status ``finished``, ``diverged`` or ``failed``), its record ``record.json`` (one JSON line). ``DIR/records.jsonl``
 is the readable, diffable export of every record (one JSON object a line, in matrix order), rewritten
 whole after each record; records of folders written before run folders held records are read from
 it too. Every file is written to a temporary name and renamed into place, so an interrupted
@@ -36,6 +36,15 @@ from typing import Any
 from ganbench.errors import UserError
 
 FINAL_STATUSES = ("finished", "diverged")
+STATUSES = (*FINAL_STATUSES, "failed")
+# What every record holds (ganbench writes all of it; tables, plots and the report rely on it):
+# the key and the JSON type its value must have. ``kind`` may be missing (records written before
+# kinds existed are GAN runs); the others may not.
+RECORD_FIELDS: dict[str, type | tuple[type, ...]] = {
+    "run_id": str, "suite": str, "variant": str, "dataset": str, "budget": str, "seed": int, "status": str,
+    "config": dict, "provenance": dict, "metrics": dict, "throughput": dict, "artifacts": dict,
+}
+_JSON_TYPES = {str: "a string", int: "an integer", dict: "an object"}
 RECORD_FILE = "record.json"
 CLAIM_FILE = "claim.lock"
 HEARTBEAT_SECONDS = 30.0
@@ -138,29 +147,31 @@ class ResultsStore:
                 fcntl.flock(handle, fcntl.LOCK_UN)
 
     def exported_records(self) -> list[dict[str, Any]]:
-        """The records of ``records.jsonl`` as written; a line that is not JSON raises :class:`UserError`."""
+        """The records of ``records.jsonl`` as written, each checked by :func:`validate_record`; a
+        records file that is not a readable file of such records raises :class:`UserError` naming
+        the file, the line and the fix, before anything is written."""
         if not self.records_path.exists():
             return []
-        records = []
-        for number, line in enumerate(self.records_path.read_text(encoding="utf-8").splitlines(), start=1):
-            if not line.strip():
-                continue
-            try:
-                records.append(json.loads(line))
-            except json.JSONDecodeError:
-                raise UserError(
-                    f"{self.records_path} line {number} is not valid JSON; fix or remove that line"
-                ) from None
-        return records
+        if not self.records_path.is_file():
+            raise UserError(f"{self.records_path} is not a file (a folder?); move it away, or choose another "
+                            f"output folder with --out DIR")
+        try:
+            data = self.records_path.read_bytes()
+        except OSError as error:
+            raise UserError(f"cannot read {self.records_path} ({error.strerror or error}); make it readable, "
+                            f"or choose another output folder with --out DIR") from None
+        return parse_records(data, self.records_path)
 
     def run_records(self) -> list[dict[str, Any]]:
         """The records of the run folders (``runs/*/record.json``)."""
         records = []
         for path in sorted((self.root / "runs").glob(f"*/{RECORD_FILE}")):
             try:
-                records.append(json.loads(path.read_text(encoding="utf-8")))
-            except (OSError, json.JSONDecodeError) as error:
-                raise UserError(f"cannot read the record {path} ({error}); delete it to run that cell again") from None
+                data = path.read_bytes()
+            except OSError as error:
+                raise UserError(f"cannot read the record {path} ({error.strerror or error}); make it readable, or "
+                                f"delete it to run that cell again") from None
+            records += parse_records(data, path)
         return records
 
     def records(self) -> list[dict[str, Any]]:
@@ -178,13 +189,13 @@ class ResultsStore:
         """The record of ``run_id``, or None."""
         path = self.root / "runs" / run_id / RECORD_FILE
         if path.exists():
-            return json.loads(path.read_text(encoding="utf-8"))
+            return parse_records(path.read_bytes(), path)[0]
         return next((record for record in self.exported_records() if record.get("run_id") == run_id), None)
 
     def add(self, record: dict[str, Any]) -> None:
         """Store a record in its run folder (replacing an earlier one of that run) and re-export
         ``records.jsonl``; both atomic, safe with other writers."""
-        atomic_write_text(self.run_dir(record["run_id"]) / RECORD_FILE, json.dumps(record, sort_keys=True, indent=1) + "\n")
+        atomic_write_text(self.run_dir(record["run_id"]) / RECORD_FILE, json.dumps(record, sort_keys=True) + "\n")
         self.export()
 
     def export(self) -> None:
@@ -247,6 +258,52 @@ class ResultsStore:
         return False
 
 
+def parse_records(data: bytes, path: Path) -> list[dict[str, Any]]:
+    """The records of a ``records.jsonl`` file's bytes (one JSON object a line, blank lines
+    skipped), each checked by :func:`validate_record`; ``path`` names the file in errors."""
+    records = []
+    for number, raw in enumerate(data.split(b"\n"), start=1):
+        if not raw.strip():
+            continue
+        try:
+            value = json.loads(raw.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            raise UserError(f"{path} line {number} is not valid JSON; fix or remove that line") from None
+        records.append(validate_record(value, path, number))
+    return records
+
+
+def validate_record(value: Any, path: Path, number: int) -> dict[str, Any]:
+    """``value`` (line ``number`` of ``path``, parsed) if it is a record as ganbench writes it: an
+    object with every key of :data:`RECORD_FIELDS` of its type, a known ``status``, a non-negative
+    ``seed``, a ``provenance.started_utc`` string and artifact paths as strings; otherwise
+    :class:`UserError` naming the file, the line and the fix."""
+
+    def bad(problem: str) -> UserError:
+        return UserError(f"{path} line {number} is not a ganbench record ({problem}); fix or remove that line")
+
+    if not isinstance(value, dict):
+        shown = {list: "an array", str: "a string", bool: "a boolean", type(None): "null"}
+        raise bad(f"it is {shown.get(type(value), 'a number')}, not a JSON object")
+    missing = [key for key in RECORD_FIELDS if key not in value]
+    if missing:
+        raise bad(f"missing {', '.join(repr(key) for key in missing)}")
+    for key, expected in RECORD_FIELDS.items():
+        if not isinstance(value[key], expected) or isinstance(value[key], bool):
+            raise bad(f"{key!r} is not {_JSON_TYPES[expected]}")
+    if "kind" in value and not isinstance(value["kind"], str):
+        raise bad("'kind' is not a string")
+    if value["status"] not in STATUSES:
+        raise bad(f"status {value['status']!r} is not one of {', '.join(STATUSES)}")
+    if value["seed"] < 0:
+        raise bad(f"seed {value['seed']} is negative")
+    if not isinstance(value["provenance"].get("started_utc"), str):
+        raise bad("'provenance' has no 'started_utc' string")
+    if not all(isinstance(artifact, str) for artifact in value["artifacts"].values()):
+        raise bad("an artifact path is not a string")
+    return value
+
+
 def record_order(record: dict[str, Any]) -> tuple[Any, ...]:
     """Matrix order, whatever order runs ended in: by suite and budget, then by the cell's place in
     its suite's plan (``cell``, absent from older records: those keep their run-id order), then run id."""
@@ -286,7 +343,7 @@ def merge_stores(sources: list[ResultsStore], target: ResultsStore) -> int:
         if source_dir.is_dir():
             shutil.copytree(source_dir, target.root / "runs" / run_id, dirs_exist_ok=True,
                             ignore=shutil.ignore_patterns("checkpoints", CLAIM_FILE, ".*.tmp"))
-        atomic_write_text(target.run_dir(run_id) / RECORD_FILE, json.dumps(record, sort_keys=True, indent=1) + "\n")
+        atomic_write_text(target.run_dir(run_id) / RECORD_FILE, json.dumps(record, sort_keys=True) + "\n")
         added += 1
     target.export()
     return added

@@ -17,10 +17,19 @@ ROOT = Path(__file__).resolve().parent.parent
 ADD_RECORDS = """
 import sys
 from ganbench.results import ResultsStore
+sys.path.insert(0, "tests")
+from test_shared_store import record
 store = ResultsStore(sys.argv[1])
 for i in range(int(sys.argv[3])):
-    store.add({"run_id": f"{sys.argv[2]}_{i:03d}", "suite": "t", "budget": "b", "status": "finished"})
+    store.add(record(f"{sys.argv[2]}_{i:03d}"))
 """
+
+
+def record(run_id, status="finished", **fields):
+    """A record with every field a ganbench record has."""
+    return {"run_id": run_id, "suite": "t", "variant": "v", "dataset": "d", "budget": "b", "seed": 0,
+            "status": status, "config": {}, "provenance": {"started_utc": "2026-12-01T00:00:00Z"}, "metrics": {},
+            "throughput": {}, "artifacts": {}, **fields}
 
 
 def python(*arguments: str) -> subprocess.Popen:
@@ -42,11 +51,11 @@ def test_two_processes_adding_200_records_each_lose_and_duplicate_nothing(tmp_pa
 
 
 def test_a_folder_written_before_run_folders_held_records_is_read_and_kept(tmp_path):
-    old = {"run_id": "old_1", "suite": "t", "budget": "b", "status": "finished"}
+    old = record("old_1")
     (tmp_path / "records.jsonl").write_text(json.dumps(old) + "\n")
     store = ResultsStore(tmp_path)
-    store.add({"run_id": "new_1", "suite": "t", "budget": "b", "status": "failed"})
-    store.add({"run_id": "new_1", "suite": "t", "budget": "b", "status": "finished"})
+    store.add(record("new_1", "failed"))
+    store.add(record("new_1"))
     assert [(r["run_id"], r["status"]) for r in store.records()] == [("new_1", "finished"), ("old_1", "finished")]
     assert store.ended_ids() == {"old_1", "new_1"}
     assert len(store.records_path.read_text().splitlines()) == 2
@@ -55,7 +64,7 @@ def test_a_folder_written_before_run_folders_held_records_is_read_and_kept(tmp_p
 def test_records_are_exported_in_matrix_order_whatever_order_they_ended_in(tmp_path):
     store = ResultsStore(tmp_path)
     for index, run_id in [(2, "a_seed0"), (0, "z_seed0"), (1, "m_seed0")]:
-        store.add({"run_id": run_id, "suite": "t", "budget": "b", "status": "finished", "cell": {"index": index, "of": 3}})
+        store.add(record(run_id, cell={"index": index, "of": 3}))
     assert [r["run_id"] for r in store.records()] == ["z_seed0", "m_seed0", "a_seed0"]
 
 
@@ -182,8 +191,7 @@ def test_shards_merged_give_the_table_of_one_run(tmp_path, capsys):
 
 def test_conflicting_records_are_one_error_naming_both_folders(tmp_path, capsys):
     for name, value in (("a", 1.0), ("b", 2.0)):
-        ResultsStore(tmp_path / name).add({"run_id": "r1", "suite": "t", "budget": "b", "status": "finished",
-                                           "metrics": {"fid": value}})
+        ResultsStore(tmp_path / name).add(record("r1", metrics={"fid": value}))
     assert main(["merge", str(tmp_path / "a"), str(tmp_path / "b"), "--out", str(tmp_path / "m")]) == 2
     error = capsys.readouterr().err
     assert error.count("\n") == 1 and "run r1" in error and str(tmp_path / "a") in error and str(tmp_path / "b") in error

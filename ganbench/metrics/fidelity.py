@@ -239,11 +239,11 @@ class Fidelity:
                "sample counts and the backbone's weights sha256")
     section = "metrics"
     columns = (
-        Column("fid", "FID", False, 2, samples_key="fidelity_samples"),
-        Column("is_mean", "IS", True, 2),
-        Column("kid_mean", "KID", False, 4),
-        Column("precision", "precision", True, 3),
-        Column("recall", "recall", True, 3),
+        Column("fid", "FID", False, 2, samples_key="fidelity_samples", headline=True),
+        Column("is_mean", "IS", True, 2, spread_key="is_std"),
+        Column("kid_mean", "KID", False, 4, spread_key="kid_std"),
+        Column("precision", "precision", True, 3, headline=True),
+        Column("recall", "recall", True, 3, headline=True),
         Column("density", "density", True, 3),
         Column("coverage", "coverage", True, 3),
     )
