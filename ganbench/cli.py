@@ -133,6 +133,13 @@ def build_parser() -> Parser:
                      help="--launcher slurm: CPUs per task (default: --threads)")
     run.add_argument("--array-parallelism", type=_positive, default=64, metavar="N",
                      help="--launcher slurm: most tasks of the array running at once (default: 64)")
+    run.add_argument("--amp", nargs="?", const="bf16", choices=("bf16", "fp16"), metavar="bf16|fp16",
+                     help="mixed precision: bf16 autocast (CPU and CUDA; the default of a bare --amp) or fp16 "
+                     "autocast with a gradient scaler (CUDA); recorded in config.execution.precision")
+    run.add_argument("--channels-last", action="store_true", help="image networks and batches in channels-last "
+                     "(NHWC) memory format; recorded in config.execution")
+    run.add_argument("--compile", action="store_true", help="compile the networks with torch.compile; recorded in "
+                     "config.execution")
     run.add_argument("--shard", type=_shard, metavar="I/N",
                      help="run only shard I of N of the matrix (a fixed slice by run id), e.g. one per machine; "
                      "join the folders with `ganbench merge`")
@@ -251,6 +258,13 @@ def _wrote_line(root: Path, paths: Sequence[Path]) -> str:
     return f"wrote {len(existing)} files in {root}: {', '.join(names)}"
 
 
+def _modes(execution: Any) -> str:
+    """``, bf16, channels-last, compiled``: what differs from fp32 eager, for the first line."""
+    modes = [execution.precision] if execution.precision != "fp32" else []
+    modes += ["channels-last"] * execution.channels_last + ["compiled"] * execution.compile
+    return "".join(f", {mode}" for mode in modes)
+
+
 def torch_device_named(name: str) -> Any:
     """The device ``name`` names without checking this machine has it (``auto``: shown as is)."""
     import torch
@@ -283,13 +297,17 @@ def command_run(args: argparse.Namespace) -> int:
     assignments = list(args.assignments)
     if args.inception_weights:
         assignments.append(f"eval.inception_weights={Path(args.inception_weights).expanduser().resolve()}")
+    execution = Execution(threads=args.threads, precision=args.amp or "fp32", channels_last=args.channels_last,
+                          compile=args.compile)
+    if args.launcher != "slurm":
+        execution.check_device(device)
     kind_options = {"--datasets": args.datasets, "--split": args.split, "--content": args.content,
                     "--style": args.style, "--vgg-weights": args.vgg_weights}
     runs = suite.plan(RunRequest(
         budget=budget, seeds=args.seeds, variants=args.variants, overrides=parse_assignments(assignments),
         data_root=data_root, download=args.download, iterations=args.iterations, time_limit=args.time_limit,
         options={flag: value for flag, value in kind_options.items() if value},
-        execution=Execution(threads=args.threads),
+        execution=execution,
     ))
     cells = cells_of(runs)
     part = ""
@@ -305,7 +323,7 @@ def command_run(args: argparse.Namespace) -> int:
     if args.launcher != "processes":
         workers = f"{args.launcher} tasks through submitit x "
     print(f"ganbench {__version__}: suite {suite.name}, budget {budget}, {len(cells)} runs{part} on {shown_device} "
-          f"({workers}{args.threads} thread{'s' if args.threads > 1 else ''}), writing to {store.root}")
+          f"({workers}{args.threads} thread{'s' if args.threads > 1 else ''}{_modes(execution)}), writing to {store.root}")
     launcher = None
     if args.launcher != "processes":
         from ganbench.launch import ClusterOptions, SubmititLauncher

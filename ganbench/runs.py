@@ -21,6 +21,7 @@ of a matrix, for schedulers that start one command per slice.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import hashlib
 import json
@@ -37,6 +38,7 @@ from typing import Any, Protocol
 
 import torch
 from ignite.engine import Engine, Events
+from torch import nn
 
 from ganbench.budgets import Budget
 from ganbench.errors import UserError
@@ -73,6 +75,32 @@ class Execution:
 
     def config(self) -> dict[str, Any]:
         return asdict(self)
+
+    def autocast(self, device: torch.device) -> Any:
+        """A context that runs what it holds in ``precision`` on ``device`` (autocast; nothing for fp32)."""
+        if self.precision == "fp32":
+            return contextlib.nullcontext()
+        return torch.autocast(device.type, dtype=torch.bfloat16 if self.precision == "bf16" else torch.float16)
+
+    def grad_scaler(self, device: torch.device) -> torch.amp.GradScaler | None:
+        """The gradient scaler fp16 needs (None for fp32 and bf16, whose range is fp32's)."""
+        return torch.amp.GradScaler(device.type) if self.precision == "fp16" else None
+
+    def check_device(self, device: torch.device) -> None:
+        """fp16 on a device without CUDA is a :class:`UserError` naming the fix."""
+        if self.precision == "fp16" and device.type != "cuda":
+            raise UserError(f"--amp fp16 needs a CUDA device (its gradient scaler), not {device.type}; "
+                            f"use --amp bf16")
+
+    def prepare(self, module: nn.Module, compiled: Sequence[nn.Module] = ()) -> nn.Module:
+        """``module`` in channels-last memory format, and ``compiled`` (default: ``module``) compiled
+        by ``torch.compile``, as the settings ask; in place."""
+        if self.channels_last:
+            module.to(memory_format=torch.channels_last)
+        if self.compile:
+            for part in compiled or (module,):
+                part.compile()
+        return module
 
 @dataclass(frozen=True)
 class RunRequest:

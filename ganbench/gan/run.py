@@ -90,7 +90,8 @@ def train_and_evaluate(run: GanRun, dataset: BenchDataset, device: torch.device,
     variant = VARIANTS.get(run.variant)
     torch.manual_seed(seeding.derive_seed(run.seed, seeding.INIT))
     gan = variant.create(dict(run.settings), dataset).to(device)
-    training = create_gan_trainer(gan, dataset, run.settings, run.seed)
+    run.execution.prepare(gan, compiled=(gan.generator, gan.discriminator))
+    training = create_gan_trainer(gan, dataset, run.settings, run.seed, run.execution)
     engine = training.engine
     losses = loss_history(gan)
     engine.add_event_handler(Events.ITERATION_COMPLETED, losses)
@@ -98,6 +99,8 @@ def train_and_evaluate(run: GanRun, dataset: BenchDataset, device: torch.device,
     clock = TrainingClock(device)
     to_save = {"trainer": engine, "gan": gan, "losses": losses, "metric_history": metric_history,
                "training_clock": clock, **{f"optimizer_{k}": v for k, v in training.optimizers.items()}}
+    if training.scaler is not None:
+        to_save["grad_scaler"] = training.scaler
     lifecycle = EngineRun(engine, to_save, run_dir, run.iterations, run.checkpoint_every, run.max_seconds)
     timer = IterationTimer(device, warmup=min(5, run.iterations // 4)).attach(engine)
     gan.attach(engine, run.iterations, training.optimizers)

@@ -117,7 +117,8 @@ def transfer_style(run: StyleRun, device: torch.device, run_dir: Path, provenanc
     style = run.style.pixels(size).to(device)
     layers = [settings["content_layer"], *style_layer_weights(settings)]
     network = feature_network(run.weights, settings["pooling"], deepest_layer(settings["arch"], layers), device)
-    objective = StyleObjective(network, held_content, style, settings)
+    run.execution.prepare(network)
+    objective = StyleObjective(network, held_content, style, settings, run.execution)
     if settings["init"] == "content":
         start = content
     else:
