@@ -591,8 +591,8 @@ def display_significance(table: SummaryTable) -> pd.DataFrame:
     for item in table.significance:
         pair = item.pair
         half = (pair.high - pair.low) / 2
-        difference = _at_precision(pair.difference, half) + f" ± {display_precision(0.0, half).split(' ± ')[1]}" \
-            if math.isfinite(half) and half > 0 else _plain(pair.difference)
+        difference = display_precision(pair.difference, half) if math.isfinite(half) and half > 0 \
+            else _plain(pair.difference)
         rows.append({**{key: item.family[key] for key in family_keys}, "metric": _header(item.column, table)[0],
                      "better": f"{pair.label_a} (n={item.n_a})", "worse": f"{pair.label_b} (n={item.n_b})",
                      "difference (95 % CI)": difference, "p": format_p(pair.p_value),
