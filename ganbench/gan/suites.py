@@ -50,11 +50,11 @@ QUICK_SETTINGS = {
 # (so also the same iterations and evaluation points), with quick's networks; 3 seeds; evaluated
 # every EQUAL_EVERY iterations (the metric history against images seen and training seconds).
 EQUAL_SETTINGS = {name: {**settings, "batch_size": 64} for name, settings in QUICK_SETTINGS.items()}
-# 25,600 images = 400 iterations at batch 64, evaluated at 6,400, 12,800, 19,200 and 25,600
-# images; sized for the 12 runs (4 variants x 3 seeds) with their evaluations to take about 35-40
-# minutes on a quiet 2-core CPU (docs/suites.md says how that was measured).
-EQUAL_IMAGES = 25_600
-EQUAL_EVERY = 100
+# 19,200 images = 300 iterations at batch 64, evaluated at 4,800, 9,600, 14,400 and 19,200 images;
+# sized for the 12 runs (4 variants x 3 seeds) with their evaluations to take about 30 minutes on
+# a quiet 2-core CPU (docs/suites.md says how that was measured).
+EQUAL_IMAGES = 19_200
+EQUAL_EVERY = 75
 IMAGE_VARIANTS = ("fc", "dcgan", "progan", "msggan")
 IMAGE_EVALUATORS = ("grid", "fidelity", "classes", "throughput")
 # Fidelity on the lenet backbone: the fast, CPU-real metric for the MNIST family (Inception:
