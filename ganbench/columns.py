@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 
 @dataclass(frozen=True)
@@ -12,6 +12,10 @@ class Column:
 
     ``samples_key`` names the metric holding the sample count the value was computed on (e.g.
     FID's N): shown in the header, ``FID (N=10,000)``, or in each cell when rows differ.
+
+    ``unit`` is what a value is measured in, shown on figure axes and in LaTeX headers, e.g.
+    ``"images/s"``, ``"ms"``, ``"nats"``, ``"fraction"``; for 2D point data a per-sample unit reads
+    ``points`` instead of ``images`` (:func:`for_data`).
     """
 
     key: str
@@ -20,3 +24,13 @@ class Column:
     digits: int = 3
     notation: str = "f"
     samples_key: str | None = None
+    unit: str = ""
+
+    def for_data(self, data_kind: str | None) -> "Column":
+        """This column as shown for records of ``data_kind`` (``provenance.data.kind``): for
+        ``"points"`` (2D mixtures) images become points in the header and unit
+        (``train img/s`` -> ``train points/s``, ``images/s`` -> ``points/s``)."""
+        if data_kind != "points":
+            return self
+        return replace(self, header=self.header.replace("img/s", "points/s"),
+                       unit=self.unit.replace("images", "points"))

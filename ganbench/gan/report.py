@@ -14,8 +14,9 @@ import seaborn as sns
 from ganbench.data import DataOptions, load_dataset
 from ganbench.data.toy import GaussianMixture2D
 from ganbench.gan.run import KIND
-from ganbench.report.figures import plt, save_figure
-from ganbench.report.tables import table_columns
+from ganbench.report.comparison_figures import axis_label
+from ganbench.report.figures import file_stem, plt, save_figure
+from ganbench.report.tables import GROUP, table_columns
 
 
 def _groups(records: Sequence[dict[str, Any]]) -> dict[tuple[str, str, str], list[dict[str, Any]]]:
@@ -46,15 +47,20 @@ def plot_losses(records: Sequence[dict[str, Any]], root: Path, title: str) -> pl
     if not frames:
         return None
     data = pd.concat(frames, ignore_index=True)
-    figure, axis = plt.subplots(figsize=(7, 3.6))
+    figure, axis = plt.subplots(figsize=(7.6, 3.8), layout="constrained")
     sns.lineplot(data=data, x="iteration", y="loss", hue="network", style="seed", units=None, estimator=None,
                  ax=axis, linewidth=0.9)
-    for phase in records[0].get("schedule") or []:  # e.g. ProGAN's growth: one line per phase start
+    schedule = records[0].get("schedule") or []
+    for phase in schedule:  # e.g. ProGAN's growth: one line per phase start, labelled above the axes
         axis.axvline(phase["start_iteration"], color="grey", linewidth=0.6, linestyle=":")
         label = f"{phase['resolution']}px" + (" fade" if phase["phase"] == "fade-in" else "")
-        axis.annotate(label, (phase["start_iteration"], 1.0), xycoords=("data", "axes fraction"), fontsize=6,
-                      rotation=90, va="top", ha="right", color="grey")
-    axis.set_title(title)
+        axis.annotate(label, (phase["start_iteration"], 1.01), xycoords=("data", "axes fraction"), fontsize=6,
+                      rotation=60, va="bottom", ha="left", color="dimgrey", annotation_clip=False)
+    # The legend sits outside the axes, right of them, so it covers neither a curve nor a phase label.
+    sns.move_legend(axis, "upper left", bbox_to_anchor=(1.01, 1.0), fontsize=7, title_fontsize=7, frameon=False)
+    axis.set_xlabel("generator iteration")
+    axis.set_ylabel("loss (rolling mean over 1 % of the run)")
+    axis.set_title(title + (" (dotted: growth phases)" if schedule else ""), pad=22 if schedule else 6)
     return figure
 
 
@@ -68,19 +74,27 @@ def plot_points(records: Sequence[dict[str, Any]], root: Path, title: str) -> pl
     if not isinstance(mixture, GaussianMixture2D):
         return None
     means = mixture.means.numpy()
-    figure, axes = plt.subplots(1, len(finished), figsize=(3.2 * len(finished), 3.3), squeeze=False)
+    figure, axes = plt.subplots(1, len(finished), figsize=(3.2 * len(finished) + 1.4, 3.6), squeeze=False,
+                                layout="constrained")
     span = np.abs(means).max() * 1.5 + 0.5
     for axis, record in zip(axes[0], sorted(finished, key=lambda r: r["seed"])):
         points = np.load(root / record["artifacts"]["samples"])
-        sns.scatterplot(x=points[:, 0], y=points[:, 1], s=4, alpha=0.4, linewidth=0, ax=axis, color="tab:blue")
-        axis.scatter(means[:, 0], means[:, 1], marker="x", color="tab:red", s=30)
+        sns.scatterplot(x=points[:, 0], y=points[:, 1], s=4, alpha=0.4, linewidth=0, ax=axis, color="tab:blue",
+                        label=f"generated ({len(points):,})")
+        axis.scatter(means[:, 0], means[:, 1], marker="x", color="tab:red", s=30, label="mode centre")
         metrics = record["metrics"]
         axis.set_title(f"seed {record['seed']}: {metrics.get('modes_covered')}/{len(means)} modes, "
                        f"HQ {metrics.get('high_quality_fraction', 0):.2f}", fontsize=8)
         axis.set_xlim(-span, span)
         axis.set_ylim(-span, span)
         axis.set_aspect("equal")
-    figure.suptitle(title, fontsize=10)
+        axis.set_xlabel("x (data units)", fontsize=8)
+        axis.set_ylabel("y (data units)", fontsize=8)
+        axis.get_legend().remove()
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    figure.legend(handles, labels, loc="outside right upper", fontsize=7, markerscale=2, frameon=False)
+    figure.suptitle(f"{title}: samples over the {len(means)} modes (HQ: fraction within 3 sigma of a mode)",
+                    fontsize=9)
     return figure
 
 
@@ -88,7 +102,7 @@ def plot_gan_runs(records: Sequence[dict[str, Any]], root: Path) -> list[Path]:
     """Loss curves and 2D sample plots, one file per (variant, dataset, budget) of GAN runs."""
     written = []
     for (variant, dataset, budget), group in _groups(records).items():
-        stem = f"{variant}_{dataset}_{budget}"
+        stem = file_stem(variant, dataset, budget)
         for kind, make in (("losses", plot_losses), ("samples", plot_points)):
             figure = make(group, root, f"{variant} on {dataset} ({budget})")
             if figure is not None:
@@ -117,12 +131,14 @@ def plot_metric_curves(records: Sequence[dict[str, Any]], root: Path) -> list[Pa
         shown = [column for column in table_columns() if column.key in history]
         if not shown:
             continue
-        figure, axes = plt.subplots(1, len(shown), figsize=(3.4 * len(shown), 3.0), squeeze=False)
+        figure, axes = plt.subplots(1, len(shown), figsize=(3.4 * len(shown), 3.0), squeeze=False,
+                                    layout="constrained")
         for axis, column in zip(axes[0], shown):
             sns.lineplot(data=history, x="iteration", y=column.key, hue="seed", marker="o", ax=axis, linewidth=1)
-            axis.set_ylabel(column.header)
+            axis.set_ylabel(axis_label(column))
+            axis.set_xlabel("generator iteration")
         figure.suptitle(f"{variant} on {dataset} ({budget}): metrics during training", fontsize=10)
-        written.append(save_figure(figure, root / "plots" / f"curves_{variant}_{dataset}_{budget}.png"))
+        written.append(save_figure(figure, root / "plots" / f"curves_{file_stem(variant, dataset, budget)}.png"))
     return written
 
 
@@ -143,6 +159,7 @@ class GanReport:
 
     kind = KIND
     columns = ()  # the evaluators declare the GAN tables' columns
+    comparison_group = tuple(GROUP)
 
     def plots(self, records: Sequence[dict[str, Any]], root: Path) -> list[Path]:
         return plot_gan_runs(records, root) + plot_metric_curves(records, root)

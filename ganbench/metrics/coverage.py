@@ -77,9 +77,10 @@ class MixtureCoverage:
     summary = "modes_covered, high_quality_fraction, reverse_kl on 2D Gaussian mixtures (PacGAN protocol)"
     section = "metrics"
     columns = (
-        Column("modes_covered", "modes", True, 1),
-        Column("high_quality_fraction", "high-quality", True, 3),
-        Column("reverse_kl", "reverse KL", False, 3),
+        Column("modes_covered", "modes", True, 1, samples_key="coverage_samples", unit="modes"),
+        Column("high_quality_fraction", "high-quality", True, 3, samples_key="coverage_samples",
+               unit="fraction"),
+        Column("reverse_kl", "reverse KL", False, 3, samples_key="coverage_samples", unit="nats"),
     )
 
     def applies_to(self, dataset: BenchDataset) -> bool:

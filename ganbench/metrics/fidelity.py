@@ -239,13 +239,13 @@ class Fidelity:
                "sample counts and the backbone's weights sha256")
     section = "metrics"
     columns = (
-        Column("fid", "FID", False, 2, samples_key="fidelity_samples"),
-        Column("is_mean", "IS", True, 2),
-        Column("kid_mean", "KID", False, 4),
-        Column("precision", "precision", True, 3),
-        Column("recall", "recall", True, 3),
-        Column("density", "density", True, 3),
-        Column("coverage", "coverage", True, 3),
+        Column("fid", "FID", False, 2, samples_key="fidelity_samples", unit="squared feature distance"),
+        Column("is_mean", "IS", True, 2, samples_key="fidelity_samples", unit="score"),
+        Column("kid_mean", "KID", False, 4, samples_key="fidelity_samples", unit="squared feature distance"),
+        Column("precision", "precision", True, 3, samples_key="fidelity_samples", unit="fraction"),
+        Column("recall", "recall", True, 3, samples_key="fidelity_samples", unit="fraction"),
+        Column("density", "density", True, 3, samples_key="fidelity_samples", unit="ratio"),
+        Column("coverage", "coverage", True, 3, samples_key="fidelity_samples", unit="fraction"),
     )
 
     def applies_to(self, dataset: BenchDataset) -> bool:

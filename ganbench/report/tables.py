@@ -117,12 +117,11 @@ def display_table(summary: pd.DataFrame) -> pd.DataFrame:
 
 
 def write_tables(records: Sequence[dict[str, Any]], root: Path) -> list[Path]:
-    """summary.csv (all numbers), summary.md and summary.tex (the display table)."""
+    """summary.csv (all numbers) and summary.md (the display table); summary.tex is
+    :mod:`ganbench.report.latex`'s."""
     summary = summarize(records)
     table = display_table(summary)
-    paths = [root / "summary.csv", root / "summary.md", root / "summary.tex"]
+    paths = [root / "summary.csv", root / "summary.md"]
     atomic_write_text(paths[0], summary.to_csv(index=False))
     atomic_write_text(paths[1], table.to_markdown(index=False) + "\n")
-    latex = table.to_latex(index=False, escape=True).replace("±", r"$\pm$").replace("↑", r"$\uparrow$").replace("↓", r"$\downarrow$")
-    atomic_write_text(paths[2], latex)
     return paths

@@ -1,0 +1,203 @@
+"""Figures that compare configurations (seaborn), kind-neutral, from :class:`ComparisonTable`.
+
+- ``plots/compare_<kind>.png``: per quality metric a panel with every configuration's
+  runs (dots) and its mean with the 95 % Student-t interval over runs (bar).
+- ``plots/speed_<kind>.png``: the first quality metric against training speed (images
+  or points per second; ms per step where a kind has no image rate), each configuration with its
+  interval on both axes.
+- ``plots/history_<kind>.png``: quality metrics evaluated during training against training
+  images seen and against wall time, per configuration the mean over seeds with a 95 % t band
+  (from each record's ``metric_history``, or the run's ``metric_history.csv``).
+
+Every axis names its unit.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import seaborn as sns
+
+from ganbench.columns import Column
+from ganbench.report.comparisons import ComparisonTable
+from ganbench.report.figures import plt, save_figure
+from ganbench.report.statistics import BEST, t_interval
+
+SPEED_AXES = ("train_images_per_second", "ms_per_iteration")
+
+
+def axis_label(column: Column, samples: Sequence[int] = ()) -> str:
+    """``header (unit, N=...)`` with an arrow for the better direction."""
+    details = [column.unit] if column.unit else []
+    if len(samples) == 1:
+        details.append(f"N={samples[0]:,}")
+    arrow = "" if column.higher_is_better is None else (" ↑" if column.higher_is_better else " ↓")
+    return column.header + arrow + (f" ({', '.join(details)})" if details else "")
+
+
+def _samples(table: ComparisonTable, key: str) -> list[int]:
+    return sorted({n for i in range(len(table.configurations)) for n in table.cells[(i, key)].samples})
+
+
+def _palette(count: int) -> list:
+    return sns.color_palette("tab10" if count <= 10 else "husl", count)
+
+
+def plot_metric_points(table: ComparisonTable) -> plt.Figure | None:
+    """One panel per quality metric: configurations on the y axis, runs as dots, the mean and its
+    95 % t-interval as a point with a bar; the significantly best configuration's label in bold."""
+    columns = table.quality()
+    if not columns:
+        return None
+    labels = [table.label(i) for i in range(len(table.configurations))]
+    rows = [{"configuration": labels[i], "metric": c.key, "value": v}
+            for c in columns for i in range(len(labels)) for v in table.cells[(i, c.key)].values]
+    data = pd.DataFrame(rows)
+    panels = min(3, len(columns))
+    lines = math.ceil(len(columns) / panels)
+    height = 0.32 * len(labels) + 1.3
+    figure, axes = plt.subplots(lines, panels, figsize=(4.3 * panels, height * lines), squeeze=False,
+                                layout="constrained")
+    colours = dict(zip(labels, _palette(len(labels))))
+    for axis, column in zip(axes.flat, columns):
+        shown = data[data["metric"] == column.key]
+        sns.stripplot(data=shown, x="value", y="configuration", order=labels, hue="configuration",
+                      palette=colours, size=3.5, alpha=0.45, jitter=0.15, legend=False, ax=axis)
+        for index, label in enumerate(labels):
+            interval = table.cells[(index, column.key)].interval
+            if interval is None:
+                continue
+            half = interval.half_width if math.isfinite(interval.half_width) else 0.0
+            axis.errorbar(interval.mean, index, xerr=half, fmt="o", color=colours[label], markersize=6,
+                          markeredgecolor="black", markeredgewidth=0.6, capsize=3, linewidth=1.3, zorder=3)
+        axis.set_xlabel(axis_label(column, _samples(table, column.key)), fontsize=8)
+        axis.set_ylabel("")
+        axis.tick_params(labelsize=7)
+        for index, tick in enumerate(axis.get_yticklabels()):
+            if table.cells[(index, column.key)].mark == BEST:
+                tick.set_fontweight("bold")
+    for axis in list(axes.flat)[len(columns):]:
+        axis.set_visible(False)
+    figure.suptitle(f"{table.kind} runs: each configuration's runs (dots) and mean with 95 % t-interval over "
+                    "runs (bar); bold: significantly best", fontsize=9)
+    return figure
+
+
+def plot_quality_speed(table: ComparisonTable) -> plt.Figure | None:
+    """The first quality metric against training speed, a point per configuration with its
+    95 % intervals on both axes; ``None`` when either is missing."""
+    quality = table.quality()
+    speed = next((c for key in SPEED_AXES for c in table.speed_columns() if c.key == key), None)
+    if not quality or speed is None:
+        return None
+    metric = next((c for c in quality if c.key == "fid"), quality[0])
+    labels = [table.label(i) for i in range(len(table.configurations))]
+    colours = _palette(len(labels))
+    figure, axis = plt.subplots(figsize=(7.2, 4.0), layout="constrained")
+    for index, label in enumerate(labels):
+        x, y = table.cells[(index, speed.key)].interval, table.cells[(index, metric.key)].interval
+        if x is None or y is None:
+            continue
+        axis.errorbar(x.mean, y.mean, xerr=x.half_width if math.isfinite(x.half_width) else 0,
+                      yerr=y.half_width if math.isfinite(y.half_width) else 0, fmt="o", color=colours[index],
+                      capsize=3, markersize=6, label=label)
+    axis.set_xlabel(axis_label(speed), fontsize=9)
+    axis.set_ylabel(axis_label(metric, _samples(table, metric.key)), fontsize=9)
+    axis.set_title(f"{table.kind} runs: {metric.header} against {speed.header} (mean, 95 % t-interval)", fontsize=9)
+    axis.legend(title="configuration", fontsize=7, title_fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0))
+    return figure
+
+
+def history(records: Sequence[dict[str, Any]], root: Path) -> pd.DataFrame:
+    """The metrics logged during training by ``records``: a row per (run, evaluation) with
+    ``seed``, ``iteration``, ``images_seen`` and, where logged, ``seconds``; from each record's
+    ``metric_history`` (a list of rows) or its ``metric_history`` artifact (CSV). Without a logged
+    ``images_seen``, it is ``iteration × batch size``. Empty when no run logged any."""
+    frames = []
+    for record in records:
+        rows = record.get("metric_history")
+        if isinstance(rows, dict):  # column-wise
+            frame = pd.DataFrame(rows)
+        elif isinstance(rows, list) and rows:
+            frame = pd.DataFrame(rows)
+        else:
+            path = (record.get("artifacts") or {}).get("metric_history")
+            if not path or not (root / path).is_file():
+                continue
+            frame = pd.read_csv(root / path)
+        if frame.empty or "iteration" not in frame:
+            continue
+        if "images_seen" not in frame:
+            batch = ((record.get("config") or {}).get("settings") or {}).get("batch_size")
+            if not batch:
+                continue
+            frame["images_seen"] = frame["iteration"] * batch
+        frames.append(frame.assign(seed=record.get("seed"), run_id=record.get("run_id")))
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def _band(frame: pd.DataFrame, x: str, y: str) -> pd.DataFrame:
+    """Per evaluation (iteration): mean x, mean y and the 95 % t-interval of y over seeds."""
+    rows = []
+    for _, at in frame.groupby("iteration", sort=True):
+        values = at[y].dropna().to_numpy(dtype=float)
+        xs = at[x].dropna().to_numpy(dtype=float)
+        if not len(values) or not len(xs):
+            continue
+        interval = t_interval(values)
+        low, high = (interval.low, interval.high) if math.isfinite(interval.low) else (interval.mean, interval.mean)
+        rows.append({"x": xs.mean(), "mean": interval.mean, "low": low, "high": high})
+    return pd.DataFrame(rows)
+
+
+def plot_history(table: ComparisonTable, root: Path) -> plt.Figure | None:
+    """Rows: quality metrics in the history; columns: against images seen, against wall time
+    (when the history has ``seconds``); a line and 95 % band per configuration."""
+    histories = {i: history(c.finished, root) for i, c in enumerate(table.configurations)}
+    histories = {i: h for i, h in histories.items() if not h.empty}
+    if not histories:
+        return None
+    columns = [c for c in table.quality() if any(c.key in h for h in histories.values())]
+    if not columns:
+        return None
+    axes_x = [("images_seen", f"training {'points' if table.data_kind == 'points' else 'images'} seen")]
+    if any("seconds" in h for h in histories.values()):
+        axes_x.append(("seconds", "wall time (s)"))
+    colours = _palette(len(table.configurations))
+    figure, axes = plt.subplots(len(columns), len(axes_x), figsize=(4.6 * len(axes_x), 2.9 * len(columns)),
+                                squeeze=False, layout="constrained")
+    for row, column in zip(axes, columns):
+        for axis, (x, xlabel) in zip(row, axes_x):
+            for index, frame in histories.items():
+                if column.key not in frame or x not in frame:
+                    continue
+                band = _band(frame, x, column.key)
+                if band.empty:
+                    continue
+                axis.plot(band["x"], band["mean"], marker="o", markersize=3, color=colours[index],
+                          label=table.label(index), linewidth=1.2)
+                axis.fill_between(band["x"], band["low"], band["high"], color=colours[index], alpha=0.2, linewidth=0)
+            axis.set_xlabel(xlabel, fontsize=8)
+            axis.set_ylabel(axis_label(column), fontsize=8)
+            axis.tick_params(labelsize=7)
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    if handles:
+        figure.legend(handles, labels, title="configuration", loc="outside right upper", fontsize=7, title_fontsize=7)
+    figure.suptitle(f"{table.kind} runs: metrics during training (mean over seeds, 95 % t band)", fontsize=9)
+    return figure
+
+
+def plot_comparisons(tables: Sequence[ComparisonTable], root: Path) -> list[Path]:
+    """Write every comparison figure of ``tables`` under ``root / "plots"``; the paths written."""
+    written = []
+    for table in tables:
+        for name, figure in (("compare", plot_metric_points(table)), ("speed", plot_quality_speed(table)),
+                             ("history", plot_history(table, root))):
+            if figure is not None:
+                written.append(save_figure(figure, root / "plots" / f"{name}_{table.kind}.png"))
+    return written
+

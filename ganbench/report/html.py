@@ -1,0 +1,181 @@
+"""``report.html``: one self-contained page per output folder, from jinja2 templates.
+
+Everything is inside the file: figures as ``data:image/png;base64`` URIs, the style sheet and a
+small table-sorting script inline; a Content-Security-Policy allows images from data URIs and
+only that script (by its sha256), so the page loads nothing from the network and runs nothing
+else. Every string from records, settings, file or folder names goes through jinja2's
+autoescaping: a dataset named ``<script>...`` shows as text.
+
+Sections: an overview, the comparison figures, the comparison tables (mean ± 95 % interval,
+best marks, the significance of each metric's best), per-run figures (sample grids, losses,
+the kinds' own plots), a protocol card per configuration and the "cite this result" block,
+which is :func:`ganbench.citation.result_citation`, as ``ganbench cite DIR`` prints it.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import math
+from collections.abc import Mapping, Sequence
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+import ganbench
+from ganbench.citation import citation_text, result_citation
+from ganbench.report.comparisons import ComparisonTable
+from ganbench.report.statistics import BEST, BEST_NOT_SIGNIFICANT, display_precision
+from ganbench.results import atomic_write_text
+
+TEMPLATES = Path(__file__).parent / "templates"
+
+
+@lru_cache(maxsize=1)
+def environment() -> jinja2.Environment:
+    """The templates' environment: autoescaping on for every template, undefined names an error."""
+    return jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
+                              undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
+
+
+def data_uri(path: Path) -> str:
+    """``path`` (a PNG) as a ``data:image/png;base64,...`` URI."""
+    return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode("ascii")
+
+
+def _figure(path: Path, caption: str) -> dict[str, str]:
+    return {"uri": data_uri(path), "caption": caption}
+
+
+def _caption(path: Path) -> str:
+    """A plot's caption from its file name: ``losses_fc_ring8_quick`` -> ``losses: fc ring8 quick``."""
+    what, _, rest = path.stem.partition("_")
+    return f"{what.replace('-', ' ')}: {rest.replace('_', ' ')}" if rest else what
+
+
+COMPARISON_CAPTIONS = {
+    "compare": "Every configuration's runs (dots) and their mean with its 95 % Student-t interval over runs, per metric",
+    "speed": "Quality against training speed: mean and 95 % interval on both axes, per configuration",
+    "history": "Metrics during training against images seen and wall time: mean over seeds with a 95 % t band",
+}
+
+
+def _table(table: ComparisonTable) -> dict[str, Any]:
+    keys = table.varying()
+    headers = [{"text": key, "cls": "", "title": key} for key in keys]
+    headers.append({"text": "runs", "cls": "num", "title": "finished / planned runs"})
+    for column in table.columns:
+        samples = sorted({n for i in range(len(table.configurations)) for n in table.cells[(i, column.key)].samples})
+        arrow = "" if column.higher_is_better is None else (" ↑" if column.higher_is_better else " ↓")
+        text = column.header + arrow + (f" (N={samples[0]:,})" if column.samples_key and len(samples) == 1 else "")
+        headers.append({"text": text, "cls": "num", "title": column.unit or column.header})
+    rows = []
+    for index, configuration in enumerate(table.configurations):
+        row = [{"text": str(configuration.identity[key]), "sort": str(configuration.identity[key]), "cls": "",
+                "title": ""} for key in keys]
+        row.append({"text": table.seeds(index), "sort": len(configuration.finished), "cls": "num", "title": ""})
+        for column in table.columns:
+            cell = table.cells[(index, column.key)]
+            if cell.interval is None:
+                row.append({"text": "–", "sort": "", "cls": "num", "title": "no finished run has this metric"})
+                continue
+            interval = cell.interval
+            text = display_precision(interval.mean, interval.half_width)
+            if len(cell.samples) > 1:
+                text += f" (N={', '.join(f'{n:,}' for n in cell.samples)})"
+            spread = (f"95 % t-interval [{interval.low:.6g}, {interval.high:.6g}]" if math.isfinite(interval.low)
+                      else "one run: no interval")
+            mark = {BEST: " best, significantly", BEST_NOT_SIGNIFICANT: " best, not significantly"}.get(cell.mark, "")
+            row.append({"text": text, "sort": repr(interval.mean), "title": f"{spread}; n={interval.n};{mark}".rstrip(";"),
+                        "cls": "num" + {BEST: " best", BEST_NOT_SIGNIFICANT: " best-ns"}.get(cell.mark, "")})
+        rows.append(row)
+    constant = table.constant()
+    held = ", ".join(f"{key} {value}" for key, value in constant.items())
+    caption = (f"{held}. Mean ± half-width of the 95 % Student-t interval over runs, rounded to the interval's "
+               "precision; ↑ higher is better, ↓ lower. Bold (shaded): best, significantly better than every other "
+               "variant on the same data (Holm-corrected, p < 0.05); underlined: best, not significantly. "
+               "Click a header to sort.")
+    significance = [{**s, "difference_text": f"{s['difference']:.4g}",
+                     "interval_text": (f"[{s['low']:.4g}, {s['high']:.4g}]" if math.isfinite(s["low"]) else "–"),
+                     "p_text": f"{s['p_holm']:.3g}"} for s in table.significance]
+    return {"title": f"{table.kind} runs by {', '.join(table.group)}", "caption": caption, "headers": headers,
+            "rows": rows, "significance": significance}
+
+
+def _overview(records: Sequence[dict[str, Any]]) -> list[tuple[str, str]]:
+    statuses = {s: sum(r.get("status") == s for r in records) for s in ("finished", "diverged", "failed")}
+    provenance = [r.get("provenance") or {} for r in records]
+    devices = {(p.get("device") or {}).get("gpu") or (p.get("device") or {}).get("cpu") for p in provenance} - {None}
+    return [
+        ("suite", ", ".join(dict.fromkeys(str(r.get("suite")) for r in records))),
+        ("budget", ", ".join(dict.fromkeys(str(r.get("budget")) for r in records))),
+        ("runs", f"{len(records)} ({', '.join(f'{n} {s}' for s, n in statuses.items() if n)})"),
+        ("variants", str(len({r.get("variant") for r in records}))),
+        ("datasets", str(len({r.get("dataset") for r in records}))),
+        ("seeds", str(len({r.get("seed") for r in records}))),
+        ("device", "; ".join(sorted(devices)) or "unknown"),
+        ("ganbench", ", ".join(sorted({str(p.get("ganbench")) for p in provenance}))),
+    ]
+
+
+def sample_grids(records: Sequence[dict[str, Any]], root: Path) -> list[dict[str, str]]:
+    """Every finished run's ``sample_grid`` artifact (any kind that writes one), as figures."""
+    figures = []
+    for record in sorted(records, key=lambda r: (str(r.get("variant")), str(r.get("dataset")), r.get("seed") or 0)):
+        path = (record.get("artifacts") or {}).get("sample_grid")
+        if record.get("status") == "finished" and path and (root / path).is_file():
+            figures.append(_figure(root / path, f"{record.get('variant')} on {record.get('dataset')} "
+                                                f"({record.get('budget')}), seed {record.get('seed')}"))
+    return figures
+
+
+def render_html(records: Sequence[dict[str, Any]], root: Path, tables: Sequence[ComparisonTable],
+                comparison_plots: Sequence[Path], kind_plots: Mapping[str, Sequence[Path]],
+                cards: Sequence[tuple[str, list[tuple[str, str]]]]) -> str:
+    """The page's HTML (see the module docstring); ``records`` may be empty."""
+    script = (TEMPLATES / "sort.js").read_text(encoding="utf-8")
+    script_hash = "sha256-" + base64.b64encode(hashlib.sha256(script.encode("utf-8")).digest()).decode("ascii")
+    suites = ", ".join(dict.fromkeys(str(r.get("suite")) for r in records)) or "no runs"
+    budgets = ", ".join(dict.fromkeys(str(r.get("budget")) for r in records))
+    started = min((r["provenance"]["started_utc"] for r in records if "provenance" in r), default="")
+    finished = max((r["provenance"].get("finished_utc", "") for r in records if "provenance" in r), default="")
+    galleries = []
+    grids = sample_grids(records, root)
+    if grids:
+        galleries.append({"title": "Sample grids (64 samples from the same fixed latents for every run)",
+                          "figures": grids})
+    for kind, paths in kind_plots.items():
+        if paths:
+            galleries.append({"title": f"{kind} runs: per-configuration figures",
+                              "figures": [_figure(p, _caption(p)) for p in paths]})
+    context = {
+        "title": f"ganbench report: {suites}" + (f" ({budgets})" if budgets else ""),
+        "subtitle": f"{len(records)} runs recorded between {started} and {finished}." if records
+        else "No runs have been recorded in this folder yet.",
+        "version": ganbench.__version__,
+        "overview": _overview(records) if records else [],
+        "explanation": "Numbers are means over the finished runs with the half-width of their 95 % Student-t "
+                       "interval, shown no more precisely than that interval allows. The interval covers the "
+                       "variability across seeds for this code, budget and machine.",
+        "failures": [(r.get("run_id"), r.get("status"), r.get("error", "")) for r in records
+                     if r.get("status") != "finished"],
+        "comparison_figures": [_figure(p, f"{COMPARISON_CAPTIONS.get(p.stem.partition('_')[0], '')} "
+                                          f"({p.stem.partition('_')[2]} runs)") for p in comparison_plots],
+        "tables": [_table(t) for t in tables],
+        "galleries": galleries,
+        "cards": cards,
+        "citation": result_citation(records) if records else citation_text(),
+        "script": script,
+        "script_hash": script_hash,
+    }
+    return environment().get_template("report.html.j2").render(context)
+
+
+def write_html(records: Sequence[dict[str, Any]], root: Path, tables: Sequence[ComparisonTable],
+               comparison_plots: Sequence[Path], kind_plots: Mapping[str, Sequence[Path]],
+               cards: Sequence[tuple[str, list[tuple[str, str]]]]) -> Path:
+    path = root / "report.html"
+    atomic_write_text(path, render_html(records, root, tables, comparison_plots, kind_plots, cards))
+    return path
