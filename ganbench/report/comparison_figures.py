@@ -32,7 +32,7 @@ SPEED_AXES = ("train_images_per_second", "ms_per_iteration")
 
 def axis_label(column: Column, samples: Sequence[int] = ()) -> str:
     """``header (unit, N=...)`` with an arrow for the better direction."""
-    details = [column.unit] if column.unit else []
+    details = [column.unit] if column.unit and column.unit not in column.header else []
     if len(samples) == 1:
         details.append(f"N={samples[0]:,}")
     arrow = "" if column.higher_is_better is None else (" ↑" if column.higher_is_better else " ↓")
@@ -59,7 +59,7 @@ def plot_metric_points(table: ComparisonTable) -> plt.Figure | None:
     data = pd.DataFrame(rows)
     panels = min(3, len(columns))
     lines = math.ceil(len(columns) / panels)
-    height = 0.32 * len(labels) + 1.3
+    height = 0.4 * len(labels) + 1.6
     figure, axes = plt.subplots(lines, panels, figsize=(4.3 * panels, height * lines), squeeze=False,
                                 layout="constrained")
     colours = dict(zip(labels, _palette(len(labels))))
@@ -82,7 +82,7 @@ def plot_metric_points(table: ComparisonTable) -> plt.Figure | None:
                 tick.set_fontweight("bold")
     for axis in list(axes.flat)[len(columns):]:
         axis.set_visible(False)
-    figure.suptitle(f"{table.kind} runs: each configuration's runs (dots) and mean with 95 % t-interval over "
+    figure.suptitle(f"{table.title()}: each configuration's runs (dots) and mean with 95 % t-interval over "
                     "runs (bar); bold: significantly best", fontsize=9)
     return figure
 
@@ -107,7 +107,7 @@ def plot_quality_speed(table: ComparisonTable) -> plt.Figure | None:
                       capsize=3, markersize=6, label=label)
     axis.set_xlabel(axis_label(speed), fontsize=9)
     axis.set_ylabel(axis_label(metric, _samples(table, metric.key)), fontsize=9)
-    axis.set_title(f"{table.kind} runs: {metric.header} against {speed.header} (mean, 95 % t-interval)", fontsize=9)
+    axis.set_title(f"{table.title()}: {metric.header} against {speed.header} (mean, 95 % t-interval)", fontsize=9)
     axis.legend(title="configuration", fontsize=7, title_fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0))
     return figure
 
@@ -187,7 +187,7 @@ def plot_history(table: ComparisonTable, root: Path) -> plt.Figure | None:
     handles, labels = axes[0][0].get_legend_handles_labels()
     if handles:
         figure.legend(handles, labels, title="configuration", loc="outside right upper", fontsize=7, title_fontsize=7)
-    figure.suptitle(f"{table.kind} runs: metrics during training (mean over seeds, 95 % t band)", fontsize=9)
+    figure.suptitle(f"{table.title()}: metrics during training (mean over seeds, 95 % t band)", fontsize=9)
     return figure
 
 

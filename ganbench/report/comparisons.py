@@ -73,6 +73,10 @@ class ComparisonTable:
         return {key: self.configurations[0].identity[key] for key in self.group
                 if len({str(c.identity[key]) for c in self.configurations}) == 1}
 
+    def title(self) -> str:
+        """``<kind> runs, <constant keys' values>``, e.g. ``gan runs, toy, smoke``."""
+        return ", ".join([f"{self.kind} runs", *(str(v) for v in self.constant().values())])
+
     def varying(self) -> list[str]:
         """Grouping keys whose value differs between configurations (the row labels)."""
         constant = self.constant()

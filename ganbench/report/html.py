@@ -64,13 +64,16 @@ COMPARISON_CAPTIONS = {
 
 def _table(table: ComparisonTable) -> dict[str, Any]:
     keys = table.varying()
-    headers = [{"text": key, "cls": "", "title": key} for key in keys]
-    headers.append({"text": "runs", "cls": "num", "title": "finished / planned runs"})
+    headers = [{"text": key, "sub": "", "cls": "", "title": key} for key in keys]
+    headers.append({"text": "runs", "sub": "", "cls": "num", "title": "finished / planned runs"})
     for column in table.columns:
         samples = sorted({n for i in range(len(table.configurations)) for n in table.cells[(i, column.key)].samples})
         arrow = "" if column.higher_is_better is None else (" ↑" if column.higher_is_better else " ↓")
-        text = column.header + arrow + (f" (N={samples[0]:,})" if column.samples_key and len(samples) == 1 else "")
-        headers.append({"text": text, "cls": "num", "title": column.unit or column.header})
+        details = [column.unit] if column.unit and column.unit not in column.header else []
+        if column.samples_key and len(samples) == 1:
+            details.append(f"N={samples[0]:,}")
+        headers.append({"text": column.header + arrow, "sub": ", ".join(details), "cls": "num",
+                        "title": column.unit or column.header})
     rows = []
     for index, configuration in enumerate(table.configurations):
         row = [{"text": str(configuration.identity[key]), "sort": str(configuration.identity[key]), "cls": "",
@@ -135,7 +138,7 @@ def render_html(records: Sequence[dict[str, Any]], root: Path, tables: Sequence[
                 comparison_plots: Sequence[Path], kind_plots: Mapping[str, Sequence[Path]],
                 cards: Sequence[tuple[str, list[tuple[str, str]]]]) -> str:
     """The page's HTML (see the module docstring); ``records`` may be empty."""
-    script = (TEMPLATES / "sort.js").read_text(encoding="utf-8")
+    script = (TEMPLATES / "report.js").read_text(encoding="utf-8")
     script_hash = "sha256-" + base64.b64encode(hashlib.sha256(script.encode("utf-8")).digest()).decode("ascii")
     suites = ", ".join(dict.fromkeys(str(r.get("suite")) for r in records)) or "no runs"
     budgets = ", ".join(dict.fromkeys(str(r.get("budget")) for r in records))
@@ -145,11 +148,11 @@ def render_html(records: Sequence[dict[str, Any]], root: Path, tables: Sequence[
     grids = sample_grids(records, root)
     if grids:
         galleries.append({"title": "Sample grids (64 samples from the same fixed latents for every run)",
-                          "figures": grids})
+                          "figures": grids, "cls": "grids"})
     for kind, paths in kind_plots.items():
         if paths:
             galleries.append({"title": f"{kind} runs: per-configuration figures",
-                              "figures": [_figure(p, _caption(p)) for p in paths]})
+                              "figures": [_figure(p, _caption(p)) for p in paths], "cls": ""})
     context = {
         "title": f"ganbench report: {suites}" + (f" ({budgets})" if budgets else ""),
         "subtitle": f"{len(records)} runs recorded between {started} and {finished}." if records

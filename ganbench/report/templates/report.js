@@ -1,6 +1,21 @@
 (function () {
   "use strict";
-  document.body.setAttribute("data-js", "on");
+  // What went wrong while the page ran, written into the page itself (data-errors on <body>) so that
+  // a headless browser's DOM dump shows it: script errors, blocked content, images that did not decode.
+  var body = document.body, errors = [];
+  function report(text) { errors.push(text); body.setAttribute("data-errors", errors.join(" | ")); }
+  window.addEventListener("error", function (event) {
+    report(event.message ? "script error: " + event.message : "failed to load: " + (event.target.src || event.target.tagName));
+  }, true);
+  document.addEventListener("securitypolicyviolation", function (event) { report("blocked: " + event.blockedURI); });
+  window.addEventListener("load", function () {
+    var images = document.images, decoded = 0;
+    for (var i = 0; i < images.length; i += 1) {
+      if (images[i].complete && images[i].naturalWidth > 0) { decoded += 1; } else { report("image not decoded: " + images[i].alt); }
+    }
+    body.setAttribute("data-images", decoded + "/" + images.length);
+  });
+  body.setAttribute("data-js", "on");
   function value(row, index) {
     var cell = row.cells[index];
     var text = cell ? (cell.getAttribute("data-sort") || cell.textContent) : "";
