@@ -51,16 +51,19 @@ def plot_losses(records: Sequence[dict[str, Any]], root: Path, title: str) -> pl
     sns.lineplot(data=data, x="iteration", y="loss", hue="network", style="seed", units=None, estimator=None,
                  ax=axis, linewidth=0.9)
     schedule = records[0].get("schedule") or []
-    for phase in schedule:  # e.g. ProGAN's growth: one line per phase start, labelled above the axes
+    for phase in schedule:  # e.g. ProGAN's growth: a dotted line per phase start
         axis.axvline(phase["start_iteration"], color="grey", linewidth=0.6, linestyle=":")
-        label = f"{phase['resolution']}px" + (" fade" if phase["phase"] == "fade-in" else "")
-        axis.annotate(label, (phase["start_iteration"], 1.01), xycoords=("data", "axes fraction"), fontsize=6,
-                      rotation=60, va="bottom", ha="left", color="dimgrey", annotation_clip=False)
+    if schedule:  # labelled on a second x axis above the plot, where no curve or legend can cover them
+        top = axis.secondary_xaxis("top")
+        top.set_xticks([phase["start_iteration"] for phase in schedule],
+                       [f"{phase['resolution']}px" + (" fade-in" if phase["phase"] == "fade-in" else "")
+                        for phase in schedule], rotation=40, ha="left", fontsize=6, color="dimgrey")
+        top.tick_params(length=0, pad=1)
     # The legend sits outside the axes, right of them, so it covers neither a curve nor a phase label.
     sns.move_legend(axis, "upper left", bbox_to_anchor=(1.01, 1.0), fontsize=7, title_fontsize=7, frameon=False)
     axis.set_xlabel("generator iteration")
     axis.set_ylabel("loss (rolling mean over 1 % of the run)")
-    axis.set_title(title + (" (dotted: growth phases)" if schedule else ""), pad=22 if schedule else 6)
+    axis.set_title(title + (": growth phases dotted" if schedule else ""))
     return figure
 
 

@@ -75,7 +75,7 @@ class ComparisonTable:
 
     def title(self) -> str:
         """``<kind> runs, <constant keys' values>``, e.g. ``gan runs, toy, smoke``."""
-        return ", ".join([f"{self.kind} runs", *(str(v) for v in self.constant().values())])
+        return ", ".join(dict.fromkeys([f"{self.kind} runs", *(str(v) for v in self.constant().values())]))
 
     def varying(self) -> list[str]:
         """Grouping keys whose value differs between configurations (the row labels)."""
@@ -138,6 +138,8 @@ def _mark_best(table: ComparisonTable) -> None:
             if len(groups) < 2:
                 continue
             marks = best_marks(groups, column.higher_is_better)
+            if len(marks) == len(groups):  # every configuration tied: none is best
+                continue
             index_of = {table.label(i): i for i in indices}
             for label, mark in marks.items():
                 cell = table.cells[(index_of[label], column.key)]

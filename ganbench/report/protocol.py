@@ -21,8 +21,17 @@ EVALUATOR_FIELDS = (("_samples", "N (generated samples)"), ("_reference_samples"
                     ("_image_size", "image size (px)"))
 
 
+def _text(value: Any) -> str:
+    """Integers with thousands separators (``10,000``), anything else as ``str``."""
+    return f"{value:,}" if isinstance(value, int) and not isinstance(value, bool) else str(value)
+
+
+def _settings(settings: dict[str, Any]) -> str:
+    return ", ".join(f"{key}={'none' if value is None else value}" for key, value in sorted(settings.items()))
+
+
 def _distinct(values: Sequence[Any]) -> str:
-    shown = [str(v) for v in dict.fromkeys(v for v in values if v not in (None, "", {}))]
+    shown = [_text(v) for v in dict.fromkeys(v for v in values if v not in (None, "", {}))]
     return ", ".join(shown)
 
 
@@ -55,8 +64,9 @@ def card(records: Sequence[dict[str, Any]]) -> list[tuple[str, str]]:
     rows: list[tuple[str, str]] = [
         ("seeds", _distinct(sorted(r.get("seed") for r in records if r.get("seed") is not None))),
         ("status", _distinct(r.get("status") for r in records)),
-        ("iterations (done / planned)", _distinct(f"{r.get('iterations_done')} / {r.get('iterations_planned')}"
-                                                  for r in records)),
+        ("iterations (done / planned)", _distinct(f"{_text(r.get('iterations_done'))} / "
+                                                  f"{_text(r.get('iterations_planned'))}" for r in records)),
+        ("settings", _distinct(_settings(c.get("settings") or {}) for c in config)),
     ]
     for prefix in _evaluator_prefixes(records):
         for suffix, name in EVALUATOR_FIELDS:
