@@ -152,7 +152,7 @@ def render_html(records: Sequence[dict[str, Any]], root: Path, tables: Sequence[
     for kind, paths in kind_plots.items():
         if paths:
             galleries.append({"title": f"{kind} runs: per-configuration figures",
-                              "figures": [_figure(p, _caption(p)) for p in paths], "cls": ""})
+                              "figures": [_figure(p, _caption(p)) for p in paths], "cls": "runs"})
     context = {
         "title": f"ganbench report: {suites}" + (f" ({budgets})" if budgets else ""),
         "subtitle": f"{len(records)} runs recorded between {started} and {finished}." if records
