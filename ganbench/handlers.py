@@ -199,8 +199,10 @@ def peak_memory_bytes(device: torch.device) -> int | None:
 class ModelEMA:
     """Keeps ``average`` an exponential moving average of ``live``'s parameters, with the decay
     ``min(decay, (1 + t) / (10 + t))`` after iteration t, so the average follows the live model
-    closely early on instead of staying near its initial weights on short runs. Attach to
-    ``ITERATION_COMPLETED``; ``average`` is a module of the model, checkpointed with it."""
+    closely early on instead of staying near its initial weights on short runs; buffers (e.g.
+    BatchNorm running statistics) are copied from ``live``. Attach to ``ITERATION_COMPLETED``;
+    ``average`` is a module of the model, checkpointed with it. The one EMA of every GAN variant
+    (the ``ema`` setting)."""
 
     def __init__(self, live: nn.Module, average: nn.Module, decay: float) -> None:
         self.live = live
@@ -215,6 +217,8 @@ class ModelEMA:
         with torch.no_grad():
             for average, live in zip(self.average.parameters(), self.live.parameters()):
                 average.lerp_(live, 1 - decay)
+            for average, live in zip(self.average.buffers(), self.live.buffers()):
+                average.copy_(live)
 
 
 def progress_bar(description: str, keys: tuple[str, ...]) -> tuple[ProgressBar, Callable[[Any], dict[str, Any]]]:

@@ -224,4 +224,4 @@ def test_the_fid_column_names_its_sample_count():
     table = display_table(summarize([record("a", "fc", 10_000), record("b", "dcgan", 10_000)]))
     assert "FID (N=10,000) ↓" in table.columns
     table = display_table(summarize([record("a", "fc", 10_000), record("b", "dcgan", 5_000)]))
-    assert list(table["FID ↓"]) == ["12.50 (N=10,000)", "12.50 (N=5,000)"]
+    assert list(table["FID ↓"]) == ["12.5 (N=10,000)", "12.5 (N=5,000)"]

@@ -70,12 +70,10 @@ def test_best_is_bold_only_where_significant(tables):
     quality, speed = environments(latex_document(tables))
     assert quality.count("\\textbf{") == 1 + quality.count("\\textbf{Bold}")  # FID only
     dcgan, fc = rows(quality)
-    # fc's precision is higher by 0.002, well inside the seeds' spread: best, not significantly
-    assert fc[3] == "\\underline{0.52 $\\pm$ 0.02}" and dcgan[3] == "0.52 $\\pm$ 0.02"
-    speed_rows = rows(speed)  # equal ms/iter: a tie marks nothing; fc's 3x train rate is significantly best
-    assert [row[3] for row in speed_rows] == ["7 $\\pm$ 2", "7 $\\pm$ 2"]
-    assert speed_rows[1][2].startswith("\\textbf{")
-    assert "\\textbf{Bold}: best, significantly better" in quality
+    # fc's precision is higher by 0.002, well inside the seeds' spread: not significantly best
+    assert fc[3] == "0.52 $\\pm$ 0.02" and dcgan[3] == "0.52 $\\pm$ 0.02"
+    assert "\\textbf{Bold}: significantly best on a headline metric (FID, precision)" in quality
+    assert "\\textbf{" not in speed  # no headline metric among the speeds: nothing compared
 
 
 def test_points_per_second_for_2d_data(tmp_path):

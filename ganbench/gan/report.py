@@ -163,6 +163,7 @@ class GanReport:
     kind = KIND
     columns = ()  # the evaluators declare the GAN tables' columns
     comparison_group = tuple(GROUP)
+    comparison_pooled = ()
 
     def plots(self, records: Sequence[dict[str, Any]], root: Path) -> list[Path]:
         return plot_gan_runs(records, root) + plot_metric_curves(records, root)

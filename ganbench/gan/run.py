@@ -87,7 +87,7 @@ def train_and_evaluate(run: GanRun, dataset: BenchDataset, device: torch.device,
     whose losses become non-finite ends ``diverged`` without evaluation."""
     variant = VARIANTS.get(run.variant)
     torch.manual_seed(seeding.derive_seed(run.seed, seeding.INIT))
-    gan = variant.build(dict(run.settings), dataset).to(device)
+    gan = variant.create(dict(run.settings), dataset).to(device)
     training = create_gan_trainer(gan, dataset, run.settings, run.seed)
     engine = training.engine
     losses = loss_history(gan)
@@ -97,7 +97,7 @@ def train_and_evaluate(run: GanRun, dataset: BenchDataset, device: torch.device,
                **{f"optimizer_{k}": v for k, v in training.optimizers.items()}}
     lifecycle = EngineRun(engine, to_save, run_dir, run.iterations, run.checkpoint_every, run.max_seconds)
     timer = IterationTimer(device, warmup=min(5, run.iterations // 4)).attach(engine)
-    gan.attach(engine, run.iterations)
+    gan.attach(engine, run.iterations, training.optimizers)
     artifacts: dict[str, Any] = {}
 
     def evaluation_now(training: Mapping[str, Any] | None = None) -> EvaluationContext:
@@ -125,6 +125,7 @@ def train_and_evaluate(run: GanRun, dataset: BenchDataset, device: torch.device,
     atomic_write_text(run_dir / "losses.csv", losses.to_csv())
     artifacts["losses"] = run_dir / "losses.csv"
     outcome = lifecycle.outcome(artifacts)
+    outcome["samples_from"] = gan.samples_from
     if gan.schedule_summary():
         outcome["schedule"] = gan.schedule_summary()
     if outcome.get("status") == "diverged":

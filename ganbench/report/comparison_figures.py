@@ -39,28 +39,26 @@ def axis_label(column: Column, samples: Sequence[int] = ()) -> str:
     return column.header + arrow + (f" ({', '.join(details)})" if details else "")
 
 
-def _samples(table: ComparisonTable, key: str) -> list[int]:
-    return sorted({n for i in range(len(table.configurations)) for n in table.cells[(i, key)].samples})
-
-
 def _palette(count: int) -> list:
     return sns.color_palette("tab10" if count <= 10 else "husl", count)
 
 
 def plot_metric_points(table: ComparisonTable) -> plt.Figure | None:
-    """One panel per quality metric: configurations on the y axis, runs as dots, the mean and its
-    95 % t-interval as a point with a bar; the significantly best configuration's label in bold."""
-    columns = table.quality()
+    """One panel per headline metric: configurations on the y axis, runs as dots, the mean and its
+    95 % interval (t over seeds; a single run's bootstrap interval where recorded) as a point with
+    a bar; the significantly best configuration's label in bold."""
+    columns = table.headline()
     if not columns:
         return None
-    labels = [table.label(i) for i in range(len(table.configurations))]
+    labels = [table.label(i) for i in range(len(table.rows))]
     rows = [{"configuration": labels[i], "metric": c.key, "value": v}
-            for c in columns for i in range(len(labels)) for v in table.cells[(i, c.key)].values]
+            for c in columns for i in range(len(labels)) for v in table.values(i, c.key)]
     data = pd.DataFrame(rows)
     panels = min(3, len(columns))
     lines = math.ceil(len(columns) / panels)
     height = 0.4 * len(labels) + 1.6
-    figure, axes = plt.subplots(lines, panels, figsize=(4.3 * panels, height * lines), squeeze=False,
+    width = 4.3 if max(len(label) for label in labels) < 24 else 5.6
+    figure, axes = plt.subplots(lines, panels, figsize=(width * panels, height * lines), squeeze=False,
                                 layout="constrained")
     colours = dict(zip(labels, _palette(len(labels))))
     for axis, column in zip(axes.flat, columns):
@@ -68,46 +66,47 @@ def plot_metric_points(table: ComparisonTable) -> plt.Figure | None:
         sns.stripplot(data=shown, x="value", y="configuration", order=labels, hue="configuration",
                       palette=colours, size=3.5, alpha=0.45, jitter=0.15, legend=False, ax=axis)
         for index, label in enumerate(labels):
-            interval = table.cells[(index, column.key)].interval
+            interval = table.interval(index, column.key)
             if interval is None:
                 continue
-            half = interval.half_width if math.isfinite(interval.half_width) else 0.0
-            axis.errorbar(interval.mean, index, xerr=half, fmt="o", color=colours[label], markersize=6,
-                          markeredgecolor="black", markeredgewidth=0.6, capsize=3, linewidth=1.3, zorder=3)
-        axis.set_xlabel(axis_label(column, _samples(table, column.key)), fontsize=8)
+            mean, low, high = interval
+            axis.errorbar(mean, index, xerr=[[mean - low], [high - mean]], fmt="o", color=colours[label],
+                          markersize=6, markeredgecolor="black", markeredgewidth=0.6, capsize=3, linewidth=1.3,
+                          zorder=3)
+        axis.set_xlabel(axis_label(column, table.all_samples(column)), fontsize=8)
         axis.set_ylabel("")
         axis.tick_params(labelsize=7)
         for index, tick in enumerate(axis.get_yticklabels()):
-            if table.cells[(index, column.key)].mark == BEST:
+            cell = table.cell(index, column.key)
+            if cell is not None and cell.mark == BEST:
                 tick.set_fontweight("bold")
     for axis in list(axes.flat)[len(columns):]:
         axis.set_visible(False)
-    figure.suptitle(f"{table.title()}: each configuration's runs (dots) and mean with 95 % t-interval over "
-                    "runs (bar); bold: significantly best", fontsize=9)
+    figure.suptitle(f"{table.title()}: each configuration's runs (dots) and mean with 95 % interval (bar); "
+                    "bold: significantly best", fontsize=9)
     return figure
 
 
 def plot_quality_speed(table: ComparisonTable) -> plt.Figure | None:
-    """The first quality metric against training speed, a point per configuration with its
-    95 % intervals on both axes; ``None`` when either is missing."""
-    quality = table.quality()
+    """The first headline metric (FID where measured) against training speed, a point per
+    configuration with its 95 % intervals on both axes; ``None`` when either is missing."""
+    quality = table.headline()
     speed = next((c for key in SPEED_AXES for c in table.speed_columns() if c.key == key), None)
     if not quality or speed is None:
         return None
     metric = next((c for c in quality if c.key == "fid"), quality[0])
-    labels = [table.label(i) for i in range(len(table.configurations))]
+    labels = [table.label(i) for i in range(len(table.rows))]
     colours = _palette(len(labels))
     figure, axis = plt.subplots(figsize=(7.2, 4.0), layout="constrained")
     for index, label in enumerate(labels):
-        x, y = table.cells[(index, speed.key)].interval, table.cells[(index, metric.key)].interval
+        x, y = table.interval(index, speed.key), table.interval(index, metric.key)
         if x is None or y is None:
             continue
-        axis.errorbar(x.mean, y.mean, xerr=x.half_width if math.isfinite(x.half_width) else 0,
-                      yerr=y.half_width if math.isfinite(y.half_width) else 0, fmt="o", color=colours[index],
-                      capsize=3, markersize=6, label=label)
+        axis.errorbar(x[0], y[0], xerr=[[x[0] - x[1]], [x[2] - x[0]]], yerr=[[y[0] - y[1]], [y[2] - y[0]]],
+                      fmt="o", color=colours[index], capsize=3, markersize=6, label=label)
     axis.set_xlabel(axis_label(speed), fontsize=9)
-    axis.set_ylabel(axis_label(metric, _samples(table, metric.key)), fontsize=9)
-    axis.set_title(f"{table.title()}: {metric.header} against {speed.header} (mean, 95 % t-interval)", fontsize=9)
+    axis.set_ylabel(axis_label(metric, table.all_samples(metric)), fontsize=9)
+    axis.set_title(f"{table.title()}: {metric.header} against {speed.header} (mean, 95 % interval)", fontsize=9)
     axis.legend(title="configuration", fontsize=7, title_fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0))
     return figure
 
@@ -157,17 +156,18 @@ def _band(frame: pd.DataFrame, x: str, y: str) -> pd.DataFrame:
 def plot_history(table: ComparisonTable, root: Path) -> plt.Figure | None:
     """Rows: quality metrics in the history; columns: against images seen, against wall time
     (when the history has ``seconds``); a line and 95 % band per configuration."""
-    histories = {i: history(c.finished, root) for i, c in enumerate(table.configurations)}
+    histories = {i: history([r for r in records if r.get("status") == "finished"], root)
+                 for i, records in enumerate(table.records)}
     histories = {i: h for i, h in histories.items() if not h.empty}
     if not histories:
         return None
-    columns = [c for c in table.quality() if any(c.key in h for h in histories.values())]
+    columns = [c for c in table.headline() if any(c.key in h for h in histories.values())]
     if not columns:
         return None
     axes_x = [("images_seen", f"training {'points' if table.data_kind == 'points' else 'images'} seen")]
     if any("seconds" in h for h in histories.values()):
         axes_x.append(("seconds", "wall time (s)"))
-    colours = _palette(len(table.configurations))
+    colours = _palette(len(table.rows))
     figure, axes = plt.subplots(len(columns), len(axes_x), figsize=(4.6 * len(axes_x), 2.9 * len(columns)),
                                 squeeze=False, layout="constrained")
     for row, column in zip(axes, columns):

@@ -1,105 +1,111 @@
-"""The comparisons of an output folder, as the tables, figures and report show them.
+"""The comparisons of an output folder, per kind of run, as the LaTeX tables, the comparison
+figures, the protocol cards and ``report.html`` show them.
 
-A *configuration* is one row of a comparison: the runs sharing a kind's grouping keys (for GAN
-runs ``suite, variant, dataset, budget``; a kind's report section may pool more widely, e.g. a
-style preset over all its image pairs). Per configuration and metric a :class:`Cell` holds the
-values of the finished runs (one per seed, or per run when pooled), their Student-t 95 %
-interval (:func:`ganbench.report.statistics.t_interval`) and whether it is the best
-configuration. "Best" is judged only among configurations that differ in ``variant`` alone
-(same suite, dataset, budget), with :func:`~ganbench.report.statistics.best_marks`: Holm-corrected
-pairwise tests, so ``best`` means significantly better than every other at alpha 0.05.
+A :class:`ComparisonTable` is one kind's :class:`~ganbench.report.tables.SummaryTable` (rows are
+configurations, cells carry their values over seeds, the 95 % t-interval, the best marks and
+the pairwise significance of headline metrics; see :mod:`ganbench.report.tables`), grouped as
+the kind's report section says (``comparison_group``, ``comparison_pooled``: e.g. a style preset
+over all its image pairs), with each row's records and the units of the records' data (points/s
+for 2D points).
 """
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from ganbench.columns import Column
 from ganbench.report.sections import SECTIONS, by_kind
-from ganbench.report.statistics import BEST, BEST_NOT_SIGNIFICANT, Interval, best_marks, pairwise, t_interval
-from ganbench.report.tables import flatten, table_columns
-
-# The key configurations are compared along; the other grouping keys must agree.
-COMPARED = "variant"
-
-
-@dataclass(frozen=True)
-class Configuration:
-    """The runs sharing one value of each grouping key (``identity``, in the group's order)."""
-
-    identity: dict[str, Any]
-    records: tuple[dict[str, Any], ...]
-
-    @property
-    def finished(self) -> list[dict[str, Any]]:
-        return [r for r in self.records if r.get("status") == "finished"]
-
-
-@dataclass(frozen=True)
-class Cell:
-    """One metric of one configuration: ``values`` of the finished runs (NaN-free), their
-    t-interval (``None`` without values), the distinct sample counts N and reference counts M of
-    the metric's evaluator, and ``mark``: ``""``, :data:`BEST` or :data:`BEST_NOT_SIGNIFICANT`."""
-
-    values: tuple[float, ...]
-    interval: Interval | None
-    samples: tuple[int, ...] = ()
-    mark: str = ""
+from ganbench.report.tables import GROUP, Cell, SummaryRow, SummaryTable, configuration, summarize
 
 
 @dataclass
 class ComparisonTable:
-    """The configurations of one kind of run, the metrics shown for them and their cells.
-
-    ``columns`` are the table's metrics as shown for the records' data (see
-    :meth:`Column.for_data`), quality metrics first, then ``speed`` ones; ``cells[(i, key)]`` is
-    configuration ``i``'s cell of metric ``key``; ``significance`` the pairwise comparisons of
-    each metric's best configuration with every other (Holm-corrected over all pairs)."""
+    """One kind's summary: ``summary`` (its rows and significance), ``records`` per row (same
+    order), ``columns`` as shown for the records' data (:meth:`Column.for_data`) and ``speed``,
+    the keys of the throughput columns."""
 
     kind: str
-    group: list[str]
-    configurations: list[Configuration]
+    summary: SummaryTable
+    records: list[list[dict[str, Any]]]
     columns: list[Column]
     speed: set[str]
-    cells: dict[tuple[int, str], Cell]
-    significance: list[dict[str, Any]] = field(default_factory=list)
     data_kind: str | None = None
 
-    def constant(self) -> dict[str, Any]:
-        """Grouping keys with one value over every configuration (shown once, e.g. in a caption)."""
-        return {key: self.configurations[0].identity[key] for key in self.group
-                if len({str(c.identity[key]) for c in self.configurations}) == 1}
+    @property
+    def rows(self) -> list[SummaryRow]:
+        return self.summary.rows
 
-    def title(self) -> str:
-        """``<kind> runs, <constant keys' values>``, e.g. ``gan runs, toy, smoke``."""
-        return ", ".join(dict.fromkeys([f"{self.kind} runs", *(str(v) for v in self.constant().values())]))
+    @property
+    def group(self) -> tuple[str, ...]:
+        return self.summary.group
+
+    def cell(self, index: int, key: str) -> Cell | None:
+        return self.rows[index].cells.get(key)
+
+    def samples(self, index: int, column: Column) -> tuple[int, ...]:
+        """The distinct sample counts N the row's values of ``column`` were computed on."""
+        counts = self.rows[index].cells.get(column.samples_key) if column.samples_key else None
+        return tuple(sorted({int(n) for n in counts.values})) if counts else ()
+
+    def all_samples(self, column: Column) -> list[int]:
+        return sorted({n for i in range(len(self.rows)) for n in self.samples(i, column)})
+
+    def constant(self) -> dict[str, Any]:
+        """Grouping keys and descriptions (e.g. the feature network) with one value over every
+        row, shown once (in a caption) rather than on every row."""
+        out = {key: self.rows[0].identity[key] for key in self.group
+               if len({str(row.identity[key]) for row in self.rows}) == 1}
+        for key in self.rows[0].descriptions:
+            if len({row.descriptions.get(key, "") for row in self.rows}) == 1:
+                out[key] = self.rows[0].descriptions[key]
+        return out
 
     def varying(self) -> list[str]:
-        """Grouping keys whose value differs between configurations (the row labels)."""
+        """Grouping keys whose value differs between rows (the row labels); ``variant`` if none."""
         constant = self.constant()
-        shown = [key for key in self.group if key not in constant]
-        return shown or [COMPARED]
+        return [key for key in self.group if key not in constant] or ["variant"]
 
     def label(self, index: int) -> str:
-        """A configuration's row label: its varying keys joined, e.g. ``dcgan / mnist``."""
-        identity = self.configurations[index].identity
-        return " / ".join(str(identity[key]) for key in self.varying())
+        """A row's label, unique in the table: its varying keys' values joined by `` / ``, then
+        the settings that tell it from rows of the same identity, e.g. ``dcgan [lr_d=0.001]``."""
+        row = self.rows[index]
+        text = " / ".join(str(row.identity[key]) for key in self.varying())
+        return text + (f" [{row.settings_text}]" if row.settings else "")
+
+    def title(self) -> str:
+        """``<kind> runs, <constant grouping values>``, e.g. ``gan runs, toy, smoke``."""
+        constant = self.constant()
+        return ", ".join(dict.fromkeys([f"{self.kind} runs", *(str(constant[k]) for k in self.group if k in constant)]))
 
     def quality(self) -> list[Column]:
         return [c for c in self.columns if c.key not in self.speed]
 
+    def headline(self) -> list[Column]:
+        """The headline quality metrics (all quality metrics where a kind declares none)."""
+        return [c for c in self.quality() if c.headline] or self.quality()
+
     def speed_columns(self) -> list[Column]:
         return [c for c in self.columns if c.key in self.speed]
 
-    def seeds(self, index: int) -> str:
-        """``finished/runs`` of a configuration, with diverged and failed counts."""
-        records = self.configurations[index].records
-        counts = {s: sum(r.get("status") == s for r in records) for s in ("finished", "diverged", "failed")}
-        text = f"{counts['finished']}/{len(records)}"
-        return text + "".join(f" ({counts[s]} {s})" for s in ("diverged", "failed") if counts[s])
+    def values(self, index: int, key: str) -> tuple[float, ...]:
+        cell = self.cell(index, key)
+        return cell.values if cell else ()
+
+    def interval(self, index: int, key: str) -> tuple[float, float, float] | None:
+        """(mean, low, high) of a row's metric: the t-interval over seeds, else a single run's
+        own bootstrap interval, else (value, value, value); None without a value."""
+        cell = self.cell(index, key)
+        if cell is None or cell.interval is None:
+            return None
+        if math.isfinite(cell.interval.low):
+            return cell.mean, cell.interval.low, cell.interval.high
+        if cell.run_interval is not None:
+            return cell.mean, cell.run_interval.low, cell.run_interval.high
+        return cell.mean, cell.mean, cell.mean
 
 
 def data_kind(records: Sequence[dict[str, Any]]) -> str | None:
@@ -114,49 +120,23 @@ def _speed_keys() -> set[str]:
     return {c.key for _, e in EVALUATORS.items() if e.section == "throughput" for c in e.columns}
 
 
-def _cell(rows: Sequence[dict[str, Any]], column: Column) -> Cell:
-    values = tuple(float(row[column.key]) for row in rows
-                   if isinstance(row.get(column.key), float) and math.isfinite(row[column.key]))
-    samples = tuple(sorted({int(row[column.samples_key]) for row in rows
-                            if column.samples_key and isinstance(row.get(column.samples_key), float)}))
-    return Cell(values, t_interval(values) if values else None, samples)
-
-
-def _mark_best(table: ComparisonTable) -> None:
-    """Fill ``mark`` and ``significance`` within each set of configurations that differ in
-    :data:`COMPARED` only."""
-    within = [key for key in table.group if key != COMPARED]
-    partitions: dict[tuple, list[int]] = {}
-    for index, configuration in enumerate(table.configurations):
-        partitions.setdefault(tuple(str(configuration.identity[k]) for k in within), []).append(index)
-    for column in table.columns:
-        if column.higher_is_better is None:
-            continue
-        for indices in partitions.values():
-            groups = {table.label(i): table.cells[(i, column.key)].values for i in indices
-                      if table.cells[(i, column.key)].values}
-            if len(groups) < 2:
-                continue
-            marks = best_marks(groups, column.higher_is_better)
-            if len(marks) == len(groups):  # every configuration tied: none is best
-                continue
-            index_of = {table.label(i): i for i in indices}
-            for label, mark in marks.items():
-                cell = table.cells[(index_of[label], column.key)]
-                table.cells[(index_of[label], column.key)] = Cell(cell.values, cell.interval, cell.samples, mark)
-            if list(marks.values()) == [BEST] or list(marks.values()) == [BEST_NOT_SIGNIFICANT]:
-                best = next(iter(marks))
-                for row in pairwise(groups, column.higher_is_better):
-                    if row.label_a == best:
-                        table.significance.append({
-                            "metric": column.header, "key": column.key, "best": row.label_a, "other": row.label_b,
-                            "difference": row.difference, "low": row.low, "high": row.high,
-                            "p_holm": row.p_holm, "test": row.test, "significant": row.significant})
+def _records_by_row(summary: SummaryTable, records: Sequence[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    """Each row's records, matched as :func:`summarize` buckets them (identity and configuration)."""
+    index = {(tuple(str(row.identity[k]) for k in summary.group), json.dumps(row.configuration, sort_keys=True,
+                                                                             default=list)): i
+             for i, row in enumerate(summary.rows)}
+    out: list[list[dict[str, Any]]] = [[] for _ in summary.rows]
+    for record in records:
+        key = (tuple(str(record.get(k)) for k in summary.group),
+               json.dumps(configuration(record, summary.pooled), sort_keys=True, default=list))
+        if key in index:
+            out[index[key]].append(record)
+    return out
 
 
 def comparison_tables(records: Sequence[dict[str, Any]]) -> list[ComparisonTable]:
     """One :class:`ComparisonTable` per kind of run in ``records`` (in :data:`SECTIONS` order),
-    grouped by the kind's section's ``comparison_group``."""
+    summarised by the kind's section's ``comparison_group`` and ``comparison_pooled``."""
     tables = []
     speed = _speed_keys()
     groups = by_kind(records)
@@ -164,21 +144,11 @@ def comparison_tables(records: Sequence[dict[str, Any]]) -> list[ComparisonTable
         kind_records = groups.get(kind)
         if not kind_records:
             continue
-        group = list(section.comparison_group)
-        configurations: dict[tuple, list[dict[str, Any]]] = {}
-        for record in kind_records:
-            configurations.setdefault(tuple(str(record.get(k)) for k in group), []).append(record)
-        configs = [Configuration(dict(zip(group, (rs[0].get(k) for k in group))), tuple(rs))
-                   for rs in configurations.values()]
-        shown_kind = data_kind(kind_records)
-        rows = {i: [flatten(r) for r in c.finished] for i, c in enumerate(configs)}
-        columns, cells = [], {}
-        for column in table_columns():
-            column_cells = {(i, column.key): _cell(rows[i], column) for i in rows}
-            if any(cell.values for cell in column_cells.values()):
-                columns.append(column.for_data(shown_kind))
-                cells.update(column_cells)
-        table = ComparisonTable(kind, group, configs, columns, speed, cells, data_kind=shown_kind)
-        _mark_best(table)
-        tables.append(table)
+        group = tuple(getattr(section, "comparison_group", GROUP))
+        summary = summarize(kind_records, group, getattr(section, "comparison_pooled", ()))
+        if not summary.rows:
+            continue
+        shown = data_kind(kind_records)
+        tables.append(ComparisonTable(kind, summary, _records_by_row(summary, kind_records),
+                                      [c.for_data(shown) for c in summary.columns], speed, shown))
     return tables

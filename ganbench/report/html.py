@@ -27,7 +27,8 @@ import jinja2
 import ganbench
 from ganbench.citation import citation_text, result_citation
 from ganbench.report.comparisons import ComparisonTable
-from ganbench.report.statistics import BEST, BEST_NOT_SIGNIFICANT, display_precision
+from ganbench.report.statistics import BEST
+from ganbench.report.tables import SIGNIFICANCE_NOTE, cell_text, format_p
 from ganbench.results import atomic_write_text
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -64,45 +65,60 @@ COMPARISON_CAPTIONS = {
 
 def _table(table: ComparisonTable) -> dict[str, Any]:
     keys = table.varying()
+    settings = any(row.settings for row in table.rows)
     headers = [{"text": key, "sub": "", "cls": "", "title": key} for key in keys]
+    if settings:
+        headers.append({"text": "settings", "sub": "", "cls": "", "title": "what differs from rows of the same identity"})
     headers.append({"text": "runs", "sub": "", "cls": "num", "title": "finished / planned runs"})
     for column in table.columns:
-        samples = sorted({n for i in range(len(table.configurations)) for n in table.cells[(i, column.key)].samples})
+        samples = table.all_samples(column)
         arrow = "" if column.higher_is_better is None else (" ↑" if column.higher_is_better else " ↓")
         details = [column.unit] if column.unit and column.unit not in column.header else []
         if column.samples_key and len(samples) == 1:
             details.append(f"N={samples[0]:,}")
         headers.append({"text": column.header + arrow, "sub": ", ".join(details), "cls": "num",
-                        "title": column.unit or column.header})
+                        "title": ("headline metric; " if column.headline else "") + (column.unit or column.header)})
     rows = []
-    for index, configuration in enumerate(table.configurations):
-        row = [{"text": str(configuration.identity[key]), "sort": str(configuration.identity[key]), "cls": "",
-                "title": ""} for key in keys]
-        row.append({"text": table.seeds(index), "sort": len(configuration.finished), "cls": "num", "title": ""})
+    for index, row in enumerate(table.rows):
+        cells = [{"text": str(row.identity[key]), "sort": str(row.identity[key]), "cls": "", "title": ""}
+                 for key in keys]
+        if settings:
+            cells.append({"text": row.settings_text, "sort": row.settings_text, "cls": "", "title": ""})
+        cells.append({"text": row.runs_text, "sort": row.finished, "cls": "num", "title": ""})
         for column in table.columns:
-            cell = table.cells[(index, column.key)]
-            if cell.interval is None:
-                row.append({"text": "–", "sort": "", "cls": "num", "title": "no finished run has this metric"})
+            cell = table.cell(index, column.key)
+            if cell is None or cell.interval is None:
+                cells.append({"text": "–", "sort": "", "cls": "num", "title": "no finished run has this metric"})
                 continue
+            text = cell_text(cell, row.finished)
+            samples = table.samples(index, column)
+            if len(table.all_samples(column)) > 1 and samples:
+                text += f" (N={samples[0]:,})"
             interval = cell.interval
-            text = display_precision(interval.mean, interval.half_width)
-            if len(cell.samples) > 1:
-                text += f" (N={', '.join(f'{n:,}' for n in cell.samples)})"
-            spread = (f"95 % t-interval [{interval.low:.6g}, {interval.high:.6g}]" if math.isfinite(interval.low)
-                      else "one run: no interval")
-            mark = {BEST: " best, significantly", BEST_NOT_SIGNIFICANT: " best, not significantly"}.get(cell.mark, "")
-            row.append({"text": text, "sort": repr(interval.mean), "title": f"{spread}; n={interval.n};{mark}".rstrip(";"),
-                        "cls": "num" + {BEST: " best", BEST_NOT_SIGNIFICANT: " best-ns"}.get(cell.mark, "")})
-        rows.append(row)
+            spread = (f"95 % t-interval [{interval.low:.6g}, {interval.high:.6g}] over {interval.n} runs"
+                      if math.isfinite(interval.low) else "one run: no interval over seeds")
+            best = cell.mark == BEST
+            cells.append({"text": text, "sort": repr(cell.mean), "cls": "num best" if best else "num",
+                          "title": spread + ("; significantly best" if best else "")})
+        rows.append(cells)
     constant = table.constant()
     held = ", ".join(f"{key} {value}" for key, value in constant.items())
-    caption = (f"{held}. Mean ± half-width of the 95 % Student-t interval over runs, rounded to the interval's "
-               "precision; ↑ higher is better, ↓ lower. Bold (shaded): best, significantly better than every other "
-               "variant on the same data (Holm-corrected, p < 0.05); underlined: best, not significantly. "
-               "Click a header to sort.")
-    significance = [{**s, "difference_text": f"{s['difference']:.4g}",
-                     "interval_text": (f"[{s['low']:.4g}, {s['high']:.4g}]" if math.isfinite(s["low"]) else "–"),
-                     "p_text": f"{s['p_holm']:.3g}"} for s in table.significance]
+    over = "runs (image pairs × seeds)" if "dataset" not in table.group else "seeds"
+    caption = (f"{held}. Mean ± half-width of the 95 % Student-t interval over {over}, rounded to the interval's "
+               "precision (a single run: its value, with its own bootstrap interval or spread where recorded); "
+               "↑ higher is better, ↓ lower. Bold (shaded): significantly best on a headline metric "
+               f"({', '.join(c.header for c in table.columns if c.headline) or 'none'}), Holm-corrected p < 0.05 "
+               "against every other variant on the same data. Click a header to sort.")
+    significance = []
+    for item in table.summary.significance:
+        pair = item.pair
+        significance.append({
+            "family": ", ".join(f"{k} {v}" for k, v in item.family.items()), "metric": item.column.header,
+            "best": f"{pair.label_a} (n={item.n_a})", "other": f"{pair.label_b} (n={item.n_b})",
+            "difference": pair.difference, "difference_text": f"{pair.difference:.4g}",
+            "interval_text": f"[{pair.low:.4g}, {pair.high:.4g}]" if math.isfinite(pair.low) else "–",
+            "p_holm": pair.p_holm, "p_text": format_p(pair.p_holm), "test": pair.test,
+            "significant": pair.significant})
     return {"title": f"{table.kind} runs by {', '.join(table.group)}", "caption": caption, "headers": headers,
             "rows": rows, "significance": significance}
 
@@ -167,6 +183,7 @@ def render_html(records: Sequence[dict[str, Any]], root: Path, tables: Sequence[
         "comparison_figures": [_figure(p, f"{COMPARISON_CAPTIONS.get(p.stem.partition('_')[0], '')} "
                                           f"({p.stem.partition('_')[2]} runs)") for p in comparison_plots],
         "tables": [_table(t) for t in tables],
+        "significance_note": SIGNIFICANCE_NOTE,
         "galleries": galleries,
         "cards": cards,
         "citation": result_citation(records) if records else citation_text(),

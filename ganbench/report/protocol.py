@@ -103,9 +103,9 @@ def protocol_cards(tables: Sequence[ComparisonTable]) -> list[tuple[str, list[tu
     the configuration's every grouping key."""
     cards = []
     for table in tables:
-        for configuration in table.configurations:
-            title = ", ".join(f"{key} {configuration.identity[key]}" for key in table.group)
-            cards.append((f"{table.kind}: {title}", card(configuration.records)))
+        for row, records in zip(table.rows, table.records):
+            title = ", ".join(f"{key} {row.identity[key]}" for key in table.group)
+            cards.append((f"{table.kind}: {title}" + (f" [{row.settings_text}]" if row.settings else ""), card(records)))
     return cards
 
 

@@ -18,9 +18,18 @@ from PIL import Image
 
 from ganbench.columns import Column
 from ganbench.report.figures import file_stem, plt, save_figure
-from ganbench.report.tables import VARIANT_GROUP, display_table, summarize
+from ganbench.report.tables import (
+    SIGNIFICANCE_NOTE,
+    VARIANT_GROUP,
+    display_significance,
+    display_table,
+    summarize,
+    table_notes,
+)
 from ganbench.style.run import KIND
 
+# The config keys naming a run's image pair, pooled in the "By preset" table.
+POOLED = ("content", "style")
 LOSS_PANELS = (("content_loss", "content loss"), ("style_loss", "style loss"), ("total_loss", "total (weighted)"))
 
 
@@ -107,10 +116,11 @@ class StyleReport:
 
     kind = KIND
     comparison_group = tuple(VARIANT_GROUP)  # a preset over all its content x style pairs
+    comparison_pooled = POOLED
     columns = (
-        Column("ssim", "SSIM", True, 3, unit="index"),
-        Column("content_loss", "content loss", False, 3, "g", unit="loss"),
-        Column("style_loss", "style loss", False, 3, "g", unit="loss"),
+        Column("ssim", "SSIM", True, 3, headline=True, unit="index"),
+        Column("content_loss", "content loss", False, 3, "g", headline=True, unit="loss"),
+        Column("style_loss", "style loss", False, 3, "g", headline=True, unit="loss"),
         Column("tv_loss", "TV loss", False, 3, "g", unit="loss"),
         Column("convergence_iterations", "steps to 1 %", False, 0, unit="steps"),
     )
@@ -119,13 +129,20 @@ class StyleReport:
         return plot_style_runs(records, root)
 
     def markdown(self, records: Sequence[dict[str, Any]], root: Path) -> list[str]:
-        """A "By preset" table: each preset over all its content x style pairs and seeds."""
-        return [
+        """A "By preset" table: each preset over all its content x style pairs and seeds (its
+        intervals over runs: the pairs and seeds together)."""
+        table = summarize(records, VARIANT_GROUP, POOLED)
+        lines = [
             "## By preset",
             "",
-            "Each preset over all its content × style pairs and seeds: mean ± sample standard deviation over "
-            "the finished runs.",
+            "Each preset over all its content × style pairs and seeds.",
             "",
-            display_table(summarize(records, VARIANT_GROUP)).to_markdown(index=False),
+            display_table(table).to_markdown(index=False),
+            "",
+            *(f"- {note}" for note in table_notes(table, "runs (image pairs × seeds)", "the table below")),
             "",
         ]
+        if table.significance:
+            lines += ["Pairs of presets (over their runs, image pairs × seeds):", "", SIGNIFICANCE_NOTE, "",
+                      display_significance(table).to_markdown(index=False), ""]
+        return lines
