@@ -39,18 +39,25 @@ def _number(text: str) -> str:
 
 
 def header(column: Column, samples: Sequence[int]) -> str:
-    """A metric's header: name, arrow (higher/lower better), then the unit and, for a metric
-    computed on samples, ``N=...`` (or ``N varies``, each cell then naming its own)."""
+    """A metric's header: name and arrow (higher/lower better) and, for a metric computed on
+    samples, ``N=...`` below (``N varies`` when rows differ, each cell then naming its own)."""
     arrow = "" if column.higher_is_better is None else (r" $\uparrow$" if column.higher_is_better else r" $\downarrow$")
     parts = [escape(column.header) + arrow]
-    details = []
-    if column.unit and column.unit not in column.header:
-        details.append(escape(column.unit))
     if column.samples_key and samples:
-        details.append(f"N={samples[0]:,}".replace(",", "{,}") if len(samples) == 1 else "N varies")
-    if details:
-        parts.append("(" + ", ".join(details) + ")")
+        parts.append(f"N={samples[0]:,}".replace(",", "{,}") if len(samples) == 1 else "N varies")
     return r"\begin{tabular}[b]{@{}r@{}}" + r"\\ ".join(parts) + r"\end{tabular}"
+
+
+def units(columns: Sequence[Column]) -> str:
+    """``Units: FID, KID squared feature distance; precision fraction.`` for the caption: the
+    units of ``columns`` their headers do not already name, columns of one unit together."""
+    by_unit: dict[str, list[str]] = {}
+    for column in columns:
+        if column.unit and column.unit not in column.header and column.unit.replace("images", "img") not in column.header:
+            by_unit.setdefault(column.unit, []).append(escape(column.header))
+    if not by_unit:
+        return ""
+    return " Units: " + "; ".join(f"{', '.join(names)} {escape(unit)}" for unit, names in by_unit.items()) + "."
 
 
 def latex_cell(table: ComparisonTable, index: int, column: Column) -> str:
@@ -73,24 +80,27 @@ def latex_table(table: ComparisonTable, columns: Sequence[Column], what: str, la
     constant = table.constant()
     settings = any(row.settings for row in table.rows)
     runs = {row.runs_text for row in table.rows}
-    spec = "l" * len(keys) + "l" * settings + "r" + "r" * len(columns)
-    head = [escape(k) for k in keys] + ["settings"] * settings + ["runs"]
+    varying_runs = len(runs) > 1  # a runs column only where rows differ; else the caption says it
+    spec = "l" * len(keys) + "l" * settings + "r" * varying_runs + "r" * len(columns)
+    head = [escape(k) for k in keys] + ["settings"] * settings + ["runs"] * varying_runs
     head += [header(c, table.all_samples(c)) for c in columns]
     held = ", ".join(f"{escape(k)} {escape(v)}" for k, v in constant.items())
     each = f"; runs finished/planned: {escape(runs.pop())} each" if len(runs) == 1 else ""
     over = "runs (image pairs $\\times$ seeds)" if table.summary.pooled and "dataset" not in table.group else "seeds"
     caption = (f"{escape(what)} ({held}{each}). Mean $\\pm$ half-width of the 95\\,\\% Student-t interval over "
                f"{over}, rounded to the interval's precision (a single run: its value, with its own bootstrap "
-               "interval or spread where recorded); $\\uparrow$ higher is better, $\\downarrow$ lower.")
+               "interval or spread where recorded); $\\uparrow$ higher is better, $\\downarrow$ lower."
+               + units(columns))
     if any(c.headline for c in columns):
         caption += (r" \textbf{Bold}: significantly best on a headline metric (" +
                     ", ".join(escape(c.header) for c in columns if c.headline) +
                     r"), Holm-corrected pairwise tests, $p<0.05$ against every other variant.")
-    lines = [r"\begin{table}[tbp]", r"\centering", r"\small", rf"\caption{{{caption}}}", rf"\label{{{label}}}",
+    lines = [r"\begin{table}[tbp]", r"\centering", r"\small", r"\setlength{\tabcolsep}{4pt}",
+             rf"\caption{{{caption}}}", rf"\label{{{label}}}",
              rf"\begin{{tabular}}{{{spec}}}", r"\toprule", " & ".join(head) + r" \\", r"\midrule"]
     for index, row in enumerate(table.rows):
         cells = [escape(row.identity[k]) for k in keys] + [escape(row.settings_text)] * settings
-        cells += [escape(row.runs_text)] + [latex_cell(table, index, c) for c in columns]
+        cells += [escape(row.runs_text)] * varying_runs + [latex_cell(table, index, c) for c in columns]
         lines.append(" & ".join(cells) + r" \\")
     lines += [r"\bottomrule", r"\end{tabular}", r"\end{table}", ""]
     return "\n".join(lines)
