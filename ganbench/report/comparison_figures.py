@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import seaborn as sns
 
@@ -51,9 +52,11 @@ def plot_metric_points(table: ComparisonTable) -> plt.Figure | None:
     if not columns:
         return None
     labels = [table.label(i) for i in range(len(table.rows))]
-    rows = [{"configuration": labels[i], "metric": c.key, "value": v}
+    # Runs spread vertically by a fixed jitter (seeded: the figure is the same every time it is made).
+    jitter = np.random.default_rng(0)
+    rows = [{"configuration": labels[i], "metric": c.key, "value": v, "y": i + jitter.uniform(-0.15, 0.15)}
             for c in columns for i in range(len(labels)) for v in table.values(i, c.key)]
-    data = pd.DataFrame(rows)
+    data = pd.DataFrame(rows, columns=["configuration", "metric", "value", "y"])
     panels = min(3, len(columns))
     lines = math.ceil(len(columns) / panels)
     height = 0.4 * len(labels) + 1.6
@@ -63,8 +66,8 @@ def plot_metric_points(table: ComparisonTable) -> plt.Figure | None:
     colours = dict(zip(labels, _palette(len(labels))))
     for axis, column in zip(axes.flat, columns):
         shown = data[data["metric"] == column.key]
-        sns.stripplot(data=shown, x="value", y="configuration", order=labels, hue="configuration",
-                      palette=colours, size=3.5, alpha=0.45, jitter=0.15, legend=False, ax=axis)
+        sns.scatterplot(data=shown, x="value", y="y", hue="configuration", palette=colours, s=14, alpha=0.45,
+                        linewidth=0, legend=False, ax=axis)
         for index, label in enumerate(labels):
             interval = table.interval(index, column.key)
             if interval is None:
@@ -73,6 +76,8 @@ def plot_metric_points(table: ComparisonTable) -> plt.Figure | None:
             axis.errorbar(mean, index, xerr=[[mean - low], [high - mean]], fmt="o", color=colours[label],
                           markersize=6, markeredgecolor="black", markeredgewidth=0.6, capsize=3, linewidth=1.3,
                           zorder=3)
+        axis.set_yticks(range(len(labels)), labels)
+        axis.set_ylim(len(labels) - 0.5, -0.5)  # the first configuration on top
         axis.set_xlabel(axis_label(column, table.all_samples(column)), fontsize=8)
         axis.set_ylabel("")
         axis.tick_params(labelsize=7)
