@@ -26,7 +26,7 @@ def gan_record(root: Path, variant: str, seed: int, fid: float) -> dict:
     np.savetxt(run_dir / "losses.csv", losses, delimiter=",", header="iteration,loss_d,loss_g", comments="",
                fmt=["%d", "%.5f", "%.5f"])
     Image.fromarray(rng.integers(0, 255, (66, 66), dtype=np.uint8)).save(run_dir / "samples.png")
-    history = [{"iteration": it, "images_seen": it * 64, "seconds": it * 0.05 + seed * 0.01, "fid": fid * 200 / it}
+    history = [{"iteration": it, "images_seen": it * 64, "train_seconds": it * 0.05 + seed * 0.01, "fid": fid * 200 / it}
                for it in (50, 100, 150, 200)]
     return {
         "run_id": run_id, "kind": "gan", "suite": "mnist", "variant": variant, "dataset": DATASET, "budget": "smoke",

@@ -10,6 +10,7 @@ import pytest
 import scipy.stats
 
 from ganbench.cli import main
+from test_report_regeneration import check_report_regenerates
 from ganbench.report.tables import display_table, frame, summarize
 
 
@@ -38,17 +39,32 @@ def test_runs_of_other_settings_are_rows_of_their_own_that_say_what_differs():
     assert len(alone) == 1 and "settings" not in alone
 
 
-def test_two_configurations_run_from_the_command_line_are_two_rows(tmp_path):
-    out = tmp_path / "toy"
+@pytest.fixture(scope="module")
+def two_configurations(tmp_path_factory):
+    """One output folder with two configurations of fc on ring8 (lr_d default 1e-4, and 3e-4)."""
+    out = tmp_path_factory.mktemp("configurations") / "toy"
     common = ["run", "--budget", "smoke", "--seeds", "1", "--datasets", "ring8", "--iterations", "3", "--out",
               str(out), "--no-progress", "--set", "eval.every=0"]
     assert main(common) == 0
     assert main([*common, "--set", "fc.lr_d=3e-4"]) == 0
+    return out
+
+
+def test_two_configurations_run_from_the_command_line_are_two_rows(two_configurations):
+    out = two_configurations
     summary = pd.read_csv(out / "summary.csv")
     assert len(summary) == 2
     assert sorted(summary["settings"]) == ["lr_d=0.0001", "lr_d=0.0003"]
     assert list(summary["finished"]) == [1, 1]
     assert "lr_d=0.0003" in (out / "summary.md").read_text()
+    # Each configuration gets its own plots; the first run's plot of a lone configuration is gone.
+    plots = sorted(path.name for path in (out / "plots").glob("losses_*.png"))
+    assert plots == sorted(f"losses_fc_ring8_smoke_{config}.png" for config in summary["configuration"])
+
+
+@pytest.mark.slow  # a fresh `ganbench report` process: 35 s on a loaded 2-core machine
+def test_a_folder_of_two_configurations_regenerates_as_written(two_configurations):
+    check_report_regenerates(two_configurations)
 
 
 def write_records(folder, records):
@@ -128,3 +144,24 @@ def test_single_seed_cells_show_the_runs_own_interval_or_spread():
     csv = frame(table)
     assert "fid_ci_low_mean" not in csv  # the bounds belong to the FID cell
     assert list(csv["fid_run_ci_low"][:1]) == [297.91] and math.isnan(csv["fid_run_ci_low"][1])
+
+
+def test_pairs_name_configurations_by_variant_and_the_settings_that_differ():
+    records = [record("fc", "ring8", seed, modes_covered=8.0 - seed * 0.1) for seed in range(5)]
+    records += [record("fc", "ring8", seed, {"settings": {"lr_d": 1.0, "batch_size": 64}},
+                       modes_covered=1.0 + seed * 0.1) for seed in range(5)]
+    records += [record("dcgan", "ring8", seed, modes_covered=5.0 + seed * 0.1) for seed in range(5)]
+    table = summarize(records)
+    assert [row.label for row in table.rows] == ["fc [lr_d=0.0002]", "fc [lr_d=1.0]", "dcgan"]
+    pairs = [(s.pair.label_a, s.pair.label_b, s.pair.significant) for s in table.significance]
+    assert pairs == [("fc [lr_d=0.0002]", "dcgan", True), ("fc [lr_d=0.0002]", "fc [lr_d=1.0]", True),
+                     ("dcgan", "fc [lr_d=1.0]", True)]
+    assert [row.cells["modes_covered"].mark for row in table.rows] == ["best", "", ""]
+
+
+def test_configurations_of_one_variant_and_dataset_sit_together():
+    records = [record("fc", "ring8", 0, modes_covered=8.0), record("fc", "grid25", 0, modes_covered=20.0),
+               record("fc", "ring8", 0, {"iterations": 5}, modes_covered=3.0)]
+    table = summarize(records)
+    assert [(row.identity["dataset"], row.settings_text) for row in table.rows] == [
+        ("ring8", "iterations=100"), ("ring8", "iterations=5"), ("grid25", "")]

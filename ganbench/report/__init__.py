@@ -24,7 +24,8 @@ from ganbench.results import ResultsStore
 
 
 def write_outputs(store: ResultsStore) -> list[Path]:
-    """Write summary.csv/.md/.tex, plots/*.png, report.md and report.html; returns the paths written."""
+    """Write summary.csv/.md/.tex, summary_significance.csv, plots/*.png (removing any other
+    plots/*.png), report.md and report.html; returns the paths written."""
     records = store.records()
     tables = comparison_tables(records)
     written = write_tables(records, store.root)
@@ -34,6 +35,10 @@ def write_outputs(store: ResultsStore) -> list[Path]:
     groups = by_kind(records)
     kind_plots = {kind: section.plots(groups.get(kind, []), store.root) for kind, section in SECTIONS.items()}
     written += comparison_plots + [path for paths in kind_plots.values() for path in paths]
+    # A plot of an earlier layout (e.g. one configuration's, before a second joined its row) is
+    # stale: plots/ holds only what these records give.
+    for stale in sorted(set((store.root / "plots").glob("*.png")) - set(written)):
+        stale.unlink()
     cards = protocol_cards(tables)
     written.append(write_report(records, store.root, written, cards))
     written.append(write_html(records, store.root, tables, comparison_plots, kind_plots, cards))

@@ -118,7 +118,7 @@ def plot_quality_speed(table: ComparisonTable) -> plt.Figure | None:
 
 def history(records: Sequence[dict[str, Any]], root: Path) -> pd.DataFrame:
     """The metrics logged during training by ``records``: a row per (run, evaluation) with
-    ``seed``, ``iteration``, ``images_seen`` and, where logged, ``seconds``; from each record's
+    ``seed``, ``iteration``, ``images_seen`` and, where logged, ``train_seconds``; from each record's
     ``metric_history`` (a list of rows) or its ``metric_history`` artifact (CSV). Without a logged
     ``images_seen``, it is ``iteration × batch size``. Empty when no run logged any."""
     frames = []
@@ -170,8 +170,8 @@ def plot_history(table: ComparisonTable, root: Path) -> plt.Figure | None:
     if not columns:
         return None
     axes_x = [("images_seen", f"training {'points' if table.data_kind == 'points' else 'images'} seen")]
-    if any("seconds" in h for h in histories.values()):
-        axes_x.append(("seconds", "wall time (s)"))
+    if any("train_seconds" in h for h in histories.values()):
+        axes_x.append(("train_seconds", "training wall time (s, evaluations excluded)"))
     colours = _palette(len(table.rows))
     figure, axes = plt.subplots(len(columns), len(axes_x), figsize=(4.6 * len(axes_x), 2.9 * len(columns)),
                                 squeeze=False, layout="constrained")

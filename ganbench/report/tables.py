@@ -287,19 +287,26 @@ def _cell(key: str, runs: Sequence[dict[str, Any]], column: Column | None) -> Ce
     return Cell(key, values, interval, run_interval, float(spread))
 
 
+def differing_settings(configurations: Sequence[Mapping[str, Any]]) -> list[dict[str, str]]:
+    """For each of several flat configurations (:func:`configuration`), the keys whose values
+    differ among them: ``{short name: value text}`` (:func:`setting_name`, :func:`setting_value`;
+    a key one configuration lacks shows ``–``)."""
+    keys = sorted({key for config in configurations for key in config})
+    differing = [key for key in keys
+                 if len({json.dumps(config.get(key, "\0missing"), sort_keys=True) for config in configurations}) > 1]
+    return [{setting_name(key): setting_value(config.get(key, _MISSING)) for key in differing}
+            for config in configurations]
+
+
 def _describe_differences(rows: Sequence[SummaryRow]) -> None:
     """Fill ``settings`` of rows that share an identity with the config keys that differ."""
     siblings: dict[tuple, list[SummaryRow]] = {}
     for row in rows:
         siblings.setdefault(tuple(row.identity.values()), []).append(row)
     for group in siblings.values():
-        if len(group) < 2:
-            continue
-        keys = sorted({key for row in group for key in row.configuration})
-        differing = [key for key in keys
-                     if len({json.dumps(row.configuration.get(key, "\0missing"), sort_keys=True) for row in group}) > 1]
-        for row in group:
-            row.settings = {setting_name(key): setting_value(row.configuration.get(key, _MISSING)) for key in differing}
+        if len(group) > 1:
+            for row, settings in zip(group, differing_settings([row.configuration for row in group])):
+                row.settings = settings
 
 
 def _label_rows(table: SummaryTable) -> None:
@@ -352,7 +359,8 @@ def _compare(table: SummaryTable) -> None:
 def summarize(records: Sequence[dict[str, Any]], group: Sequence[str] = GROUP,
               pooled: Sequence[str] = ()) -> SummaryTable:
     """The :class:`SummaryTable` of ``records``: one row per distinct (``group`` keys,
-    configuration), in the order the records first show them, over the finished runs in it.
+    configuration), over the finished runs in it; rows in the order the records first show their
+    ``group`` keys, the configurations of the same keys together in the order first shown.
 
     ``pooled``: top-level config keys left out of the configuration, e.g. a style run's
     ``content`` and ``style`` when rows pool every image pair of a preset; an identity key of
@@ -374,8 +382,11 @@ def summarize(records: Sequence[dict[str, Any]], group: Sequence[str] = GROUP,
         config = configuration(record, pooled)
         identity = tuple(run.get(key) for key in group)
         buckets.setdefault((identity, json.dumps(config, sort_keys=True, default=list)), []).append((run, config))
+    first = {}  # configurations of one identity sit together, identities in the order records show them
+    for identity, _ in buckets:
+        first.setdefault(identity, len(first))
     rows = []
-    for (identity, _), members in buckets.items():
+    for (identity, _), members in sorted(buckets.items(), key=lambda item: first[item[0][0]]):
         runs = [run for run, _ in members]
         finished = [run for run in runs if run.get("status") == "finished"]
         rows.append(SummaryRow(
@@ -487,22 +498,28 @@ def display_table(table: SummaryTable, bold: tuple[str, str] = ("**", "**")) -> 
     return out
 
 
+def _words(keys: Iterable[str]) -> str:
+    """``suite, variant and dataset``."""
+    keys = list(keys)
+    return keys[0] if len(keys) == 1 else f"{', '.join(keys[:-1])} and {keys[-1]}"
+
+
 def table_notes(table: SummaryTable, over: str = "seeds",
                 tests: str = "summary_significance.csv, and report.md's Significance section") -> list[str]:
     """Footnotes saying what the cells are, for the Markdown table and report: ``over`` what the
     intervals run, and where the pairwise ``tests`` behind the bold marks are listed."""
     notes = [
         f"One row per configuration (every setting of its runs but the seed); `settings` lists what differs "
-        f"between rows of the same {', '.join(k for k in table.group if k != 'suite')}. "
+        f"between rows of the same {_words(table.group)}. "
         f"Cells: mean ± half-width of the 95 % t-interval over {over}: Student t, n = the finished runs "
         "(`runs`); rounded to the interval's precision; ↑ higher is better, ↓ lower is better.",
         "A single run has no interval over seeds (n=1, no interval): its value alone, or with the run's own "
         "95 % bootstrap interval over its generated samples `(bootstrap [low, high])`, or its own spread "
-        "`(sd s)` (KID: standard deviation over its subsets).",
+        "`(sd s)` (KID, IS: standard deviation over its subsets or splits).",
     ]
     if any(column.headline for column in table.columns):
         headline = ", ".join(column.header for column in table.columns if column.headline)
-        notes.append(f"Bold: significantly best of its {', '.join(k for k in table.group if k not in COMPARED)} "
+        notes.append(f"Bold: significantly best of its {_words(k for k in table.group if k not in COMPARED)} "
                      f"on a headline metric ({headline}): Holm-corrected p < {ALPHA} against every other row "
                      f"({tests}); no bold means no entry is significantly best.")
     return notes
