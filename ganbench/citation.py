@@ -90,8 +90,8 @@ def result_citation(records: Sequence[dict[str, Any]]) -> str:
         ("budget", ", ".join(budgets)),
         ("machine", "; ".join(devices) or "unknown"),
         ("digest", digest),
-        ("note", f"Result digest {digest} (sha256 over the records in canonical form); "
-                 f"produced by ganbench {', '.join(versions) or 'unknown'} at commit {', '.join(commits) or 'unknown'}"),
+        ("note", f"Result digest {digest} (sha256 over the records in canonical form); produced by "
+                 f"ganbench {', '.join(versions) or 'unknown'} at commit {', '.join(commits) or 'unknown'}"),
         ("crossref", SOFTWARE_KEY),
     ]
     width = max(len(name) for name, _ in fields)

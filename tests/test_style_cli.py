@@ -81,7 +81,7 @@ def test_smoke_run_writes_tables_grids_and_curves(smoke_run):
         assert header in summary
     report = (out / "report.md").read_text()
     assert "| feature network | VGG-19, RANDOM weights" in report  # in each preset's protocol card
-    by_preset = report.split("## By preset", 1)[1].split("##", 1)[0]
+    by_preset = report.split("## By preset", 1)[1].split("##", 1)[0].split("Pairs of presets", 1)[0]  # its table
     assert [line.split("|")[2].strip() for line in by_preset.splitlines() if line.startswith("| style")] == ["gatys", "adam"]
     assert "plots/style_grid_gatys_smoke_random-weights.png" in report
     # `ganbench report` rebuilds the grids and curves from the records and run folders alone.

@@ -121,7 +121,7 @@ def plot_points(records: Sequence[dict[str, Any]], root: Path, title: str) -> pl
         axis.set_ylabel("y (data units)", fontsize=8)
         axis.get_legend().remove()
     handles, labels = axes[0][0].get_legend_handles_labels()
-    figure.legend(handles, labels, loc="outside right upper", fontsize=7, markerscale=2, frameon=False)
+    figure.legend(handles, labels, loc="outside lower center", ncols=2, fontsize=7, markerscale=2, frameon=False)
     figure.suptitle(f"{title}: samples over the {len(means)} modes (HQ: fraction within 3 sigma of a mode)",
                     fontsize=9)
     return figure

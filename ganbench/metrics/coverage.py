@@ -94,7 +94,8 @@ class MixtureCoverage:
     section = "metrics"
     columns = (
         Column("modes_covered", "modes", True, 1, headline=True, samples_key="coverage_samples", unit="modes"),
-        Column("high_quality_fraction", "high-quality", True, 3, headline=True, samples_key="coverage_samples", unit="fraction"),
+        Column("high_quality_fraction", "high-quality", True, 3, headline=True,
+               samples_key="coverage_samples", unit="fraction"),
         Column("reverse_kl", "reverse KL", False, 3, headline=True, samples_key="coverage_samples", unit="nats"),
     )
 

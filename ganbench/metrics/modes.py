@@ -80,7 +80,8 @@ class DigitModeCoverage:
 class ClassCoverage(DigitModeCoverage):
     name = "classes"
     summary = "classes_covered and class_kl (KL to the reference class balance) by the lenet classifier"
-    columns = (Column("classes_covered", "classes", True, 1, headline=True, samples_key="classes_samples", unit="classes"),
+    columns = (Column("classes_covered", "classes", True, 1, headline=True,
+                      samples_key="classes_samples", unit="classes"),
                Column("class_kl", "class KL", False, 3, headline=True, samples_key="classes_samples", unit="nats"))
 
     def applies_to(self, dataset: BenchDataset) -> bool:

@@ -160,7 +160,7 @@ def _band(frame: pd.DataFrame, x: str, y: str) -> pd.DataFrame:
 
 def plot_history(table: ComparisonTable, root: Path) -> plt.Figure | None:
     """Rows: quality metrics in the history; columns: against images seen, against wall time
-    (when the history has ``seconds``); a line and 95 % band per configuration."""
+    (when the history has ``train_seconds``); a line and 95 % band per configuration."""
     histories = {i: history([r for r in records if r.get("status") == "finished"], root)
                  for i, records in enumerate(table.records)}
     histories = {i: h for i, h in histories.items() if not h.empty}

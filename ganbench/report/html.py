@@ -57,7 +57,7 @@ def _caption(path: Path) -> str:
 
 
 COMPARISON_CAPTIONS = {
-    "compare": "Every configuration's runs (dots) and their mean with its 95 % Student-t interval over runs, per metric",
+    "compare": "Every configuration's runs (dots) and their mean with its 95 % interval, per headline metric",
     "speed": "Quality against training speed: mean and 95 % interval on both axes, per configuration",
     "history": "Metrics during training against images seen and wall time: mean over seeds with a 95 % t band",
 }
@@ -68,7 +68,8 @@ def _table(table: ComparisonTable) -> dict[str, Any]:
     settings = any(row.settings for row in table.rows)
     headers = [{"text": key, "sub": "", "cls": "", "title": key} for key in keys]
     if settings:
-        headers.append({"text": "settings", "sub": "", "cls": "", "title": "what differs from rows of the same identity"})
+        headers.append({"text": "settings", "sub": "", "cls": "",
+                        "title": "what differs from rows of the same identity"})
     headers.append({"text": "runs", "sub": "", "cls": "num", "title": "finished / planned runs"})
     for column in table.columns:
         samples = table.all_samples(column)

@@ -6,7 +6,8 @@ number columns, a caption and a label. Grouping keys with one value over all row
 budget, ...) move into the caption. Each cell is the Markdown table's
 (:func:`~ganbench.report.tables.cell_text`): ``mean $\\pm$ half-width`` of the Student-t 95 %
 interval over seeds, shown no more precisely than that half-width allows; the header of a
-metric computed on samples names its N; units follow the data (points/s for 2D points). The best configuration of a headline metric is bold when significantly best
+metric computed on samples names its N, the caption the units, which follow the data (points/s
+for 2D points). The best configuration of a headline metric is bold when significantly best
 (Holm-corrected pairwise tests, as the Markdown table marks it).
 """
 
@@ -53,7 +54,8 @@ def units(columns: Sequence[Column]) -> str:
     units of ``columns`` their headers do not already name, columns of one unit together."""
     by_unit: dict[str, list[str]] = {}
     for column in columns:
-        if column.unit and column.unit not in column.header and column.unit.replace("images", "img") not in column.header:
+        named = column.unit in column.header or column.unit.replace("images", "img") in column.header
+        if column.unit and not named:
             by_unit.setdefault(column.unit, []).append(escape(column.header))
     if not by_unit:
         return ""

@@ -105,7 +105,8 @@ def protocol_cards(tables: Sequence[ComparisonTable]) -> list[tuple[str, list[tu
     for table in tables:
         for row, records in zip(table.rows, table.records):
             title = ", ".join(f"{key} {row.identity[key]}" for key in table.group)
-            cards.append((f"{table.kind}: {title}" + (f" [{row.settings_text}]" if row.settings else ""), card(records)))
+            settings = f" [{row.settings_text}]" if row.settings else ""
+            cards.append((f"{table.kind}: {title}{settings}", card(records)))
     return cards
 
 
