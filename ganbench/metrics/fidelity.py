@@ -312,7 +312,7 @@ class Fidelity:
     section = "metrics"
     columns = (
         Column("fid", "FID", False, 2, samples_key="fidelity_samples", headline=True, unit="squared feature distance"),
-        Column("is_mean", "IS", True, 2, spread_key="is_std", samples_key="fidelity_samples", unit="score"),
+        Column("is_mean", "IS", True, 2, spread_key="is_std", samples_key="fidelity_samples"),
         Column("kid_mean", "KID", False, 4, spread_key="kid_std",
                samples_key="fidelity_samples", unit="squared feature distance"),
         Column("precision", "precision", True, 3, headline=True, samples_key="fidelity_samples", unit="fraction"),

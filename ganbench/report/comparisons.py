@@ -108,6 +108,17 @@ class ComparisonTable:
         return cell.mean, cell.mean, cell.mean
 
 
+def unit_groups(columns: Sequence[Column]) -> dict[str, list[str]]:
+    """``{unit: [headers]}`` of ``columns`` whose header does not already name its unit (``ms/iter``
+    names ms, ``train img/s`` images/s), for a caption's "Units: ..." line."""
+    by_unit: dict[str, list[str]] = {}
+    for column in columns:
+        named = column.unit in column.header or column.unit.replace("images", "img") in column.header
+        if column.unit and not named:
+            by_unit.setdefault(column.unit, []).append(column.header)
+    return by_unit
+
+
 def data_kind(records: Sequence[dict[str, Any]]) -> str | None:
     """The records' ``provenance.data.kind`` when they all share one (``points``, ``images``)."""
     kinds = {((r.get("provenance") or {}).get("data") or {}).get("kind") for r in records}

@@ -26,7 +26,7 @@ import jinja2
 
 import ganbench
 from ganbench.citation import citation_text, result_citation
-from ganbench.report.comparisons import ComparisonTable
+from ganbench.report.comparisons import ComparisonTable, unit_groups
 from ganbench.report.statistics import BEST
 from ganbench.report.tables import SIGNIFICANCE_NOTE, cell_text, format_p
 from ganbench.results import atomic_write_text
@@ -74,10 +74,8 @@ def _table(table: ComparisonTable) -> dict[str, Any]:
     for column in table.columns:
         samples = table.all_samples(column)
         arrow = "" if column.higher_is_better is None else (" ↑" if column.higher_is_better else " ↓")
-        details = [column.unit] if column.unit and column.unit not in column.header else []
-        if column.samples_key and len(samples) == 1:
-            details.append(f"N={samples[0]:,}")
-        headers.append({"text": column.header + arrow, "sub": ", ".join(details), "cls": "num",
+        sub = f"N={samples[0]:,}" if column.samples_key and len(samples) == 1 else ""
+        headers.append({"text": column.header + arrow, "sub": sub, "cls": "num",
                         "title": ("headline metric; " if column.headline else "") + (column.unit or column.header)})
     rows = []
     for index, row in enumerate(table.rows):
@@ -107,7 +105,9 @@ def _table(table: ComparisonTable) -> dict[str, Any]:
     over = "runs (image pairs × seeds)" if "dataset" not in table.group else "seeds"
     caption = (f"{held}. Mean ± half-width of the 95 % Student-t interval over {over}, rounded to the interval's "
                "precision (a single run: its value, with its own bootstrap interval or spread where recorded); "
-               "↑ higher is better, ↓ lower. Bold (shaded): significantly best on a headline metric "
+               "↑ higher is better, ↓ lower. "
+               + "".join(f"{', '.join(names)} in {unit}; " for unit, names in unit_groups(table.columns).items())
+               + "Bold (shaded): significantly best on a headline metric "
                f"({', '.join(c.header for c in table.columns if c.headline) or 'none'}), Holm-corrected p < 0.05 "
                "against every other variant on the same data. Click a header to sort.")
     significance = []

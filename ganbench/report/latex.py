@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ganbench.columns import Column
-from ganbench.report.comparisons import ComparisonTable
+from ganbench.report.comparisons import ComparisonTable, unit_groups
 from ganbench.report.statistics import BEST
 from ganbench.report.tables import cell_text
 from ganbench.results import atomic_write_text
@@ -52,14 +52,10 @@ def header(column: Column, samples: Sequence[int]) -> str:
 def units(columns: Sequence[Column]) -> str:
     """``Units: FID, KID squared feature distance; precision fraction.`` for the caption: the
     units of ``columns`` their headers do not already name, columns of one unit together."""
-    by_unit: dict[str, list[str]] = {}
-    for column in columns:
-        named = column.unit in column.header or column.unit.replace("images", "img") in column.header
-        if column.unit and not named:
-            by_unit.setdefault(column.unit, []).append(escape(column.header))
+    by_unit = unit_groups(columns)
     if not by_unit:
         return ""
-    return " Units: " + "; ".join(f"{', '.join(names)} {escape(unit)}" for unit, names in by_unit.items()) + "."
+    return " Units: " + "; ".join(f"{escape(', '.join(names))} {escape(unit)}" for unit, names in by_unit.items()) + "."
 
 
 def latex_cell(table: ComparisonTable, index: int, column: Column) -> str:
