@@ -139,10 +139,11 @@ class StyleReport:
             "",
             display_table(table).to_markdown(index=False),
             "",
-            *(f"- {note}" for note in table_notes(table, "runs (image pairs × seeds)", "the table below")),
+            *(f"- {note}" for note in table_notes(table, "runs (image pairs × seeds)", "By preset: significance")),
             "",
         ]
         if table.significance:
-            lines += ["Pairs of presets (over their runs, image pairs × seeds):", "", SIGNIFICANCE_NOTE, "",
+            lines += ["## By preset: significance", "", "Pairs of presets over their runs (image pairs × seeds). "
+                      + SIGNIFICANCE_NOTE, "",
                       display_significance(table).to_markdown(index=False), ""]
         return lines
