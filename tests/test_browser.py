@@ -70,7 +70,8 @@ def test_report_loads_in_chromium_without_errors(tmp_path):
 def test_a_toy_run_report_loads_in_chromium(tmp_path):
     from ganbench.cli import main
 
-    assert main(["run", "--budget", "smoke", "--seeds", "2", "--out", str(tmp_path / "toy"), "--no-progress"]) == 0
+    assert main(["run", "--budget", "smoke", "--seeds", "2", "--datasets", "ring8", "--out", str(tmp_path / "toy"),
+                 "--no-progress"]) == 0
     check_report(tmp_path / "toy", tmp_path, "toy")
 
 
