@@ -195,7 +195,11 @@ def build_parser() -> Parser:
     merge.add_argument("--out", type=Path, required=True, help="the folder to write (may be new, or hold records "
                        "already, which then take part in the check)")
 
-    commands.add_parser("cite", help="print the BibTeX entry for ganbench", description="Print how to cite ganbench.")
+    cite = commands.add_parser("cite", help="print the BibTeX entry for ganbench, or for a result folder",
+                               description="Print how to cite ganbench; with DIR, how to cite the result set in DIR "
+                               "(suite, budget, date, version, commit, machine and the sha256 digest of its records), "
+                               "as its report.html shows it.")
+    cite.add_argument("out", type=Path, nargs="?", metavar="DIR", help="an output folder written by `ganbench run`")
     return parser
 
 
@@ -220,10 +224,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "classifier":
             return command_classifier(args)
         if args.command == "cite":
-            from ganbench.citation import citation_text
-
-            print(citation_text(), end="")
-            return 0
+            return command_cite(args)
     except UserError as error:
         print(f"ganbench: error: {error}", file=sys.stderr)
         return EXIT_USAGE
@@ -464,6 +465,23 @@ def command_report(args: argparse.Namespace) -> int:
     written = write_outputs(store)
     print((store.root / "summary.md").read_text(), end="")
     print(_wrote_line(store.root, written))
+    return 0
+
+
+def command_cite(args: argparse.Namespace) -> int:
+    from ganbench.citation import citation_text, result_citation
+    from ganbench.results import ResultsStore
+
+    if args.out is None:
+        print(citation_text(), end="")
+        return 0
+    store = ResultsStore(args.out)
+    if not store.records_path.exists():
+        raise UserError(f"{store.records_path} does not exist; give a folder written by `ganbench run --out DIR`")
+    records = store.records()
+    if not records:
+        raise UserError(f"{store.records_path} holds no runs; run the suite first, then cite its folder")
+    print(result_citation(records), end="")
     return 0
 
 

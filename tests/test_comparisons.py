@@ -140,7 +140,7 @@ def test_single_seed_cells_show_the_runs_own_interval_or_spread():
     table = summarize(records)
     shown = display_table(table)
     assert list(shown["FID (N=5,000) ↓"]) == ["298.5 (bootstrap [297.9, 299.3])", "124"]
-    assert list(shown["KID ↓"]) == ["4,900 (sd 300)", "0.048 (sd 0.003)"]
+    assert list(shown["KID (N=5,000) ↓"]) == ["4,900 (sd 300)", "0.048 (sd 0.003)"]
     csv = frame(table)
     assert "fid_ci_low_mean" not in csv  # the bounds belong to the FID cell
     assert list(csv["fid_run_ci_low"][:1]) == [297.91] and math.isnan(csv["fid_run_ci_low"][1])

@@ -76,5 +76,5 @@ def test_quick_start_default_job_in_a_terminal(tmp_path):
     assert [r["status"] for r in records(out)] == ["finished"] * 6
     assert "suite toy: 100%" in screen and "[6/6] fc grid25 seed 2: finished" in screen
     assert sorted(p.name for p in (out / "plots").iterdir()) == [
-        "losses_fc_grid25_quick.png", "losses_fc_ring8_quick.png", "samples_fc_grid25_quick.png",
-        "samples_fc_ring8_quick.png"]
+        "compare_gan.png", "losses_fc_grid25_quick.png", "losses_fc_ring8_quick.png", "samples_fc_grid25_quick.png",
+        "samples_fc_ring8_quick.png", "speed_gan.png"]

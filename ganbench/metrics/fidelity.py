@@ -425,13 +425,14 @@ class Fidelity:
                "sample counts and the backbone's weights sha256")
     section = "metrics"
     columns = (
-        Column("fid", "FID", False, 2, samples_key="fidelity_samples", headline=True),
-        Column("is_mean", "IS", True, 2, spread_key="is_std"),
-        Column("kid_mean", "KID", False, 4, spread_key="kid_std"),
-        Column("precision", "precision", True, 3, headline=True),
-        Column("recall", "recall", True, 3, headline=True),
-        Column("density", "density", True, 3),
-        Column("coverage", "coverage", True, 3),
+        Column("fid", "FID", False, 2, samples_key="fidelity_samples", headline=True, unit="squared feature distance"),
+        Column("is_mean", "IS", True, 2, spread_key="is_std", samples_key="fidelity_samples"),
+        Column("kid_mean", "KID", False, 4, spread_key="kid_std",
+               samples_key="fidelity_samples", unit="squared feature distance"),
+        Column("precision", "precision", True, 3, headline=True, samples_key="fidelity_samples", unit="fraction"),
+        Column("recall", "recall", True, 3, headline=True, samples_key="fidelity_samples", unit="fraction"),
+        Column("density", "density", True, 3, samples_key="fidelity_samples", unit="ratio"),
+        Column("coverage", "coverage", True, 3, samples_key="fidelity_samples", unit="fraction"),
     )
 
     def applies_to(self, dataset: BenchDataset) -> bool:

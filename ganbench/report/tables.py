@@ -636,24 +636,14 @@ SIGNIFICANCE_NOTE = (
 )
 
 
-def to_latex(table: pd.DataFrame) -> str:
-    """A display table as a LaTeX tabular (``**bold**`` becomes ``\\textbf``, ± and arrows math)."""
-    latex = table.to_latex(index=False, escape=True)
-    for text, tex in (("±", r"$\pm$"), ("↑", r"$\uparrow$"), ("↓", r"$\downarrow$")):
-        latex = latex.replace(text, tex)
-    parts = latex.split("**")
-    return "".join(part if i % 2 == 0 else r"\textbf{" + part + "}" for i, part in enumerate(parts))
-
-
 def write_tables(records: Sequence[dict[str, Any]], root: Path) -> list[Path]:
-    """summary.csv (all numbers), summary.md and summary.tex (the display table and its notes),
-    summary_significance.csv (the pairwise tests)."""
+    """summary.csv (all numbers), summary.md (the display table and its notes) and
+    summary_significance.csv (the pairwise tests); summary.tex is :mod:`ganbench.report.latex`'s."""
     table = summarize(records)
     shown = display_table(table)
     notes = table_notes(table)
-    paths = [root / "summary.csv", root / "summary.md", root / "summary.tex", root / "summary_significance.csv"]
+    paths = [root / "summary.csv", root / "summary.md", root / "summary_significance.csv"]
     atomic_write_text(paths[0], frame(table).to_csv(index=False))
     atomic_write_text(paths[1], shown.to_markdown(index=False) + "\n\n" + "\n".join(f"- {n}" for n in notes) + "\n")
-    atomic_write_text(paths[2], "".join(f"% {note}\n" for note in notes) + to_latex(shown))
-    atomic_write_text(paths[3], significance_frame(table).to_csv(index=False))
+    atomic_write_text(paths[2], significance_frame(table).to_csv(index=False))
     return paths
