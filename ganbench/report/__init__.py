@@ -29,7 +29,8 @@ def write_outputs(store: ResultsStore) -> list[Path]:
         written += section.plots(groups.get(kind, []), store.root)
     # A plot of an earlier layout (e.g. one configuration's, before a second joined its row) is
     # stale: plots/ holds only what these records give.
-    for stale in sorted(set((store.root / "plots").glob("*.png")) - set(written)):
-        stale.unlink()
+    # (Not another writer's temporary file, a dotfile; and another writer may have removed it first.)
+    for stale in sorted(set((store.root / "plots").glob("[!.]*.png")) - set(written)):
+        stale.unlink(missing_ok=True)
     written.append(write_report(records, store.root, written))
     return written
