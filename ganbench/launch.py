@@ -58,20 +58,41 @@ def submitit_executor(options: ClusterOptions) -> Any:
     return executor
 
 
+class _Task:
+    """A submitted task: ``done()``, and ``result()`` where a task that crashed (rather than
+    recording its cell ``failed``) is a :class:`UserError` naming its log."""
+
+    def __init__(self, job: Any, folder: Path) -> None:
+        self.job = job
+        self.folder = folder
+
+    def done(self) -> bool:
+        return self.job.done()
+
+    def result(self) -> Any:
+        try:
+            return self.job.result()
+        except Exception as error:  # noqa: BLE001 - submitit raises its own for a task that died
+            last = next((line for line in reversed(str(error).splitlines()) if line.strip()), type(error).__name__)
+            raise UserError(f"cluster task {self.job.job_id} ended without a record ({last.strip()[:200]}); "
+                            f"see its log in {self.folder}") from None
+
+
 class SubmititLauncher:
     """One submitit task per cell, submitted as one job array."""
 
     def __init__(self, task: CellTask, options: ClusterOptions, poll_seconds: float = 2.0) -> None:
         self.task = task
+        self.folder = options.folder
         self.executor = submitit_executor(options)
         self.poll_seconds = poll_seconds
         self.jobs: list[Any] = []
 
-    def start(self, cells: Sequence[Cell]) -> list[Any]:
+    def start(self, cells: Sequence[Cell]) -> list[_Task]:
         with self.executor.batch():
             jobs = [self.executor.submit(self.task, cell) for cell in cells]
         self.jobs += jobs
-        return jobs
+        return [_Task(job, self.folder) for job in jobs]
 
     def wait(self, handles: Sequence[Any], seconds: float | None) -> None:
         deadline = None if seconds is None else time.monotonic() + seconds

@@ -28,10 +28,10 @@ import json
 import multiprocessing
 import os
 import shutil
+import signal
 import time
 import traceback
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -543,26 +543,55 @@ class CellTask:
                         self.since)
 
 
-class ProcessLauncher:
-    """``workers`` spawned worker processes on this machine (``concurrent.futures``)."""
+class _Pending:
+    """A ``multiprocessing`` result with the ``done()``/``result()`` of a future."""
 
-    def __init__(self, task: CellTask, workers: int) -> None:
+    def __init__(self, result: Any) -> None:
+        self._result = result
+
+    def done(self) -> bool:
+        return self._result.ready()
+
+    def result(self) -> CellOutcome:
+        return self._result.get()
+
+
+def _ignore_interrupts() -> None:
+    """A worker's start: Ctrl-C (sent to the whole process group) is the parent's to handle; it
+    terminates the workers, whose cells resume from their checkpoints and whose claims, their
+    processes gone, are taken over by the next command."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+class ProcessLauncher:
+    """``workers`` spawned worker processes on this machine (a ``multiprocessing`` pool)."""
+
+    def __init__(self, task: CellTask, workers: int, poll_seconds: float = 0.2) -> None:
         self.task = task
         self.workers = workers
-        self.pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+        self.poll_seconds = poll_seconds
+        self.pool = multiprocessing.get_context("spawn").Pool(workers, initializer=_ignore_interrupts)
 
-    def start(self, cells: Sequence[Cell]) -> list[Future[CellOutcome]]:
-        return [self.pool.submit(self.task, cell) for cell in cells]
+    def start(self, cells: Sequence[Cell]) -> list[_Pending]:
+        return [_Pending(self.pool.apply_async(self.task, (cell,))) for cell in cells]
 
-    def wait(self, handles: Sequence[Future[CellOutcome]], seconds: float | None) -> None:
-        wait(handles, timeout=seconds, return_when=FIRST_COMPLETED)
+    def wait(self, handles: Sequence[_Pending], seconds: float | None) -> None:
+        deadline = None if seconds is None else time.monotonic() + seconds
+        while not any(handle.done() for handle in handles):
+            if deadline is not None and time.monotonic() >= deadline:
+                return
+            time.sleep(self.poll_seconds)
 
     def running(self, pending: Sequence[Cell]) -> list[str]:
         # The pool starts cells in submission order: the first ``workers`` not done are running.
         return [cell.run.label for cell in pending[:self.workers]]
 
     def close(self, cancel: bool) -> None:
-        self.pool.shutdown(wait=True, cancel_futures=cancel)
+        if cancel:
+            self.pool.terminate()
+        else:
+            self.pool.close()
+        self.pool.join()
 
 
 def _run_launched(pending: list[Cell], launcher: Launcher, store: ResultsStore, matrix: MatrixProgress,

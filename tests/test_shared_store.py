@@ -136,6 +136,13 @@ def test_two_identical_commands_on_one_folder_train_each_cell_once(tmp_path):
     assert len(trained) == 4, outputs  # each cell trained by one of the two commands
     assert all(not list(p.glob(CLAIM_FILE)) for p in (out / "runs").iterdir())
     assert "Traceback" not in "".join(outputs)
+    # Both commands end by writing the same tables and plots; doing that at once is safe too.
+    reports = [python("-c", "import sys; from ganbench.cli import main\nfor _ in range(3): assert main(sys.argv[1:]) == 0",
+                      "report", str(out)) for _ in range(2)]
+    for process in reports:
+        output, _ = process.communicate(timeout=400)
+        assert process.returncode == 0, output
+    assert not list((out / "plots").glob(".*"))
 
 
 def test_jobs_give_the_records_of_a_serial_run(tmp_path, capsys):

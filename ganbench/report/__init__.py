@@ -37,8 +37,9 @@ def write_outputs(store: ResultsStore) -> list[Path]:
     written += comparison_plots + [path for paths in kind_plots.values() for path in paths]
     # A plot of an earlier layout (e.g. one configuration's, before a second joined its row) is
     # stale: plots/ holds only what these records give.
-    for stale in sorted(set((store.root / "plots").glob("*.png")) - set(written)):
-        stale.unlink()
+    # (Not another writer's temporary file, a dotfile; and another writer may have removed it first.)
+    for stale in sorted(set((store.root / "plots").glob("[!.]*.png")) - set(written)):
+        stale.unlink(missing_ok=True)
     cards = protocol_cards(tables)
     written.append(write_report(records, store.root, written, cards))
     written.append(write_html(records, store.root, tables, comparison_plots, kind_plots, cards))

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import re
+import uuid
 from pathlib import Path
 
 import matplotlib
@@ -23,7 +25,8 @@ def file_stem(*parts: object) -> str:
 def save_figure(figure: plt.Figure, path: Path) -> Path:
     """Write ``figure`` as PNG to ``path`` through a temporary file and a rename; close it."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.stem}.tmp.png")
+    # Unique per process and call: two commands sharing a folder may write the same plot at once.
+    temporary = path.with_name(f".{path.stem}.{os.getpid()}.{uuid.uuid4().hex[:12]}.tmp.png")
     figure.savefig(temporary, dpi=110, bbox_inches="tight")
     plt.close(figure)
     temporary.replace(path)
