@@ -16,7 +16,7 @@ from ganbench.data import BenchDataset, DataOptions, load_dataset
 from ganbench.gan.model import GAN, VARIANTS
 from ganbench.gan.sampling import GENERATION_BATCH, POINTS_BATCH, SampleSet
 from ganbench.gan.trainer import create_gan_trainer
-from ganbench.handlers import History, IterationTimer, LossHistory, progress_bar
+from ganbench.handlers import Divergence, History, IterationTimer, LossHistory, progress_bar
 from ganbench.metrics import EVALUATORS, EvaluationContext
 from ganbench.results import atomic_write_text
 from ganbench.runs import EngineRun, RunContext, run_id_for
@@ -93,10 +93,12 @@ def train_and_evaluate(run: GanRun, dataset: BenchDataset, device: torch.device,
     losses = loss_history(gan)
     engine.add_event_handler(Events.ITERATION_COMPLETED, losses)
     metric_history = History()
-    to_save = {"trainer": engine, "gan": gan, "losses": losses, "metric_history": metric_history,
+    timer = IterationTimer(device, warmup=min(5, run.iterations // 4))
+    to_save = {"trainer": engine, "gan": gan, "losses": losses, "metric_history": metric_history, "timer": timer,
                **{f"optimizer_{k}": v for k, v in training.optimizers.items()}}
-    lifecycle = EngineRun(engine, to_save, run_dir, run.iterations, run.checkpoint_every, run.max_seconds)
-    timer = IterationTimer(device, warmup=min(5, run.iterations // 4)).attach(engine)
+    lifecycle = EngineRun(engine, to_save, run_dir, run.iterations, run.checkpoint_every, run.max_seconds,
+                          Divergence(run.settings["diverge_above"]))
+    timer.attach(engine)
     gan.attach(engine, run.iterations)
     artifacts: dict[str, Any] = {}
 
