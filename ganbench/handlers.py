@@ -262,6 +262,19 @@ def progress_bar(description: str, keys: tuple[str, ...]) -> tuple[ProgressBar, 
     return ProgressBar(persist=False, desc=description), lambda output: {key: output[key] for key in keys}
 
 
+def unsafe_globals(path: Path, error: Exception) -> list[str]:
+    """The Python objects (``module.name``) that made ``torch.load(path, weights_only=True)`` fail
+    with ``error``, or [] when it failed for another reason (a damaged file)."""
+    if not isinstance(error, pickle.UnpicklingError):
+        return []
+    try:
+        return list(torch.serialization.get_unsafe_globals_in_checkpoint(path))
+    except AttributeError:  # torch < 2.5: only the message says it
+        return re.findall(r"Unsupported global: GLOBAL (\S+)", str(error))
+    except Exception:  # noqa: BLE001 - not a zip checkpoint at all: damaged
+        return []
+
+
 CHECKPOINT_NAME = re.compile(r"checkpoint_(\d+)\.pt")
 
 
@@ -324,15 +337,14 @@ def resume_from_checkpoint(to_load: Mapping[str, Any], directory: Path) -> int:
     fix = f"delete {newest} to restart this run (or run with --restart)"
     try:
         state = torch.load(newest, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as error:
-        detail = str(error).splitlines()
-        unsupported = next((line.strip() for line in detail if "Unsupported global" in line), None)
-        raise UserError(
-            f"refused to load checkpoint {newest}: it holds pickled Python objects, not only tensors and plain "
-            f"data, and loading them could run code ({unsupported or 'weights_only load failed'}); "
-            f"if you did not expect this file, do not use the folder; otherwise {fix}"
-        ) from None
     except Exception as error:  # noqa: BLE001 - any failure means the file is unusable
+        refused = unsafe_globals(newest, error)
+        if refused:
+            raise UserError(
+                f"refused to load checkpoint {newest}: it holds pickled Python objects, not only tensors and plain "
+                f"data, and loading them could run code ({', '.join(refused[:3])}); ganbench never wrote it: do not "
+                f"trust this folder, or {fix}"
+            ) from None
         raise UserError(
             f"cannot resume from checkpoint {newest} ({type(error).__name__}: {str(error).splitlines()[0][:120]}); "
             f"{fix}"

@@ -271,7 +271,7 @@ CASES = {
                                       "bad value for fc.diverge_above: 0.0 (must be > 0)"),
     "16-checkpoint-that-runs-code": Case(planted_checkpoint, run_two_seeds, "/checkpoints/checkpoint_6.pt: it holds "
                                          "pickled Python objects, not only tensors and plain data, and loading them "
-                                         "could run code", check=no_code_ran),
+                                         "could run code (", check=no_code_ran),
 }
 
 
