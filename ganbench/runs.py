@@ -33,7 +33,7 @@ from ganbench.errors import UserError
 from ganbench.handlers import Divergence, TimeLimit, checkpoint_files, checkpointer, resume_from_checkpoint
 from ganbench.provenance import device_description, software, utc_now
 from ganbench.registry import Registry
-from ganbench.results import ResultsStore, atomic_write_text
+from ganbench.results import FINAL_STATUSES, ResultsStore, atomic_write_text
 
 @dataclass(frozen=True)
 class RunRequest:
@@ -177,13 +177,14 @@ class RunContext:
 
 
 def execute(run: PlannedRun, store: ResultsStore, device: torch.device, progress: bool = False,
-            restart: bool = False, keep_checkpoints: bool = False) -> dict[str, Any]:
+            restart: bool = False) -> dict[str, Any]:
     """Do one run and return its record (not yet stored): ``run.work`` wrapped with identity,
     configuration, provenance and timings.
 
-    ``restart`` deletes the run's checkpoints first; a run that ended (finished or diverged)
-    deletes them afterwards unless ``keep_checkpoints``. An exception other than ``UserError`` or
-    an interrupt ends the run ``failed``, with the traceback in ``runs/<id>/error.txt``.
+    ``restart`` deletes the run's checkpoints first (the caller deletes those of a run that ended
+    once its record is stored). An exception other than ``UserError`` or an interrupt ends the run
+    ``failed``, with the traceback in ``runs/<id>/error.txt`` (noted in the record's ``error`` when
+    that file cannot be written).
     """
     run_dir = store.run_dir(run.run_id)
     checkpoint_dir = run_dir / "checkpoints"
@@ -216,8 +217,6 @@ def execute(run: PlannedRun, store: ResultsStore, device: torch.device, progress
             record["error"] += f" (and {run_dir / 'error.txt'} could not be written: {unwritable.strerror or unwritable})"
     record["provenance"]["finished_utc"] = utc_now()
     record["elapsed_seconds"] = time.perf_counter() - clock
-    if record["status"] != "failed" and not keep_checkpoints:
-        remove_checkpoints(checkpoint_dir)
     for name, path in list(record["artifacts"].items()):
         if isinstance(path, Path):
             record["artifacts"][name] = str(path.relative_to(store.root))
@@ -330,7 +329,9 @@ def run_suite(suite: Suite, runs: Sequence[PlannedRun], store: ResultsStore, dev
               summary_line: Callable[[str, dict[str, Any]], str] | None = None) -> list[dict[str, Any]]:
     """Execute every planned run not already recorded (finished or diverged) in ``store``, store
     each record as it ends, and return the records of this call. ``summary_line(label, record)``
-    makes the line printed per run. Before any run starts, the records are read and checked and
+    makes the line printed per run. A run that ended loses its checkpoints once its record is
+    stored (unless ``keep_checkpoints``), so a kill at any moment leaves either its checkpoints or
+    its record. Before any run starts, the records are read and checked and
     the folders of the runs to do must be writable (else :class:`UserError`), and temporary files
     of killed ganbench processes are removed."""
     ended = store.ended_ids()
@@ -343,12 +344,17 @@ def run_suite(suite: Suite, runs: Sequence[PlannedRun], store: ResultsStore, dev
     with MatrixProgress(len(runs), suite.name, progress) as matrix:
         for index, run in enumerate(runs, start=1):
             prefix = f"[{index}/{len(runs)}]"
+            checkpoints = store.root / "runs" / run.run_id / "checkpoints"
             if run.run_id in ended and not restart:
+                if not keep_checkpoints:  # left by a process killed between storing the record and this
+                    remove_checkpoints(checkpoints)
                 matrix.done(f"{prefix} {run.label}: already in {store.records_path.name}, skipped")
                 continue
             matrix.start(run.label)
-            record = execute(run, store, device, progress, restart, keep_checkpoints)
+            record = execute(run, store, device, progress, restart)
             store.add(record)
+            if record["status"] in FINAL_STATUSES and not keep_checkpoints:
+                remove_checkpoints(checkpoints)
             done.append(record)
             matrix.done(f"{prefix} {describe(run.label, record)}")
     return done
