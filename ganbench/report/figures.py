@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import matplotlib
@@ -9,14 +10,15 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+from ganbench.results import atomic_write_bytes  # noqa: E402
+
 __all__ = ["plt", "save_figure"]
 
 
 def save_figure(figure: plt.Figure, path: Path) -> Path:
-    """Write ``figure`` as PNG to ``path`` through a temporary file and a rename; close it."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.stem}.tmp.png")
-    figure.savefig(temporary, dpi=110, bbox_inches="tight")
+    """Write ``figure`` as PNG to ``path`` (atomically, see :func:`~ganbench.results.atomic_write_bytes`); close it."""
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
     plt.close(figure)
-    temporary.replace(path)
+    atomic_write_bytes(path, buffer.getvalue())
     return path
