@@ -22,7 +22,7 @@ def fc_on(dataset_name: str):
     settings = resolve(variant.settings, "fc")
     dataset = load_dataset(dataset_name, DataOptions())
     torch.manual_seed(0)
-    return variant.build(settings, dataset), dataset, settings
+    return variant.create(settings, dataset), dataset, settings
 
 
 def time_iterations(benchmark, gan, dataset, settings) -> dict:
@@ -59,7 +59,7 @@ def test_image_variant_training_iteration(benchmark, variant_name, shared_data):
     dataset = load_dataset("mnist", DataOptions(data_root=str(shared_data), split="test",
                                                 image_size=variant.image_size(settings)))
     torch.manual_seed(0)
-    time_iterations(benchmark, variant.build(settings, dataset), dataset, settings)
+    time_iterations(benchmark, variant.create(settings, dataset), dataset, settings)
 
 
 def test_fc_generation(benchmark):

@@ -4,9 +4,10 @@ import os
 import stat
 
 import pytest
+import scipy.stats
 
 from ganbench.errors import UserError
-from ganbench.report.tables import VARIANT_GROUP, display_table, summarize
+from ganbench.report.tables import VARIANT_GROUP, display_table, frame, summarize, table_notes
 from ganbench.results import ResultsStore, atomic_write_text
 
 
@@ -91,30 +92,37 @@ def test_written_files_are_readable_as_the_umask_allows(tmp_path):
     assert stat.S_IMODE((tmp_path / "report.md").stat().st_mode) == 0o644
 
 
-def test_summary_is_mean_and_sample_std_over_finished_seeds():
-    records = [record("a", 0, modes=6.0), record("b", 1, modes=8.0), record("c", 2, status="diverged", modes=0.0)]
+def test_summary_is_mean_std_and_t_interval_over_finished_seeds():
+    records = [record("a", 0, modes=6.0), record("b", 1, modes=8.0), record("c", 2, status="diverged", modes=0.0),
+               record("d", 3, modes=7.0)]
     summary = summarize(records)
-    row = summary.iloc[0]
+    row = frame(summary).iloc[0]
     assert row["modes_covered_mean"] == 7.0
-    assert row["modes_covered_std"] == pytest.approx(math.sqrt(2.0))
-    assert (row["runs"], row["finished"], row["diverged"]) == (3, 2, 1)
+    assert row["modes_covered_std"] == pytest.approx(1.0)
+    assert row["modes_covered_n"] == 3
+    half = scipy.stats.t.ppf(0.975, 2) / math.sqrt(3)  # 2.484
+    assert (row["modes_covered_ci_low"], row["modes_covered_ci_high"]) == pytest.approx((7 - half, 7 + half))
+    assert (row["runs"], row["finished"], row["diverged"]) == (4, 3, 1)
     table = display_table(summary)
-    assert table.loc[0, "runs"] == "2/3 (1 diverged)"
-    assert table.loc[0, "modes ↑"] == "7.0 ± 1.4"
+    assert table.loc[0, "runs"] == "3/4 (1 diverged)"
+    assert table.loc[0, "modes ↑"] == "7 ± 2"  # 2.48 has one significant digit
 
 
-def test_single_seed_has_no_std():
-    table = display_table(summarize([record("a", 0, modes=5.0)]))
-    assert table.loc[0, "modes ↑"] == "5.0"
+def test_single_seed_has_no_interval():
+    summary = summarize([record("a", 0, modes=5.0), {**record("b", 0, modes=5.5), "dataset": "grid25"}])
+    table = display_table(summary)
+    assert list(table["modes ↑"]) == ["5", "5.50"]
+    assert math.isnan(frame(summary).loc[0, "modes_covered_ci_low"])
+    assert "n=1, no interval" in "\n".join(table_notes(summary))
 
 
 def test_variant_summary_pools_every_dataset_of_a_variant():
     records = [record("a", 0, modes=6.0), {**record("b", 0, modes=8.0), "dataset": "grid25"},
                {**record("c", 0, modes=1.0), "variant": "dcgan"}]
-    summary = summarize(records, VARIANT_GROUP)
+    summary = frame(summarize(records, VARIANT_GROUP))
     assert list(summary["variant"]) == ["fc", "dcgan"]
     assert "dataset" not in summary
     assert list(summary["modes_covered_mean"]) == [7.0, 1.0]
-    table = display_table(summary)
+    table = display_table(summarize(records, VARIANT_GROUP))
     assert list(table.columns[:4]) == ["suite", "variant", "budget", "runs"]
-    assert list(table["modes ↑"]) == ["7.0 ± 1.4", "1.0"]
+    assert list(table["modes ↑"]) == ["7 ± 13", "1"]
