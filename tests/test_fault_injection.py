@@ -3,7 +3,8 @@ until it completes; the output folder must then hold what one uninterrupted run 
 
 The suite is the toy suite at the smoke budget, both datasets, one seed (2 runs of 60 iterations,
 a checkpoint every 6). A kill may land anywhere: while importing, training, checkpointing,
-evaluating, storing a record or writing the summary and report. Compared with an uninterrupted
+evaluating, storing a record or writing the summary and report (a claim it held on a run is then
+taken over by the next launch). Compared with an uninterrupted
 run into another folder: the same records in the same order, bit-identical metrics, losses and
 samples, complete timings (as many timed iterations), no temporary files and no checkpoints left.
 The figures (kills, launches, launches that found a checkpoint to resume from) are printed
@@ -15,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import signal
 import subprocess
 import sys
 import time
@@ -24,13 +26,14 @@ import pytest
 
 SEED = 16
 KILLS = 10
-ARGUMENTS = ["run", "--budget", "smoke", "--seeds", "1", "--no-progress"]
+ARGUMENTS = ["run", "--budget", "smoke", "--seeds", "1", "--jobs", "1", "--no-progress"]
 ENVIRONMENT = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
 
 
 def launch(out: Path) -> subprocess.Popen:
+    """``ganbench run`` in a process group of its own (a kill takes any worker with it)."""
     return subprocess.Popen([sys.executable, "-m", "ganbench", *ARGUMENTS, "--out", str(out)],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=ENVIRONMENT)
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=ENVIRONMENT, start_new_session=True)
 
 
 def wait_for_header(process: subprocess.Popen) -> str:
@@ -74,7 +77,7 @@ def test_killed_at_random_moments_and_resumed_gives_the_uninterrupted_result(tmp
         try:
             process.wait(timeout=moment)
         except subprocess.TimeoutExpired:
-            process.kill()
+            os.killpg(process.pid, signal.SIGKILL)
             process.wait()
             kills += 1
             moments.append(round(moment, 2))
@@ -99,7 +102,8 @@ def test_killed_at_random_moments_and_resumed_gives_the_uninterrupted_result(tmp
         for key in ("ms_per_iteration", "train_images_per_second", "peak_memory_mb"):
             assert have["throughput"][key] > 0
     leftovers = [p.relative_to(out).as_posix() for p in out.rglob("*")
-                 if p.name.endswith(".tmp") or p.name.startswith(".write-test-") or p.name.startswith("checkpoint")]
+                 if p.name.endswith(".tmp") or p.name.startswith(".write-test-") or p.name.startswith("checkpoint")
+                 or p.name == "claim.lock"]
     assert leftovers == []
     assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*")) == \
         sorted(p.relative_to(reference).as_posix() for p in reference.rglob("*"))

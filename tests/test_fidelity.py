@@ -12,6 +12,7 @@ from ganbench.gan.sampling import SampleSet
 from ganbench.metrics import EVALUATION_SETTINGS, EvaluationContext
 from ganbench.metrics.backbones import BACKBONES, LENET_EXTRACTOR, LeNetFeatureExtractor, WeightsFile, classifier_path
 from ganbench.metrics.classifier import read_metadata
+from ganbench.metrics import fidelity
 from ganbench.metrics.fidelity import (
     Fidelity,
     canonical_images,
@@ -180,10 +181,21 @@ def test_second_evaluation_reads_reference_features_from_the_cache(tmp_path, mon
     assert sum(images_seen) == 600
     assert sorted(p.name.split("-features-")[-1] for p in (tmp_path / "fidelity").glob("*-features-*")) == \
         ["features.pt", "logits.pt"]
+    kept = [p.name[len("test-reference-"):] for p in (tmp_path / "fidelity").glob("test-reference-*")]
+    assert any(name.startswith("knn-radii-k3-k5") for name in kept), kept  # pr_k, dc_k
+    assert any(name.startswith("kid-reference-sums-n300-5-100-") for name in kept), kept
     images_seen.clear()
     second = fidelity_of_images(generated, reference, "test-reference", LENET, lenet_weights(), options, cuda=False)
     assert sum(images_seen) == 300  # the generated samples only
     assert second == first
+    radii = fidelity.knn_radii
+    monkeypatch.setattr(fidelity, "knn_radii", lambda features, ks, *rest: (
+        images_seen.append(("radii", len(features))), radii(features, ks, *rest))[1])
+    images_seen.clear()
+    fidelity_of_images(generated, reference, "test-reference", LENET, lenet_weights(), options, cuda=False)
+    # the generated features and their radii only (the reference's come from the cache)
+    assert sum(n for n in images_seen if isinstance(n, int)) == 300 and ("radii", 300) in images_seen
+    assert len([n for n in images_seen if not isinstance(n, int)]) == 1
 
 
 def test_canonical_images_quantise_like_the_loader_and_pad_28_to_32():

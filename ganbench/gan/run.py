@@ -3,6 +3,7 @@ evaluate it on one shared sample set, and return its outcome for the record."""
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -12,6 +13,7 @@ import torch
 from ignite.engine import Engine, Events
 
 from ganbench import seeding
+from ganbench.calibration import count_flops
 from ganbench.data import BenchDataset, DataOptions, load_dataset
 from ganbench.gan.model import GAN, VARIANTS
 from ganbench.gan.sampling import GENERATION_BATCH, POINTS_BATCH, SampleSet
@@ -19,9 +21,10 @@ from ganbench.gan.trainer import create_gan_trainer
 from ganbench.handlers import Divergence, History, IterationTimer, LossHistory, TrainingClock, progress_bar
 from ganbench.metrics import EVALUATORS, EvaluationContext
 from ganbench.results import atomic_write_text
-from ganbench.runs import EngineRun, RunContext, run_id_for
+from ganbench.runs import EngineRun, Execution, RunContext, run_id_for
 
 KIND = "gan"
+FLOP_SAMPLES = 8  # samples generated to count generation FLOPs (they scale with the count)
 
 
 @dataclass(frozen=True)
@@ -40,6 +43,7 @@ class GanRun:
     evaluation: Mapping[str, Any]
     evaluators: tuple[str, ...]
     data: DataOptions
+    execution: Execution = Execution()
 
     @property
     def identity(self) -> dict[str, Any]:
@@ -58,6 +62,7 @@ class GanRun:
             "evaluation": dict(self.evaluation),
             "evaluators": list(self.evaluators),
             "data": {key: data[key] for key in ("split", "image_size")},
+            "execution": self.execution.config(),
         }
 
     @property
@@ -88,7 +93,8 @@ def train_and_evaluate(run: GanRun, dataset: BenchDataset, device: torch.device,
     variant = VARIANTS.get(run.variant)
     torch.manual_seed(seeding.derive_seed(run.seed, seeding.INIT))
     gan = variant.create(dict(run.settings), dataset).to(device)
-    training = create_gan_trainer(gan, dataset, run.settings, run.seed)
+    run.execution.prepare(gan, compiled=(gan.generator, gan.discriminator))
+    training = create_gan_trainer(gan, dataset, run.settings, run.seed, run.execution)
     engine = training.engine
     losses = loss_history(gan)
     engine.add_event_handler(Events.ITERATION_COMPLETED, losses)
@@ -98,6 +104,8 @@ def train_and_evaluate(run: GanRun, dataset: BenchDataset, device: torch.device,
     to_save = {"trainer": engine, "gan": gan, "losses": losses, "metric_history": metric_history,
                "training_clock": clock, "timer": timer,
                **{f"optimizer_{k}": v for k, v in training.optimizers.items()}}
+    if training.scaler is not None:
+        to_save["grad_scaler"] = training.scaler
     lifecycle = EngineRun(engine, to_save, run_dir, run.iterations, run.checkpoint_every, run.max_seconds,
                           Divergence(run.settings["diverge_above"]))
     timer.attach(engine)
@@ -146,7 +154,8 @@ def train_and_evaluate(run: GanRun, dataset: BenchDataset, device: torch.device,
         outcome["schedule"] = gan.schedule_summary()
     if outcome.get("status") == "diverged":
         return outcome
-    context = evaluation_now({**timer.summary(training.images_per_iteration), **timer.memory_summary()})
+    context = evaluation_now({**timer.summary(training.images_per_iteration), **timer.memory_summary(),
+                              **flop_counts(gan, dataset, run.settings, run.seed, engine.state.iteration)})
     sections: dict[str, dict[str, Any]] = {"metrics": {}, "throughput": {}}
     for name in run.evaluators:
         sections[EVALUATORS.get(name).section].update(EVALUATORS.get(name).evaluate(context))
@@ -159,6 +168,23 @@ def train_and_evaluate(run: GanRun, dataset: BenchDataset, device: torch.device,
                                      for row in metric_history.rows()]
     outcome.update(status="finished", **sections)
     return outcome
+
+
+def flop_counts(gan: GAN, dataset: BenchDataset, settings: Mapping[str, Any], seed: int,
+                iteration: int) -> dict[str, float]:
+    """GFLOP of one training iteration (the step at ``iteration``: its D and G steps, forward and
+    backward) and of generating one sample, by torch's flop counter on a copy of the model with a
+    trainer of its own and the random state restored, so the run itself is untouched."""
+    model = copy.deepcopy(gan)
+    training = create_gan_trainer(model, dataset, settings, seed)
+    training.engine.state.iteration = max(iteration, 1)
+    z = model.sample_latent(FLOP_SAMPLES, seeding.generator(seed, seeding.EVALUATION, 0))
+    devices = [gan.device] if gan.device.type == "cuda" else []
+    with torch.random.fork_rng(devices=devices):
+        step = count_flops(lambda: training.step(training.engine, None))
+        model.eval()
+        sample = count_flops(lambda: model.sample(z))
+    return {"train_gflop_per_iteration": step / 1e9, "generate_gflop_per_sample": sample / FLOP_SAMPLES / 1e9}
 
 
 def evaluate(names: list[str], context: EvaluationContext) -> dict[str, Any]:

@@ -50,7 +50,8 @@ NaN) stop the evaluation with one error naming how many rows, never a silent num
 Reference features are cached on disk by torch-fidelity under ``$GANBENCH_CACHE/fidelity``
 (default ``~/.cache/ganbench/fidelity``), named by backbone, dataset, split, size, N, the weights'
 sha256 and a digest of the data's description, so a second evaluation against the same
-reference computes features of the generated samples only.
+reference computes features of the generated samples only; beside them go the reference's FID
+statistics, its k-NN radii and KID's per-subset reference kernel sums.
 """
 
 from __future__ import annotations
@@ -58,7 +59,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
@@ -66,11 +67,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 from torch.utils.data import Dataset
+from torch_fidelity.helpers import get_kwarg
 from torch_fidelity.metric_fid import KEY_METRIC_FID, fid_featuresdict_to_statistics_cached, fid_statistics_to_metric
 from torch_fidelity.metric_isc import KEY_METRIC_ISC_MEAN, KEY_METRIC_ISC_STD, isc_featuresdict_to_metric
-from torch_fidelity.metric_kid import KEY_METRIC_KID_MEAN, KEY_METRIC_KID_STD, kid_featuresdict_to_metric
-from torch_fidelity.metric_prc import KEY_METRIC_PRECISION, KEY_METRIC_RECALL, prc_featuresdict_to_metric
 from torch_fidelity.utils import (
+    cache_lookup_one_recompute_on_miss,
     create_feature_extractor,
     extract_featuresdict_from_input_id_cached,
     resolve_feature_layer_for_metric,
@@ -89,6 +90,7 @@ if TYPE_CHECKING:
     from torch_fidelity.feature_extractor_base import FeatureExtractorBase
 
 FIDELITY_METRICS = ("isc", "fid", "kid", "prc")
+NEIGHBOUR_BLOCK = 1024  # reference rows per distance block: 1024 x N float32 distances at a time
 
 
 def canonical_images(samples: torch.Tensor, size: int) -> torch.Tensor:
@@ -229,36 +231,140 @@ def fid_infinity_fit(features: np.ndarray, reference: GaussianStatistics, points
             "fid_infinity_points": [[int(n), float(f)] for n, f in zip(counts, fids)]}
 
 
-def density_coverage(generated: torch.Tensor, reference: torch.Tensor, k: int, block: int = 1024) -> dict[str, float]:
-    """Density and coverage (Naeem et al. 2020) of generated features (N, d) against reference
-    features (M, d) with k nearest neighbours.
+def knn_radii(features: torch.Tensor, ks: tuple[int, ...], block: int = NEIGHBOUR_BLOCK) -> dict[int, torch.Tensor]:
+    """For each k in ``ks``: the distance of every row of ``features`` (M, d) to its k-th nearest
+    other row, (M,) tensors. Rows are taken ``block`` at a time (torch.cdist against the whole set,
+    then the k_max + 1 smallest by topk: the row's own distance 0 comes first)."""
+    largest = max(ks) + 1
+    nearest = torch.cat([torch.cdist(rows, features).topk(largest, dim=1, largest=False).values
+                         for rows in features.split(block)])
+    return {k: nearest[:, k].contiguous() for k in ks}
 
-    density = (1 / kN) sum_i sum_j 1[||g_j - r_i|| <= rho_i]; coverage = (1 / M) sum_i
-    1[min_j ||g_j - r_i|| <= rho_i]; rho_i the distance of r_i to its k-th nearest other real
-    feature. Identical sets give density (k + 1) / k and coverage 1. Both sums run over the real
-    samples, so a block of ``block`` real rows yields its radii and its distances to the generated
-    set from the same kind of call (the comparisons stay consistent on ties, e.g. identical sets).
-    A row holding NaN or infinity raises ``ValueError`` (it would silently count as outside every ball).
+
+def neighbourhood_metrics(generated: torch.Tensor, reference: torch.Tensor, pr_k: int, dc_k: int,
+                          reference_radii: Mapping[int, torch.Tensor] | None = None,
+                          block: int = NEIGHBOUR_BLOCK) -> dict[str, float]:
+    """Precision, recall (Kynkaanniemi et al. 2019, k = ``pr_k``), density and coverage (Naeem et
+    al. 2020, k = ``dc_k``) of generated features (N, d) against reference features (M, d), from
+    one chunked pass over the generated-reference distances.
+
+    precision = (1 / N) sum_j 1[exists i: ||g_j - r_i|| <= NND_pr_k(r_i)]; recall = (1 / M) sum_i
+    1[exists j: ||r_i - g_j|| <= NND_pr_k(g_j)]; density = (1 / kN) sum_i sum_j 1[||g_j - r_i|| <=
+    NND_dc_k(r_i)]; coverage = (1 / M) sum_i 1[min_j ||g_j - r_i|| <= NND_dc_k(r_i)]. NND_k(x) is
+    the distance of x to its k-th nearest other member of its own set (:func:`knn_radii`).
+
+    The M x N distances are computed once, ``block`` reference rows at a time (memory ~ block * N
+    floats); precision and density read only the pairs inside the wider of the two balls (a
+    sparse set: ~k per reference row for similar sets), and the reference radii come from the same kind of call on reference rows, so ties
+    compare consistently (identical sets give density (k + 1) / k and coverage 1).
+    ``reference_radii`` ({k: (M,)} for pr_k and dc_k, e.g. from the reference cache) skips the
+    M x M distances. Values equal torch-fidelity's precision/recall up to float rounding of
+    distances (its precision uses the transposed distance call).
     """
     require_finite(generated, "generated")
     require_finite(reference, "reference")
     if generated.dtype != reference.dtype:
         generated = generated.to(reference.dtype)
-    inside, covered = 0, 0
-    for rows in reference.split(block):
-        radii = torch.cdist(rows, reference).kthvalue(k + 1, dim=1).values  # the row's own 0 comes first
+    generated_radii = knn_radii(generated, (pr_k,), block)[pr_k]
+    if reference_radii is None:
+        reference_radii = knn_radii(reference, (pr_k, dc_k), block)
+    wide = max(pr_k, dc_k)  # the larger k's balls hold the smaller k's: one mask finds both's hits
+    inside = covered = recalled = 0
+    precise = torch.zeros(len(generated), dtype=torch.bool)
+    for rows, radius_pr, radius_dc, radius_wide in zip(
+            reference.split(block), reference_radii[pr_k].split(block), reference_radii[dc_k].split(block),
+            reference_radii[wide].split(block)):
         distances = torch.cdist(rows, generated)
-        inside += int((distances <= radii[:, None]).sum())
-        covered += int((distances.min(dim=1).values <= radii).sum())
-    return {"density": inside / (k * len(generated)), "coverage": covered / len(reference)}
+        recalled += int((distances <= generated_radii).any(dim=1).count_nonzero())
+        covered += int((distances.amin(dim=1) <= radius_dc).count_nonzero())
+        row, column = (distances <= radius_wide[:, None]).nonzero(as_tuple=True)  # sparse: ~k hits per row
+        hits = distances[row, column]
+        inside += int((hits <= radius_dc[row]).count_nonzero())
+        precise[column[hits <= radius_pr[row]]] = True
+    return {"precision": float(precise.float().mean()), "recall": recalled / len(reference),
+            "density": inside / (dc_k * len(generated)), "coverage": covered / len(reference)}
+
+
+def density_coverage(generated: torch.Tensor, reference: torch.Tensor, k: int) -> dict[str, float]:
+    """Density and coverage alone (k nearest neighbours), as :func:`neighbourhood_metrics` computes them."""
+    values = neighbourhood_metrics(generated, reference, k, k)
+    return {"density": values["density"], "coverage": values["coverage"]}
+
+
+KID_KEYS = ("kid_subsets", "kid_subset_size", "rng_seed", "kid_kernel_poly_degree", "kid_kernel_poly_gamma",
+            "kid_kernel_poly_coef0")
+
+
+def kid_choices(generated_count: int, reference_count: int,
+                fidelity_options: Mapping[str, Any]) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """The (generated, reference) index subsets of KID, drawn as torch-fidelity draws them
+    (``numpy.random.RandomState(rng_seed)``, alternately, without replacement within a subset)."""
+    size = get_kwarg("kid_subset_size", fidelity_options)
+    rng = np.random.RandomState(get_kwarg("rng_seed", fidelity_options))
+    return [(torch.from_numpy(rng.choice(generated_count, size, replace=False)),
+             torch.from_numpy(rng.choice(reference_count, size, replace=False)))
+            for _ in range(get_kwarg("kid_subsets", fidelity_options))]
+
+
+def kernel_sum(x: torch.Tensor, y: torch.Tensor, fidelity_options: Mapping[str, Any],
+               without_diagonal: bool = False) -> torch.Tensor:
+    """Sum (float64) of KID's polynomial kernel (x.y * gamma + coef0)^degree over the float32
+    matrix x (n, d) y (m, d)^T, without its diagonal if asked; gamma defaults to 1 / d."""
+    gamma = get_kwarg("kid_kernel_poly_gamma", fidelity_options) or 1.0 / x.shape[1]
+    values = torch.mm(x, y.T).mul_(gamma).add_(get_kwarg("kid_kernel_poly_coef0", fidelity_options))
+    values.pow_(get_kwarg("kid_kernel_poly_degree", fidelity_options))
+    total = values.sum(dtype=torch.float64)
+    return total - values.diagonal().sum(dtype=torch.float64) if without_diagonal else total
+
+
+def kid_reference_sums(reference: torch.Tensor, generated_count: int,
+                       fidelity_options: Mapping[str, Any]) -> torch.Tensor:
+    """Per KID subset, the reference kernel's sum without its diagonal (subsets,) float64: what KID
+    needs of the reference features (M, d), cacheable with them (it depends on the generated count
+    only through the shared random stream)."""
+    reference = reference.float()
+    return torch.stack([kernel_sum(reference[ref], reference[ref], fidelity_options, True)
+                        for _, ref in kid_choices(generated_count, len(reference), fidelity_options)])
+
+
+def kid(generated: torch.Tensor, reference: torch.Tensor, fidelity_options: Mapping[str, Any],
+        reference_sums: torch.Tensor | None = None) -> dict[str, float]:
+    """``kid_mean`` / ``kid_std`` of generated (N, d) against reference (M, d) features as
+    torch-fidelity's ``kid_features_to_metric`` defines them (same subsets, kernel and unbiased
+    MMD^2 estimator), the kernels as float32 torch matmuls and their sums in float64 (torch-fidelity
+    sums in float32: the two agree to its rounding, ~1e-3 relative on lenet features).
+    ``reference_sums``: :func:`kid_reference_sums` of the same reference, e.g. from the cache."""
+    size = get_kwarg("kid_subset_size", fidelity_options)
+    if reference_sums is None:
+        reference_sums = kid_reference_sums(reference, len(generated), fidelity_options)
+    generated, reference = generated.float(), reference.float()
+    mmds = []
+    for (gen, ref), sum_yy in zip(kid_choices(len(generated), len(reference), fidelity_options), reference_sums):
+        x = generated[gen]
+        mmd = ((kernel_sum(x, x, fidelity_options, True) + sum_yy) / (size * (size - 1))
+               - 2 * kernel_sum(x, reference[ref], fidelity_options) / (size * size))
+        mmds.append(float(mmd))
+    values = np.array(mmds)
+    return {"kid_mean": float(values.mean()), "kid_std": float(values.std())}
+
+
+def reference_item(reference_cache: str | None, item: str, compute: Callable[[], Any],
+                   fidelity_options: Mapping[str, Any]) -> Any:
+    """``compute()``, kept in torch-fidelity's cache beside the reference features as
+    ``<reference_cache>-<item>.pt`` when the reference has a cache name."""
+    if reference_cache is None:
+        return compute()
+    return cache_lookup_one_recompute_on_miss(f"{reference_cache}-{item}", compute, **fidelity_options)
 
 
 def fidelity_from_features(generated: Mapping[str, torch.Tensor], reference: Mapping[str, torch.Tensor],
                            extractor: FeatureExtractorBase, reference_cache: str | None,
                            fidelity_options: Mapping[str, Any], dc_k: int) -> dict[str, float]:
-    """Every fidelity number from the feature dicts of generated and reference samples, by
-    torch-fidelity's own functions (as ``torch_fidelity.calculate_metrics`` computes them) plus
-    :func:`density_coverage`; the reference's FID statistics are cached under ``reference_cache``."""
+    """Every fidelity number from the feature dicts of generated and reference samples: IS and FID
+    by torch-fidelity's own functions (as ``torch_fidelity.calculate_metrics`` computes them), KID
+    by :func:`kid` and precision/recall/density/coverage by :func:`neighbourhood_metrics` (same
+    definitions as torch-fidelity's, one shared distance pass). What depends on the reference alone
+    (FID statistics, k-NN radii, KID's reference kernel sums) is cached under ``reference_cache``."""
     layers = metric_layers(fidelity_options)
     for name, features in (("generated", generated), ("reference", reference)):
         for layer in sorted(set(layers.values())):
@@ -269,17 +375,19 @@ def fidelity_from_features(generated: Mapping[str, torch.Tensor], reference: Map
     statistics_reference = fid_featuresdict_to_statistics_cached(reference, reference_cache, extractor,
                                                                  layers["fid"], **options)
     fid = fid_statistics_to_metric(statistics_generated, statistics_reference, False)
-    kid = kid_featuresdict_to_metric(generated, reference, layers["kid"], **options)
-    prc = prc_featuresdict_to_metric(generated, reference, layers["prc"], **options)
+    generated_kid, reference_kid = generated[layers["kid"]], reference[layers["kid"]]
+    kid_settings = "-".join(str(get_kwarg(key, options)) for key in KID_KEYS)
+    sums = reference_item(reference_cache, f"kid-reference-sums-n{len(generated_kid)}-{kid_settings}",
+                          lambda: kid_reference_sums(reference_kid, len(generated_kid), options), options)
+    pr_k, reference_prc = options["prc_neighborhood"], reference[layers["prc"]]
+    radii = reference_item(reference_cache, f"knn-radii-k{pr_k}-k{dc_k}",
+                           lambda: knn_radii(reference_prc, (pr_k, dc_k)), options)
     return {
         "fid": fid[KEY_METRIC_FID],
         "is_mean": isc[KEY_METRIC_ISC_MEAN],
         "is_std": isc[KEY_METRIC_ISC_STD],
-        "kid_mean": kid[KEY_METRIC_KID_MEAN],
-        "kid_std": kid[KEY_METRIC_KID_STD],
-        "precision": prc[KEY_METRIC_PRECISION],
-        "recall": prc[KEY_METRIC_RECALL],
-        **density_coverage(generated[layers["prc"]], reference[layers["prc"]], dc_k),
+        **kid(generated_kid, reference_kid, options, sums),
+        **neighbourhood_metrics(generated[layers["prc"]], reference_prc, pr_k, dc_k, radii),
     }
 
 
