@@ -166,7 +166,8 @@ def summary_without_timings(folder):
     lines = (folder / "summary.csv").read_text().splitlines()
     header = lines[0].split(",")
     keep = [i for i, name in enumerate(header) if not name.startswith(
-        ("train_images", "ms_per", "generate_images", "peak_memory", "timed_iterations"))]
+        ("train_images", "ms_per", "generate_images", "peak_memory", "timed_iterations", "calibrated_peak",
+         "train_gflops", "generate_gflops", "train_peak_share", "generate_peak_share"))]
     return [[row.split(",")[i] for i in keep] for row in lines]
 
 

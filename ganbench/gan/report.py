@@ -207,16 +207,15 @@ def _cell(values: list[float | None], carried: list[bool]) -> str:
 
 def equal_compute_tables(records: Sequence[dict[str, Any]]) -> list[str]:
     """Markdown: per dataset and headline metric in the runs' metric histories, one table at equal
-    images seen and one at equal training seconds; a row per (variant, budget), a column per
-    point, each cell the mean ± 95 % t-interval half-width over seeds (n shown in the row)."""
+    images seen and one at equal training seconds; a row per configuration (its title names the
+    settings that differ where a variant, dataset and budget has several), a column per point,
+    each cell the mean ± 95 % t-interval half-width over seeds (n shown in the row)."""
     lines: list[str] = []
     by_dataset: dict[str, list[dict[str, Any]]] = {}
     for record in run_histories(records):
         by_dataset.setdefault(record["dataset"], []).append(record)
     for dataset, runs in by_dataset.items():
-        groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
-        for record in runs:
-            groups.setdefault((record["variant"], record["budget"]), []).append(record)
+        groups = _groups(runs)
         metrics = [m for m in HEADLINE_METRICS if any(m in row for r in runs for row in r["metric_history"])]
         for metric in metrics:
             header = next((c.header for c in table_columns() if c.key == metric), metric)
@@ -224,14 +223,14 @@ def equal_compute_tables(records: Sequence[dict[str, Any]]) -> list[str]:
                 grid, interpolated = compute_grid([r["metric_history"] for r in runs], axis)
                 carry = axis == "train_seconds"
                 unit = "images" if axis == "images_seen" else "s"
-                table = [f"| variant | budget | seeds | {' | '.join(f'{x:,.0f} {unit}' for x in grid)} |",
-                         "| --- | --- | ---: |" + " ---: |" * len(grid)]
-                for (variant, budget), group in groups.items():
+                table = [f"| configuration | seeds | {' | '.join(f'{x:,.0f} {unit}' for x in grid)} |",
+                         "| --- | ---: |" + " ---: |" * len(grid)]
+                for title, group in groups.values():
                     cells = []
                     for x in grid:
                         pairs = [value_at(r["metric_history"], axis, metric, x, carry) for r in group]
                         cells.append(_cell([v for v, _ in pairs], [c for _, c in pairs]))
-                    table.append(f"| {variant} | {budget} | {len(group)} | {' | '.join(cells)} |")
+                    table.append(f"| {title} | {len(group)} | {' | '.join(cells)} |")
                 how = ("linearly interpolated between each run's evaluations" if interpolated
                        else "at evaluation points every run shares")
                 note = (" † : a seed's run had ended before that time; its final value is carried forward."

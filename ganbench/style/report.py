@@ -30,8 +30,6 @@ from ganbench.style.run import KIND
 
 # The config keys naming a run's image pair, pooled in the "By preset" table.
 POOLED = ("content", "style")
-# The config keys naming a run's image pair, pooled in the "By preset" table.
-POOLED = ("content", "style")
 LOSS_PANELS = (("content_loss", "content loss"), ("style_loss", "style loss"), ("total_loss", "total (weighted)"))
 
 
@@ -132,10 +130,11 @@ class StyleReport:
             "",
             display_table(table).to_markdown(index=False),
             "",
-            *(f"- {note}" for note in table_notes(table, "runs (image pairs × seeds)", "the table below")),
+            *(f"- {note}" for note in table_notes(table, "runs (image pairs × seeds)", "By preset: significance")),
             "",
         ]
         if table.significance:
-            lines += ["Pairs of presets (over their runs, image pairs × seeds):", "", SIGNIFICANCE_NOTE, "",
+            lines += ["## By preset: significance", "", "Pairs of presets over their runs (image pairs × seeds). "
+                      + SIGNIFICANCE_NOTE, "",
                       display_significance(table).to_markdown(index=False), ""]
         return lines
