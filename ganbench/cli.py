@@ -29,7 +29,8 @@ class Parser(argparse.ArgumentParser):
 
 
 def _csv(text: str) -> list[str]:
-    return [part.strip() for part in text.split(",") if part.strip()]
+    """``a, b`` -> ``["a", "b"]``; empty names are kept, for the request check to refuse."""
+    return [part.strip() for part in text.split(",")]
 
 
 def _jobs(text: str) -> int | None:
@@ -92,7 +93,8 @@ def build_parser() -> Parser:
     run.add_argument("--variants", type=_csv, help="comma-separated variants (default: the suite's)")
     run.add_argument("--datasets", type=_csv, help="comma-separated datasets (default: the suite's)")
     run.add_argument("--out", type=Path, help="output folder (default: runs/SUITE-BUDGET)")
-    run.add_argument("--device", default="auto", help="auto (CUDA if available), cpu or cuda (default: auto)")
+    run.add_argument("--device", default="auto", help="auto (CUDA if available), cpu, cuda, cuda:N or mps, checked against what this "
+                     "machine has (default: auto)")
     run.add_argument("--set", dest="assignments", action="append", default=[], metavar="[VARIANT.]KEY=VALUE",
                      help="override a setting, e.g. --set dcgan.lr_d=1e-4, --set n_critic=2, --set eval.samples=5000; "
                      "repeatable (see `ganbench list --settings VARIANT`)")
@@ -307,7 +309,7 @@ def command_run(args: argparse.Namespace) -> int:
     runs = suite.plan(RunRequest(
         budget=budget, seeds=args.seeds, variants=args.variants, overrides=parse_assignments(assignments),
         data_root=data_root, download=args.download, iterations=args.iterations, time_limit=args.time_limit,
-        options={flag: value for flag, value in kind_options.items() if value},
+        options={flag: value for flag, value in kind_options.items() if value is not None},
         execution=execution,
     ))
     cells = cells_of(runs)
@@ -462,6 +464,8 @@ def command_report(args: argparse.Namespace) -> int:
     store = ResultsStore(args.out)
     if not store.records_path.exists():
         raise UserError(f"{store.records_path} does not exist; give a folder written by `ganbench run --out DIR`")
+    store.records()  # checked before anything is written
+    store.remove_stale_temporaries()
     written = write_outputs(store)
     print((store.root / "summary.md").read_text(), end="")
     print(_wrote_line(store.root, written))

@@ -3,8 +3,8 @@ manner of ignite's own, each owning its state, attached by the caller to the eve
 
 Those whose state must survive a resume (:class:`LossHistory`, :class:`IterationTimer`,
 :class:`ModelEMA`'s module) have ``state_dict``/``load_state_dict`` and go into the run's
-checkpoint. ignite's own are used where their semantics fit: ``Checkpoint`` with ``DiskSaver``
-for checkpoints and ``ProgressBar`` for the bars. Ours, and why not ignite's:
+checkpoint. ignite's own are used where their semantics fit: ``Checkpoint`` for checkpoints and
+``ProgressBar`` for the bars. Ours, and why not ignite's:
 
 - :class:`Divergence`: ignite's ``TerminateOnNan`` stops the run but does not say at which
   iteration, which the record needs;
@@ -12,13 +12,19 @@ for checkpoints and ``ProgressBar`` for the bars. Ours, and why not ignite's:
   say that it stopped the run;
 - :class:`IterationTimer`: ignite's ``Timer`` gives a running mean only, not a median with the
   first iterations excluded, nor peak memory;
+- :class:`CheckpointSaver`: ignite's ``DiskSaver`` writes through ``torch.save`` straight to the
+  file, so a full disk surfaces as an unexplained ``RuntimeError`` from the zip writer, and it
+  knows nothing of checkpoints left by an earlier process of the run;
 - :class:`ModelEMA`: ignite's ``EMAHandler`` warms its momentum up linearly; ProGAN's average
   uses ``min(decay, (1 + t) / (10 + t))``.
 """
 
 from __future__ import annotations
 
+import io
 import math
+import pickle
+import re
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -26,10 +32,12 @@ from typing import Any
 
 import torch
 from ignite.engine import Engine, Events
-from ignite.handlers import Checkpoint, DiskSaver, ProgressBar
+from ignite.handlers import Checkpoint, ProgressBar
+from ignite.handlers.checkpoint import BaseSaveHandler
 from torch import nn
 
 from ganbench.errors import UserError
+from ganbench.results import atomic_write_bytes
 
 
 class History:
@@ -80,16 +88,27 @@ class LossHistory(History):
 
 
 class Divergence:
-    """Stops the run, instead of raising, when a number of the step's output is NaN or infinite;
-    ``diverged_at`` is then that iteration (None while the outputs are finite)."""
+    """Stops the run, instead of raising, when a number of the step's output (its losses) is NaN,
+    infinite, or larger in magnitude than ``bound`` (None: no bound); ``diverged_at`` is then that
+    iteration and ``reason`` says which number did what (both None while the run is sound)."""
 
-    def __init__(self) -> None:
+    def __init__(self, bound: float | None = None) -> None:
+        self.bound = bound
         self.diverged_at: int | None = None
+        self.reason: str | None = None
 
     def __call__(self, engine: Engine) -> None:
-        if not all(math.isfinite(value) for value in engine.state.output.values()):
+        for key, value in engine.state.output.items():
+            if not math.isfinite(value):
+                self.reason = f"non-finite {key} ({value}) at iteration {engine.state.iteration}"
+            elif self.bound is not None and abs(value) > self.bound:
+                self.reason = (f"|{key}| = {abs(value):.3g} above diverge_above = {self.bound:g} "
+                               f"at iteration {engine.state.iteration}")
+            else:
+                continue
             self.diverged_at = engine.state.iteration
             engine.terminate()
+            return
 
 
 class TimeLimit:
@@ -148,8 +167,12 @@ class TrainingClock:
 
 
 class IterationTimer:
-    """Wall time of each iteration after ``warmup`` iterations (first-call overheads excluded),
-    and the peak memory of the run: process peak RSS on CPU, max allocated on CUDA (bytes)."""
+    """Wall time of each iteration after the run's first ``warmup`` iterations (first-call
+    overheads excluded), and the peak memory of the run: process peak RSS on CPU, max allocated on
+    CUDA (bytes). Checkpointed with the run: a resumed run keeps the times and peak of the
+    processes before it (the warm-up is not repeated after a restart, so every run of N
+    iterations times N - warmup of them), and one resumed from its final checkpoint reports the
+    figures of the process that trained it."""
 
     def __init__(self, device: torch.device, warmup: int = 5) -> None:
         self.device = device
@@ -176,8 +199,23 @@ class IterationTimer:
         if self._count > self.warmup:
             self.seconds.append(time.perf_counter() - self._started)
 
-    def measure_memory(self, engine: Engine) -> None:
-        self.peak_memory_bytes = peak_memory_bytes(self.device)
+    def measure_memory(self, engine: Engine | None = None) -> None:
+        """The run's peak so far: the larger of this process's and any earlier process's (restored
+        from a checkpoint)."""
+        now = peak_memory_bytes(self.device)
+        if now is not None:
+            self.peak_memory_bytes = max(now, self.peak_memory_bytes or 0)
+
+    def state_dict(self) -> dict[str, Any]:
+        """The times so far (seconds, after warm-up), iterations counted and the peak memory so
+        far, so that a resumed run's figures cover every process that trained it."""
+        self.measure_memory()
+        return {"seconds": list(self.seconds), "count": self._count, "peak_memory_bytes": self.peak_memory_bytes}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        self.seconds = [float(value) for value in state["seconds"]]
+        self._count = int(state["count"])
+        self.peak_memory_bytes = None if state["peak_memory_bytes"] is None else int(state["peak_memory_bytes"])
 
     def summary(self, images_per_iteration: int) -> dict[str, float | None]:
         """ms per iteration (mean, median) and samples consumed per second."""
@@ -259,12 +297,63 @@ def progress_bar(description: str, keys: tuple[str, ...]) -> tuple[ProgressBar, 
     return ProgressBar(persist=False, desc=description), lambda output: {key: output[key] for key in keys}
 
 
+def unsafe_globals(path: Path, error: Exception) -> list[str]:
+    """The Python objects (``module.name``) that made ``torch.load(path, weights_only=True)`` fail
+    with ``error``, or [] when it failed for another reason (a damaged file)."""
+    if not isinstance(error, pickle.UnpicklingError):
+        return []
+    try:
+        return list(torch.serialization.get_unsafe_globals_in_checkpoint(path))
+    except AttributeError:  # torch < 2.5: only the message says it
+        return re.findall(r"Unsupported global: GLOBAL (\S+)", str(error))
+    except Exception:  # noqa: BLE001 - not a zip checkpoint at all: damaged
+        return []
+
+
+CHECKPOINT_NAME = re.compile(r"checkpoint_(\d+)\.pt")
+
+
+def checkpoint_files(directory: Path) -> list[Path]:
+    """The checkpoints ganbench wrote in ``directory`` (``checkpoint_<iteration>.pt``), oldest
+    first; any other file there is not one and is left alone."""
+    if not directory.is_dir():
+        return []
+    found = [(int(match.group(1)), path) for path in directory.iterdir()
+             if (match := CHECKPOINT_NAME.fullmatch(path.name)) and path.is_file()]
+    return [path for _, path in sorted(found)]
+
+
+class CheckpointSaver(BaseSaveHandler):
+    """Writes a checkpoint atomically (serialised in memory, then a temporary file and a rename)
+    and then deletes every older ``checkpoint_<k>.pt`` of the folder, also those left by an
+    earlier process of the run. A full disk is a :class:`UserError` naming the file (see
+    :func:`~ganbench.results.atomic_write_bytes`)."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+
+    def __call__(self, checkpoint: Mapping, filename: str, metadata: Mapping | None = None) -> None:
+        buffer = io.BytesIO()
+        torch.save(checkpoint, buffer)
+        path = self.directory / filename
+        atomic_write_bytes(path, buffer.getvalue())
+        for older in checkpoint_files(self.directory):
+            if older != path:
+                older.unlink(missing_ok=True)
+
+    def remove(self, filename: str) -> None:
+        (self.directory / filename).unlink(missing_ok=True)
+
+
 def checkpointer(to_save: Mapping[str, Any], directory: Path) -> Checkpoint:
-    """ignite's ``Checkpoint`` of ``to_save`` into ``directory`` (atomic files, the newest kept),
-    named by the iteration; attach it to ``ITERATION_COMPLETED(every=K)``."""
+    """ignite's ``Checkpoint`` of ``to_save`` into ``directory`` through :class:`CheckpointSaver`
+    (atomic files, the newest kept), named ``checkpoint_<iteration>.pt``; attach it to
+    ``ITERATION_COMPLETED(every=K)``. Every object's ``state_dict`` must hold only tensors and
+    plain data (numbers, strings, lists, dicts), which :func:`resume_from_checkpoint` loads with
+    ``weights_only=True``."""
     return Checkpoint(
         to_save,
-        DiskSaver(str(directory), require_empty=False, atomic=True),
+        CheckpointSaver(directory),
         filename_prefix="",
         n_saved=1,
         global_step_transform=lambda engine, _: engine.state.iteration,
@@ -273,18 +362,33 @@ def checkpointer(to_save: Mapping[str, Any], directory: Path) -> Checkpoint:
 
 def resume_from_checkpoint(to_load: Mapping[str, Any], directory: Path) -> int:
     """Load the newest checkpoint in ``directory`` into ``to_load`` (whose ``trainer`` is the
-    engine); the iteration it holds, or 0. An unreadable checkpoint raises :class:`UserError`
-    naming the file and the fix."""
-    files = sorted(directory.glob("checkpoint_*.pt"), key=lambda p: int(p.stem.rsplit("_", 1)[1]))
+    engine); the iteration it holds, or 0. The file is read with ``torch.load(weights_only=True)``:
+    tensors and plain data only, never other pickled objects (whose unpickling could run code). An
+    unreadable or refused checkpoint raises :class:`UserError` naming the file and the fix."""
+    files = checkpoint_files(directory)
     if not files:
         return 0
     newest = files[-1]
+    fix = f"delete {newest} to restart this run (or run with --restart)"
     try:
-        state = torch.load(newest, map_location="cpu", weights_only=False)
-        Checkpoint.load_objects(to_load, state)
+        state = torch.load(newest, map_location="cpu", weights_only=True)
     except Exception as error:  # noqa: BLE001 - any failure means the file is unusable
+        refused = unsafe_globals(newest, error)
+        if refused:
+            raise UserError(
+                f"refused to load checkpoint {newest}: it holds pickled Python objects, not only tensors and plain "
+                f"data, and loading them could run code ({', '.join(refused[:3])}); ganbench never wrote it: do not "
+                f"trust this folder, or {fix}"
+            ) from None
         raise UserError(
             f"cannot resume from checkpoint {newest} ({type(error).__name__}: {str(error).splitlines()[0][:120]}); "
-            f"delete {directory} to restart this run, or run with --restart"
+            f"{fix}"
+        ) from None
+    try:
+        Checkpoint.load_objects(to_load, state)
+    except Exception as error:  # noqa: BLE001 - a checkpoint of another shape
+        raise UserError(
+            f"cannot resume from checkpoint {newest} ({type(error).__name__}: {str(error).splitlines()[0][:120]}); "
+            f"{fix}"
         ) from None
     return int(to_load["trainer"].state.iteration)

@@ -19,10 +19,12 @@ over the same stale claim and the export never misses a record written before it
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import json
 import math
 import os
+import re
 import shutil
 import socket
 import tempfile
@@ -51,19 +53,33 @@ HEARTBEAT_SECONDS = 30.0
 STALE_SECONDS = 600.0  # a claim not touched for this long is a dead holder's, on any host
 
 
+# ``.<name>.<host>-<pid>.<12 hex digits>.tmp``: who wrote a temporary file, so that one left by a
+# killed process can be told from one another process (perhaps on another machine) is writing.
+TEMPORARY_NAME = re.compile(r"\.(?P<name>.+)\.(?P<host>[A-Za-z0-9_-]*)-(?P<pid>\d+)\.[0-9a-f]{12}\.tmp")
+
+
+def _host() -> str:
+    """This machine's name as it appears in temporary file names (letters, digits, ``_``, ``-``)."""
+    return re.sub(r"[^A-Za-z0-9_-]", "_", socket.gethostname())
+
+
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` through a temporary file in the same folder and a rename. The file
-    gets the permissions of any new file (0666 less the umask), not ``mkstemp``'s owner-only 0600."""
+    gets the permissions of any new file (0666 less the umask), not ``mkstemp``'s owner-only 0600.
+    A full disk is a :class:`UserError` naming ``path`` (the old file, if any, is kept whole)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:12]}.tmp")
+    temporary = path.with_name(f".{path.name}.{_host()}-{os.getpid()}.{uuid.uuid4().hex[:12]}.tmp")
     try:
         with os.fdopen(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666), "wb") as stream:
             stream.write(data)
             stream.flush()
             os.fsync(stream.fileno())
         os.replace(temporary, path)
-    except BaseException:
+    except BaseException as error:
         temporary.unlink(missing_ok=True)
+        if isinstance(error, OSError) and error.errno == errno.ENOSPC:
+            raise UserError(f"the disk is full: no space left to write {path}; free space on that disk and run "
+                            f"the same command again (it resumes), or choose another output folder") from None
         raise
 
 
@@ -203,6 +219,34 @@ class ResultsStore:
         with self._locked():
             records = self.records()
             atomic_write_text(self.records_path, "".join(json.dumps(r, sort_keys=True) + "\n" for r in records))
+
+    def check_run_folder(self, run_id: str) -> None:
+        """A run's folder and its ``checkpoints`` folder, where they exist, must be folders this
+        process can write in; else :class:`UserError` naming the folder and the fix."""
+        for folder in (self.root / "runs" / run_id, self.root / "runs" / run_id / "checkpoints"):
+            if not folder.exists():
+                continue
+            try:
+                if not folder.is_dir():
+                    raise NotADirectoryError(errno.ENOTDIR, "not a folder")
+                with tempfile.NamedTemporaryFile(dir=folder, prefix=".write-test-"):
+                    pass
+            except OSError as error:
+                raise UserError(f"cannot write to run folder {folder} ({error.strerror or error}); make it a "
+                                f"writable folder (chmod -R u+w), or move it away to start that run afresh") from None
+
+    def remove_stale_temporaries(self) -> int:
+        """Delete the temporary files (see :func:`atomic_write_bytes`) that ganbench processes of
+        this machine left when they were killed mid-write: those whose process is gone. Returns
+        how many were deleted."""
+        removed = 0
+        host = _host()
+        for path in self.root.rglob(".*.tmp"):
+            match = TEMPORARY_NAME.fullmatch(path.name)
+            if match and match.group("host") == host and not process_alive(int(match.group("pid"))) and path.is_file():
+                path.unlink(missing_ok=True)
+                removed += 1
+        return removed
 
     def run_dir(self, run_id: str) -> Path:
         path = self.root / "runs" / run_id

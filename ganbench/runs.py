@@ -25,9 +25,9 @@ import contextlib
 import gc
 import hashlib
 import json
+import logging
 import multiprocessing
 import os
-import shutil
 import signal
 import time
 import traceback
@@ -42,7 +42,7 @@ from torch import nn
 
 from ganbench.budgets import Budget
 from ganbench.errors import UserError
-from ganbench.handlers import Divergence, TimeLimit, checkpointer, resume_from_checkpoint
+from ganbench.handlers import Divergence, TimeLimit, checkpoint_files, checkpointer, resume_from_checkpoint
 from ganbench.provenance import device_description, software, utc_now
 from ganbench.registry import Registry
 from ganbench.results import FINAL_STATUSES, Claim, ResultsStore, atomic_write_text
@@ -182,12 +182,26 @@ def check_request(suite: Suite, request: RunRequest) -> None:
         raise UserError(f"--iterations must be a positive number of iterations, got {request.iterations}")
     if request.time_limit is not None and request.time_limit <= 0:
         raise UserError(f"--time-limit must be a positive number of seconds, got {request.time_limit:g}")
+    lists = {"--variants": request.variants, **request.options}
+    for flag, values in lists.items():
+        if isinstance(values, (list, tuple)):
+            check_names(flag, [str(value) for value in values])
     foreign = [flag for flag in request.options if flag not in suite.options]
     if foreign:
         owners = sorted({s.name for _, s in SUITES.items() if set(foreign) & set(s.options)})
         raise UserError(f"{', '.join(foreign)} {'is' if len(foreign) == 1 else 'are'} not an option of suite "
                         f"{suite.name} ({suite.kind} runs) but of suites {', '.join(owners)}; suite {suite.name} "
                         f"takes: {', '.join(suite.options) or 'no such options'}")
+
+
+def check_names(flag: str, names: Sequence[str]) -> None:
+    """A list option (``--variants a,b``) must name something, with no empty name and none twice."""
+    if not names or not all(names):
+        raise UserError(f"{flag} has an empty name ({','.join(names) or 'nothing'}); give comma-separated names, "
+                        f"e.g. {flag} a,b, or leave {flag} out for the suite's")
+    twice = [name for index, name in enumerate(names) if name in names[:index]]
+    if twice:
+        raise UserError(f"{flag} names {twice[0]} twice; give each name once")
 
 
 def run_id_for(variant: str, dataset: str, seed: int, budget: str, config: Mapping[str, Any]) -> str:
@@ -197,16 +211,28 @@ def run_id_for(variant: str, dataset: str, seed: int, budget: str, config: Mappi
     return f"{variant}_{dataset}_seed{seed}_{budget}_{digest}"
 
 
+def available_devices() -> list[str]:
+    """The devices this machine can run on: ``cpu``, then ``cuda:0`` ... ``cuda:N-1``, then ``mps``."""
+    devices = ["cpu"]
+    if torch.cuda.is_available():
+        devices += [f"cuda:{index}" for index in range(torch.cuda.device_count())]
+    if torch.backends.mps.is_available():
+        devices.append("mps")
+    return devices
+
+
 def resolve_device(name: str) -> torch.device:
-    """``auto`` (CUDA when available, else CPU), ``cpu`` or ``cuda``; CUDA without a GPU is a UserError."""
+    """``auto`` (the first CUDA device when there is one, else CPU), or one of
+    :func:`available_devices` (``cuda`` meaning ``cuda:0``); anything else, including a device
+    this machine lacks, is a :class:`UserError` naming those it has."""
+    available = available_devices()
     if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise UserError("--device cuda was asked for but torch.cuda.is_available() is False; use --device cpu")
-    try:
-        return torch.device(name)
-    except RuntimeError:
-        raise UserError(f"unknown device {name!r}; use auto, cpu or cuda") from None
+        return torch.device(available[1] if len(available) > 1 and available[1].startswith("cuda") else "cpu")
+    wanted = "cuda:0" if name == "cuda" else name
+    if wanted not in available:
+        raise UserError(f"--device {name} is not a device of this machine; it has: {', '.join(available)} "
+                        "(or use --device auto)")
+    return torch.device(wanted)
 
 
 @dataclass
@@ -221,19 +247,20 @@ class RunContext:
 
 
 def execute(run: PlannedRun, store: ResultsStore, device: torch.device, progress: bool = False,
-            restart: bool = False, keep_checkpoints: bool = False) -> dict[str, Any]:
+            restart: bool = False) -> dict[str, Any]:
     """Do one run and return its record (not yet stored): ``run.work`` wrapped with identity,
     configuration, provenance and timings.
 
-    ``restart`` deletes the run's checkpoints first; a run that ended (finished or diverged)
-    deletes them afterwards unless ``keep_checkpoints``. An exception other than ``UserError`` or
-    an interrupt ends the run ``failed``, with the traceback in ``runs/<id>/error.txt``.
+    ``restart`` deletes the run's checkpoints first (the caller deletes those of a run that ended
+    once its record is stored). An exception other than ``UserError`` or an interrupt ends the run
+    ``failed``, with the traceback in ``runs/<id>/error.txt`` (noted in the record's ``error`` when
+    that file cannot be written).
     """
     run_dir = store.run_dir(run.run_id)
     checkpoint_dir = run_dir / "checkpoints"
     torch.set_num_threads(run.execution.threads)
-    if restart and checkpoint_dir.exists():
-        for stale in checkpoint_dir.glob("checkpoint_*.pt"):
+    if restart:
+        for stale in checkpoint_files(checkpoint_dir):
             stale.unlink()
     # Engines, networks and their handlers form reference cycles; free the last run's now, so that
     # this run's peak memory (process RSS on a CPU) does not count them.
@@ -253,24 +280,46 @@ def execute(run: PlannedRun, store: ResultsStore, device: torch.device, progress
     except (KeyboardInterrupt, UserError):
         raise
     except Exception as error:  # noqa: BLE001 - one broken run must not stop the suite
-        atomic_write_text(run_dir / "error.txt", traceback.format_exc())
         record.update(status="failed", error=f"{type(error).__name__}: {error}")
-        record["artifacts"]["error"] = str((run_dir / "error.txt").relative_to(store.root))
+        try:
+            atomic_write_text(run_dir / "error.txt", traceback.format_exc())
+            record["artifacts"]["error"] = str((run_dir / "error.txt").relative_to(store.root))
+        except OSError as unwritable:
+            record["error"] += f" (and {run_dir / 'error.txt'} could not be written: {unwritable.strerror or unwritable})"
     record["provenance"]["finished_utc"] = utc_now()
     record["elapsed_seconds"] = time.perf_counter() - clock
-    if record["status"] != "failed" and not keep_checkpoints:
-        shutil.rmtree(checkpoint_dir, ignore_errors=True)
     for name, path in list(record["artifacts"].items()):
         if isinstance(path, Path):
             record["artifacts"][name] = str(path.relative_to(store.root))
     return record
 
 
+def remove_checkpoints(directory: Path) -> None:
+    """Delete the checkpoints ganbench wrote in ``directory``, and the folder when nothing else is
+    left in it (a file ganbench did not write is kept)."""
+    for path in checkpoint_files(directory):
+        path.unlink(missing_ok=True)
+    if directory.is_dir() and not any(directory.iterdir()):
+        directory.rmdir()
+
+
+class _QuietEngineErrors(logging.Filter):
+    """Drops ignite's ``Engine run is terminating due to exception: ...`` log line: an interrupt
+    ends in the command's own message, a failure in the run's record and ``error.txt``."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "run is terminating due to exception" not in record.getMessage()
+
+
+_QUIET_ENGINE_ERRORS = _QuietEngineErrors()
+
+
 @dataclass
 class EngineRun:
-    """An engine with the handlers every kind attaches: divergence check, optional time limit,
-    checkpoints of ``to_save`` every ``checkpoint_every`` iterations (0: every tenth of the run)
-    with resume from the newest. :meth:`run` runs it to ``iterations``."""
+    """An engine with the handlers every kind attaches: divergence check (``divergence``, e.g.
+    ``Divergence(settings["diverge_above"])``), optional time limit, checkpoints of ``to_save``
+    every ``checkpoint_every`` iterations (0: every tenth of the run) with resume from the newest.
+    :meth:`run` runs it to ``iterations``."""
 
     engine: Engine
     to_save: dict[str, Any]
@@ -283,6 +332,8 @@ class EngineRun:
     resumed_from: int = 0
 
     def __post_init__(self) -> None:
+        if _QUIET_ENGINE_ERRORS not in self.engine.logger.filters:
+            self.engine.logger.addFilter(_QUIET_ENGINE_ERRORS)
         self.engine.add_event_handler(Events.ITERATION_COMPLETED, self.divergence)
         if self.max_seconds is not None:
             self.time_limit = TimeLimit(self.max_seconds).attach(self.engine)
@@ -307,8 +358,7 @@ class EngineRun:
             "artifacts": artifacts,
         }
         if self.divergence.diverged_at is not None:
-            outcome.update(status="diverged", diverged_at=self.divergence.diverged_at,
-                           error=f"non-finite loss at iteration {self.divergence.diverged_at}")
+            outcome.update(status="diverged", diverged_at=self.divergence.diverged_at, error=self.divergence.reason)
         elif self.time_limit is not None and self.time_limit.reached:
             outcome["stopped_by"] = "time_limit"
         return outcome
@@ -410,6 +460,7 @@ def run_cell(cell: Cell, store: ResultsStore, device: torch.device, progress: bo
     with ``restart``), or one written since ``since`` (UTC, when this command started) by another
     process. Returns without running when another live process holds the claim."""
     claim = store.claim(cell.run.run_id)
+    checkpoints = store.root / "runs" / cell.run.run_id / "checkpoints"
     if not isinstance(claim, Claim):
         return CellOutcome(holder=claim)
     with claim:
@@ -419,10 +470,14 @@ def run_cell(cell: Cell, store: ResultsStore, device: torch.device, progress: bo
             if finished >= since:
                 return CellOutcome(record=existing)
             if existing.get("status") in FINAL_STATUSES and not restart:
+                if not keep_checkpoints:  # left by a process killed between storing the record and this
+                    remove_checkpoints(checkpoints)
                 return CellOutcome(record=existing, skipped=True)
-        record = execute(cell.run, store, device, progress, restart, keep_checkpoints)
+        record = execute(cell.run, store, device, progress, restart)
         record["cell"] = {"index": cell.index, "of": cell.size}
         store.add(record)
+        if record["status"] in FINAL_STATUSES and not keep_checkpoints:
+            remove_checkpoints(checkpoints)
     return CellOutcome(record=record, ran_here=True)
 
 
@@ -442,12 +497,21 @@ def run_suite(suite: Suite, runs: Sequence[PlannedRun] | Sequence[Cell], store: 
     its tasks resolve ``device_name`` (default: ``device``) where they run. Cells another
     process holds are waited for (polling every ``poll_seconds``) and reported when recorded; a
     claim whose holder died is taken over.
+
+    Before any cell starts, the records are read and checked, the folders of the cells to do must
+    be writable (else :class:`UserError`), and temporary files of killed ganbench processes of this
+    machine are removed. A run that ended loses its checkpoints once its record is stored (unless
+    ``keep_checkpoints``), so a kill at any moment leaves its checkpoints or its record.
     """
     from ganbench.provenance import utc_now
 
     cells = [item if isinstance(item, Cell) else Cell(item, index, len(runs)) for index, item in enumerate(runs)]
     since = utc_now()
     ended = store.ended_ids()
+    for cell in cells:
+        if cell.run.run_id not in ended or restart:
+            store.check_run_folder(cell.run.run_id)
+    store.remove_stale_temporaries()
     done: list[dict[str, Any]] = []
     describe = summary_line or (lambda label, record: f"{label}: {record['status']}")
     prefixes = {cell.run.run_id: f"[{number}/{len(cells)}]" for number, cell in enumerate(cells, start=1)}

@@ -101,6 +101,14 @@ class Setting:
         return value
 
 
+# The divergence bound every kind of run takes (see :class:`ganbench.handlers.Divergence`): the
+# largest loss in any published run (results/, GAN and style) is about 150.
+DIVERGE_ABOVE = Setting(
+    1e6, "a loss whose magnitude exceeds this ends the run as diverged (none: only NaN/inf do)",
+    minimum=0, exclusive_minimum=True, optional=True,
+)
+
+
 def _describe_kind(kind: str) -> str:
     return {
         "bool": "true or false",

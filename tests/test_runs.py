@@ -2,6 +2,7 @@
 recorded, skipped when recorded, resumed from its checkpoint after an interrupt, and failures and
 divergence end in the statuses the records promise."""
 
+import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -152,3 +153,68 @@ def test_a_non_finite_output_ends_the_run_diverged(tmp_path):
 def test_requests_are_checked_before_anything_runs(request_, message):
     with pytest.raises(UserError, match=message):
         SUITE.plan(request_)
+
+
+def test_a_failure_whose_error_txt_cannot_be_written_is_still_recorded(tmp_path):
+    """Row 11 of issue 16: writing error.txt used to raise a second traceback."""
+    store = ResultsStore(tmp_path)
+    broken = CountRun("count", 1.0, 0, 6, fail_at=3)
+    (tmp_path / "runs" / broken.run_id / "error.txt").mkdir(parents=True)  # error.txt cannot be a file
+    (record,) = run_suite(SUITE, [broken], store, CPU, progress=False)
+    assert record["status"] == "failed"
+    assert record["error"].startswith("RuntimeError: the fake step broke (and ")
+    assert "error.txt could not be written: Is a directory)" in record["error"]
+    assert "error" not in record["artifacts"]
+    assert store.records() == [record]
+
+
+def test_a_resumed_run_leaves_one_checkpoint_and_no_temporary_file(tmp_path):
+    """A checkpoint replaces every older one, also those of an earlier process (which ignite's
+    Checkpoint does not know of)."""
+    store = ResultsStore(tmp_path)
+    (run,) = SUITE.plan(RunRequest(budget="smoke", seeds=1, iterations=10))
+    cut = CountRun(run.suite, run.step, run.seed, run.iterations, interrupt_at=5)
+    with pytest.raises(KeyboardInterrupt):
+        run_suite(SUITE, [cut], store, CPU, progress=False)
+    folder = tmp_path / "runs" / run.run_id / "checkpoints"
+    assert sorted(p.name for p in folder.iterdir()) == ["checkpoint_4.pt"]
+    (folder / "checkpoint_2.pt").write_bytes((folder / "checkpoint_4.pt").read_bytes())  # a stale older one
+    seen = []
+    cut = CountRun(run.suite, run.step, run.seed, run.iterations, interrupt_at=7)
+    original = CountRun.interrupt
+
+    def look_then_interrupt(engine):
+        seen.append(sorted(p.name for p in folder.iterdir()))
+        original(engine)
+
+    try:
+        CountRun.interrupt = staticmethod(look_then_interrupt)
+        with pytest.raises(KeyboardInterrupt):
+            run_suite(SUITE, [cut], store, CPU, progress=False)
+    finally:
+        CountRun.interrupt = staticmethod(original)
+    assert seen == [["checkpoint_6.pt"]]
+    (record,) = run_suite(SUITE, [run], store, CPU, progress=False)
+    assert record["resumed_from_iteration"] == 6 and record["metrics"]["total"] == 10.0
+    assert not folder.exists() and not list(tmp_path.rglob("*.tmp"))
+
+
+def test_temporary_files_of_killed_processes_are_removed(tmp_path):
+    """A temporary file is named by machine and process; one whose process is gone is stale."""
+    import subprocess
+    import sys
+
+    from ganbench.results import _host
+
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead = int(gone.stdout)
+    store = ResultsStore(tmp_path)
+    stale = tmp_path / "runs" / "x" / "checkpoints" / f".checkpoint_6.pt.{_host()}-{dead}.0123456789ab.tmp"
+    live = tmp_path / f".records.jsonl.{_host()}-{os.getpid()}.0123456789ab.tmp"
+    elsewhere = tmp_path / f".records.jsonl.another-machine-{dead}.0123456789ab.tmp"
+    foreign = tmp_path / ".notes.tmp"
+    for path in (stale, live, elsewhere, foreign):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("partial")
+    assert store.remove_stale_temporaries() == 1
+    assert not stale.exists() and live.exists() and elsewhere.exists() and foreign.exists()

@@ -107,7 +107,7 @@ def plot_points(records: Sequence[dict[str, Any]], root: Path, title: str) -> pl
                                 layout="constrained")
     span = np.abs(means).max() * 1.5 + 0.5
     for axis, record in zip(axes[0], sorted(finished, key=lambda r: r["seed"])):
-        points = np.load(root / record["artifacts"]["samples"])
+        points = np.load(root / record["artifacts"]["samples"], allow_pickle=False)
         sns.scatterplot(x=points[:, 0], y=points[:, 1], s=4, alpha=0.4, linewidth=0, ax=axis, color="tab:blue",
                         label=f"generated ({len(points):,})")
         axis.scatter(means[:, 0], means[:, 1], marker="x", color="tab:red", s=30, label="mode centre")

@@ -18,7 +18,7 @@ from ganbench.data import BenchDataset, DataOptions, load_dataset
 from ganbench.gan.model import GAN, VARIANTS
 from ganbench.gan.sampling import GENERATION_BATCH, POINTS_BATCH, SampleSet
 from ganbench.gan.trainer import create_gan_trainer
-from ganbench.handlers import History, IterationTimer, LossHistory, TrainingClock, progress_bar
+from ganbench.handlers import Divergence, History, IterationTimer, LossHistory, TrainingClock, progress_bar
 from ganbench.metrics import EVALUATORS, EvaluationContext
 from ganbench.results import atomic_write_text
 from ganbench.runs import EngineRun, Execution, RunContext, run_id_for
@@ -100,12 +100,15 @@ def train_and_evaluate(run: GanRun, dataset: BenchDataset, device: torch.device,
     engine.add_event_handler(Events.ITERATION_COMPLETED, losses)
     metric_history = History()
     clock = TrainingClock(device)
+    timer = IterationTimer(device, warmup=min(5, run.iterations // 4))
     to_save = {"trainer": engine, "gan": gan, "losses": losses, "metric_history": metric_history,
-               "training_clock": clock, **{f"optimizer_{k}": v for k, v in training.optimizers.items()}}
+               "training_clock": clock, "timer": timer,
+               **{f"optimizer_{k}": v for k, v in training.optimizers.items()}}
     if training.scaler is not None:
         to_save["grad_scaler"] = training.scaler
-    lifecycle = EngineRun(engine, to_save, run_dir, run.iterations, run.checkpoint_every, run.max_seconds)
-    timer = IterationTimer(device, warmup=min(5, run.iterations // 4)).attach(engine)
+    lifecycle = EngineRun(engine, to_save, run_dir, run.iterations, run.checkpoint_every, run.max_seconds,
+                          Divergence(run.settings["diverge_above"]))
+    timer.attach(engine)
     gan.attach(engine, run.iterations, training.optimizers)
     clock.attach(engine)  # after the variant's handlers (EMA), before evaluations and checkpoints
     per_iteration = training.images_per_iteration

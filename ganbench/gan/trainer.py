@@ -24,7 +24,7 @@ from ignite.engine import Engine
 from ganbench import seeding
 from ganbench.gan.losses import LOSSES, gradient_penalty, make_loss
 from ganbench.runs import Execution
-from ganbench.settings import Setting
+from ganbench.settings import DIVERGE_ABOVE, Setting
 
 if TYPE_CHECKING:
     from ganbench.data import BenchDataset
@@ -46,6 +46,7 @@ TRAINER_SETTINGS: dict[str, Setting] = {
     "loss": Setting("ns", "adversarial loss", choices=tuple(LOSSES.names())),
     "gp_weight": Setting(10.0, "gradient-penalty weight (loss wgan-gp only)", minimum=0),
     "drift": Setting(0.0, "drift penalty weight on E[D(x)^2] (loss wgan-gp only)", minimum=0),
+    "diverge_above": DIVERGE_ABOVE,
 }
 
 

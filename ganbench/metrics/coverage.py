@@ -21,6 +21,7 @@ PacGAN evaluates 2,500 generated samples; so does the ``toy`` suite.
 
 from __future__ import annotations
 
+import io
 from collections.abc import Mapping
 from typing import Any
 
@@ -32,6 +33,7 @@ from ganbench.columns import Column
 from ganbench.data import BenchDataset, DataOptions
 from ganbench.data.toy import GaussianMixture2D
 from ganbench.metrics import EvaluationContext
+from ganbench.results import atomic_write_bytes
 
 HIGH_QUALITY_SIGMAS = 3.0
 BATCH = 500  # points assigned per update
@@ -112,6 +114,8 @@ class MixtureCoverage:
         metric = ModeCoverage(mixture.means, mixture.sigma)
         for batch in points.split(BATCH):
             metric.update(batch)
-        np.save(context.run_dir / "samples.npy", points.numpy())
+        buffer = io.BytesIO()
+        np.save(buffer, points.numpy(), allow_pickle=False)
+        atomic_write_bytes(context.run_dir / "samples.npy", buffer.getvalue())
         context.artifacts["samples"] = context.run_dir / "samples.npy"
         return metric.compute()

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-import os
+import io
 import re
-import uuid
 from pathlib import Path
 
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+
+from ganbench.results import atomic_write_bytes  # noqa: E402
 
 __all__ = ["file_stem", "plt", "save_figure"]
 
@@ -23,11 +24,9 @@ def file_stem(*parts: object) -> str:
 
 
 def save_figure(figure: plt.Figure, path: Path) -> Path:
-    """Write ``figure`` as PNG to ``path`` through a temporary file and a rename; close it."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # Unique per process and call: two commands sharing a folder may write the same plot at once.
-    temporary = path.with_name(f".{path.stem}.{os.getpid()}.{uuid.uuid4().hex[:12]}.tmp.png")
-    figure.savefig(temporary, dpi=110, bbox_inches="tight")
+    """Write ``figure`` as PNG to ``path`` (atomically, see :func:`~ganbench.results.atomic_write_bytes`); close it."""
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
     plt.close(figure)
-    temporary.replace(path)
+    atomic_write_bytes(path, buffer.getvalue())
     return path

@@ -14,7 +14,7 @@ for every preset, ``--set adam.adam_lr=0.05`` for one); ``ganbench list --settin
 
 from __future__ import annotations
 
-from ganbench.settings import Setting
+from ganbench.settings import DIVERGE_ABOVE, Setting
 
 STYLE_SCOPE = "style"
 # The suite's default images (see :mod:`ganbench.style.images`): scikit-image photos, and the
@@ -44,4 +44,5 @@ STYLE_SETTINGS: dict[str, Setting] = {
                       choices=("sigmoid", "clamp")),
     "init": Setting("noise", "start image: noise (uniform in [0, 1], seeded) or content", choices=("noise", "content")),
     "image_size": Setting(512, "side of the square content, style and result images (pixels)", minimum=32),
+    "diverge_above": DIVERGE_ABOVE,
 }

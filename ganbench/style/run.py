@@ -23,7 +23,7 @@ from ignite.engine import Events
 
 import ganbench
 from ganbench import seeding
-from ganbench.handlers import IterationTimer, progress_bar
+from ganbench.handlers import Divergence, IterationTimer, progress_bar
 from ganbench.results import atomic_write_text
 from ganbench.runs import EngineRun, Execution, RunContext, run_id_for
 from ganbench.style.engine import (
@@ -127,9 +127,12 @@ def transfer_style(run: StyleRun, device: torch.device, run_dir: Path, provenanc
     engine = transfer.engine
     history = loss_history()
     engine.add_event_handler(Events.ITERATION_COMPLETED, history)
-    to_save = {"trainer": engine, "image": transfer.image, "optimizer": transfer.optimizer, "losses": history}
-    lifecycle = EngineRun(engine, to_save, run_dir, run.iterations, run.checkpoint_every, run.max_seconds)
-    timer = IterationTimer(device, warmup=min(5, run.iterations // 4)).attach(engine)
+    timer = IterationTimer(device, warmup=min(5, run.iterations // 4))
+    to_save = {"trainer": engine, "image": transfer.image, "optimizer": transfer.optimizer, "losses": history,
+               "timer": timer}
+    lifecycle = EngineRun(engine, to_save, run_dir, run.iterations, run.checkpoint_every, run.max_seconds,
+                          Divergence(settings["diverge_above"]))
+    timer.attach(engine)
     if progress:
         bar, transform = progress_bar(run.label, ("total_loss",))
         bar.attach(engine, output_transform=transform)
