@@ -30,8 +30,8 @@ import torch
 from ganbench.calibration import CALIBRATION_FLOP, calibration_kernel
 
 THREADS = 1
-ROUND_SECONDS = 2.0
-MIN_ROUNDS, MAX_ROUNDS = 5, 100
+ROUND_SECONDS = 1.5
+MIN_ROUNDS, MAX_ROUNDS = 3, 60
 
 
 def _twice(forward):

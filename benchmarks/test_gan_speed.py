@@ -40,7 +40,7 @@ def fc_on(dataset_name: str):
     settings = resolve(variant.settings, "fc")
     dataset = load_dataset(dataset_name, DataOptions())
     torch.manual_seed(0)
-    return variant.build(settings, dataset), dataset, settings
+    return variant.create(settings, dataset), dataset, settings
 
 
 def image_variant(variant_name: str, data_root, **overrides):
@@ -52,7 +52,7 @@ def image_variant(variant_name: str, data_root, **overrides):
     dataset = load_dataset("mnist", DataOptions(data_root=str(data_root), split="test",
                                                 image_size=variant.image_size(settings)))
     torch.manual_seed(0)
-    return variant.build(settings, dataset), dataset, settings
+    return variant.create(settings, dataset), dataset, settings
 
 
 def time_iterations(benchmark, measure, gan, dataset, settings, fade_in: bool = False) -> dict:
@@ -180,13 +180,14 @@ def test_trainer_overhead_against_a_plain_loop(benchmark, measure, shared_data):
     done = {"plain": 0}
 
     plain = plain_loop(plain_gan, dataset, settings, 0)
+    rounds, iterations = (OVERHEAD_ROUNDS, OVERHEAD_ITERATIONS) if benchmark.enabled else (1, 1)  # untimed: a check
 
     def run_trainer():
-        engine.run(None, max_epochs=engine.state.epoch + 1, epoch_length=OVERHEAD_ITERATIONS)
+        engine.run(None, max_epochs=engine.state.epoch + 1, epoch_length=iterations)
 
     def run_plain():
-        plain(done["plain"] + 1, OVERHEAD_ITERATIONS)
-        done["plain"] += OVERHEAD_ITERATIONS
+        plain(done["plain"] + 1, iterations)
+        done["plain"] += iterations
 
     def timed(function) -> float:
         start = time.perf_counter()
@@ -195,10 +196,10 @@ def test_trainer_overhead_against_a_plain_loop(benchmark, measure, shared_data):
 
     run_trainer(), run_plain()  # warm-up
     ratios = []
-    for round_ in range(OVERHEAD_ROUNDS):
+    for round_ in range(rounds):
         order = (run_trainer, run_plain) if round_ % 2 == 0 else (run_plain, run_trainer)
         seconds = {function.__name__: timed(function) for function in order}
         ratios.append(seconds["run_plain"] / seconds["run_trainer"])  # = trainer img/s / plain img/s
     benchmark.extra_info.update(trainer_over_plain=statistics.median(ratios), round_ratios=ratios,
-                                items_per_round=OVERHEAD_ITERATIONS * settings["batch_size"], unit="img")
+                                items_per_round=iterations * settings["batch_size"], unit="img")
     measure(run_trainer, rounds=3)

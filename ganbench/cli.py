@@ -50,7 +50,8 @@ def build_parser() -> Parser:
     )
     run.add_argument("--suite", default=DEFAULT_SUITE, help=f"suite name (default: {DEFAULT_SUITE}; see `ganbench list suites`)")
     run.add_argument("--budget", choices=BUDGETS, help="training length: smoke (seconds), quick (minutes on a CPU), "
-                     "standard (about an hour on a GPU), paper (published schedules); default: the suite's")
+                     "equal (the CPU comparison: the same training images for every variant, 3 seeds), standard "
+                     "(about an hour on a GPU), paper (published schedules); default: the suite's")
     run.add_argument("--iterations", type=int, help="generator iterations per run, replacing the budget's")
     run.add_argument("--time-limit", type=float, metavar="SECONDS",
                      help="stop each run's training after this many seconds (recorded as stopped_by: time_limit)")
@@ -228,7 +229,7 @@ def command_list(args: argparse.Namespace) -> int:
     from ganbench.gan.model import VARIANTS
     from ganbench.metrics import EVALUATORS
     from ganbench.metrics.backbones import BACKBONES
-    from ganbench.budgets import BUDGETS
+    from ganbench.budgets import BUDGET_SUMMARIES, BUDGETS
     from ganbench.runs import SUITES
 
     if args.settings:
@@ -237,15 +238,17 @@ def command_list(args: argparse.Namespace) -> int:
         raise UserError("--suite and --budget go with --settings, e.g. "
                         "`ganbench list --settings dcgan --suite mnist --budget quick`")
     sections = {
-        "suites": [(name, f"{s.summary} [{s.matrix()}; default budget {s.default_budget}; seeds "
-                          f"{', '.join(f'{b} {s.budgets[b].seeds_or(s.seeds)}' for b in BUDGETS)}]")
+        "suites": [(name, f"{s.summary} [{s.matrix()}; default budget {s.default_budget}"
+                          + (f"; compare variants at budget {s.comparison_budget}"
+                             if getattr(s, "comparison_budget", None) else "")
+                          + f"; seeds {', '.join(f'{b} {s.budgets[b].seeds_or(s.seeds)}' for b in BUDGETS if b in s.budgets)}]")
                    for name, s in SUITES.items()],
         "variants": [(name, f"{v.summary} ({v.reference})") for name, v in VARIANTS.items()],
         "datasets": list(DATASET_SUMMARIES.items()),
         "evaluators": [(name, e.summary) for name, e in EVALUATORS.items()],
         "backbones": [(name, b.summary) for name, b in BACKBONES.items()],
         "losses": [(name, "") for name in LOSSES.names()],
-        "budgets": [(name, "") for name in BUDGETS],
+        "budgets": [(name, BUDGET_SUMMARIES[name]) for name in BUDGETS],
     }
     chosen = "evaluators" if args.what == "metrics" else args.what
     for section, rows in sections.items():

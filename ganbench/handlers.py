@@ -116,6 +116,37 @@ class TimeLimit:
             engine.terminate()
 
 
+class TrainingClock:
+    """Wall-clock seconds spent inside training iterations (from ``ITERATION_STARTED`` to
+    ``ITERATION_COMPLETED``, so evaluations, checkpoints and other handlers between iterations
+    are not counted), summed over the run and checkpointed so a resumed run keeps counting.
+    ``seconds`` is the total so far; attach with :meth:`attach`."""
+
+    def __init__(self, device: torch.device) -> None:
+        self.device = device
+        self.seconds = 0.0
+        self._started = 0.0
+
+    def attach(self, engine: Engine) -> TrainingClock:
+        engine.add_event_handler(Events.ITERATION_STARTED, self.start)
+        engine.add_event_handler(Events.ITERATION_COMPLETED, self.stop)
+        return self
+
+    def start(self, engine: Engine) -> None:
+        self._started = time.perf_counter()
+
+    def stop(self, engine: Engine) -> None:
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+        self.seconds += time.perf_counter() - self._started
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"seconds": self.seconds}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        self.seconds = float(state["seconds"])
+
+
 class IterationTimer:
     """Wall time of each iteration after ``warmup`` iterations (first-call overheads excluded),
     and the peak memory of the run: process peak RSS on CPU, max allocated on CUDA (bytes)."""
@@ -199,8 +230,10 @@ def peak_memory_bytes(device: torch.device) -> int | None:
 class ModelEMA:
     """Keeps ``average`` an exponential moving average of ``live``'s parameters, with the decay
     ``min(decay, (1 + t) / (10 + t))`` after iteration t, so the average follows the live model
-    closely early on instead of staying near its initial weights on short runs. Attach to
-    ``ITERATION_COMPLETED``; ``average`` is a module of the model, checkpointed with it."""
+    closely early on instead of staying near its initial weights on short runs; buffers (e.g.
+    BatchNorm running statistics) are copied from ``live``. Attach to ``ITERATION_COMPLETED``;
+    ``average`` is a module of the model, checkpointed with it. The one EMA of every GAN variant
+    (the ``ema`` setting)."""
 
     def __init__(self, live: nn.Module, average: nn.Module, decay: float) -> None:
         self.live = live
@@ -215,6 +248,8 @@ class ModelEMA:
         with torch.no_grad():
             for average, live in zip(self.average.parameters(), self.live.parameters()):
                 average.lerp_(live, 1 - decay)
+            for average, live in zip(self.average.buffers(), self.live.buffers()):
+                average.copy_(live)
 
 
 def progress_bar(description: str, keys: tuple[str, ...]) -> tuple[ProgressBar, Callable[[Any], dict[str, Any]]]:

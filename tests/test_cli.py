@@ -49,10 +49,12 @@ def test_smoke_run_writes_records_tables_and_plots(smoke_run):
         assert (smoke_run / record["artifacts"]["losses"]).exists()
         assert (smoke_run / record["artifacts"]["samples"]).exists()
         assert record["config"]["settings"]["batch_size"] == 100
+        assert record["samples_from"] == "live" and record["config"]["settings"]["ema"] is False
     for name in ("summary.csv", "summary.md", "summary.tex", "report.md"):
         assert (smoke_run / name).stat().st_size > 0
     summary = (smoke_run / "summary.md").read_text()
     assert "ring8" in summary and "grid25" in summary and "±" in summary
+    assert "samples from" in summary and "live" in summary
     plots = sorted(p.name for p in (smoke_run / "plots").iterdir())
     assert plots == ["losses_fc_grid25_smoke.png", "losses_fc_ring8_smoke.png",
                      "samples_fc_grid25_smoke.png", "samples_fc_ring8_smoke.png"]
@@ -201,7 +203,8 @@ def test_list_settings_of_a_suite_and_budget_shows_what_its_runs_use(capsys):
 def test_list_suites_shows_the_seeds_of_each_budget(capsys):
     assert main(["list", "suites"]) == 0
     mnist = next(line for line in capsys.readouterr().out.splitlines() if line.split()[0] == "mnist")
-    assert "seeds smoke 1, quick 1, standard 3, paper 3" in mnist
+    assert "seeds smoke 1, quick 1, equal 3, standard 3, paper 3" in mnist
+    assert "compare variants at budget equal" in mnist
 
 
 @pytest.mark.parametrize("arguments, message", [

@@ -41,7 +41,9 @@ def test_hand_computed_histogram():
     assert stats["modes_covered"] == 2
     assert stats["high_quality_fraction"] == pytest.approx(0.75)
     expected = 0.75 * math.log(0.75 * 2) + 0.25 * math.log(0.25 * 2)
-    assert stats["reverse_kl"] == pytest.approx(expected)
+    assert stats["reverse_kl_all"] == pytest.approx(expected)
+    # high-quality points only: modes 0, 0, 1 -> (2/3, 1/3)
+    assert stats["reverse_kl"] == pytest.approx(2 / 3 * math.log(4 / 3) + 1 / 3 * math.log(2 / 3))
 
 
 def test_points_far_from_every_mode_are_not_high_quality():
@@ -58,3 +60,30 @@ def test_mixture_definitions_follow_the_protocol():
     grid = load_dataset("grid25", DataOptions())
     assert sorted({float(v) for v in grid.means.flatten()}) == [-4.0, -2.0, 0.0, 2.0, 4.0]
     assert len(grid.means) == 25 and grid.sigma == 0.05
+
+
+def test_reverse_kl_counts_high_quality_samples_only():
+    """PacGAN's and VEEGAN's reverse KL: the histogram of high-quality points over modes.
+
+    Half the points sit sharply on ring8's mode 0; the other half lie at radius 0.5 (far from
+    every mode: 3 sigma = 0.03), 1/16 of all points in the direction of each of the 8 modes, so
+    each goes to that mode by nearest assignment. High-quality histogram: all on mode 0, KL = log 8.
+    All points: mode 0 has 1/2 + 1/16 = 9/16, the others 1/16 each:
+    KL = 9/16 log(9/16 * 8) + 7 * 1/16 log(1/16 * 8).
+    """
+    ring = load_dataset("ring8", DataOptions())
+    sharp = ring.means[0].repeat(800, 1) + 0.1 * ring.sigma * torch.randn(800, 2, generator=torch.Generator().manual_seed(0))
+    spread = (0.5 * ring.means).repeat(100, 1)
+    stats = mode_statistics(torch.cat([sharp, spread]), ring.means, ring.sigma)
+    assert stats["high_quality_fraction"] == pytest.approx(0.5)
+    assert stats["modes_covered"] == 1
+    assert stats["reverse_kl"] == pytest.approx(math.log(8), rel=1e-9)
+    assert stats["reverse_kl_all"] == pytest.approx(9 / 16 * math.log(9 / 2) + 7 / 16 * math.log(1 / 2), rel=1e-9)
+    assert stats["reverse_kl_all"] == pytest.approx(0.5428, abs=1e-4)
+
+
+def test_reverse_kl_is_undefined_without_high_quality_samples():
+    means = torch.tensor([[0.0, 0.0], [1.0, 0.0]])
+    stats = mode_statistics(torch.full((10, 2), 0.5), means, 0.01)
+    assert stats["reverse_kl"] is None
+    assert stats["reverse_kl_all"] == pytest.approx(math.log(2))  # ties go to the first mode: one bin

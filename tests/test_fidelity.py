@@ -18,9 +18,11 @@ from ganbench.metrics.fidelity import (
     canonical_images,
     density_coverage,
     fidelity_from_features,
+    fid_uncertainty,
     fidelity_of_images,
     torch_fidelity_options,
 )
+from ganbench.report.statistics import fid_from_features
 from ganbench.report.tables import display_table, summarize
 from ganbench.settings import resolve
 
@@ -163,6 +165,8 @@ def test_agrees_with_torch_fidelity_called_directly():
     for ours_key, theirs in pairs.items():
         assert ours[ours_key] == pytest.approx(direct[theirs], rel=1e-5, abs=1e-9), ours_key
     assert ours["fid"] > 1.0  # the two sets differ
+    assert ours["fid_ci_low"] < ours["fid"] < ours["fid_ci_high"]  # the default bootstrap, 200 resamples
+    assert ours["fid_ci_resamples"] == 200
 
 
 def test_second_evaluation_reads_reference_features_from_the_cache(tmp_path, monkeypatch):
@@ -236,4 +240,52 @@ def test_the_fid_column_names_its_sample_count():
     table = display_table(summarize([record("a", "fc", 10_000), record("b", "dcgan", 10_000)]))
     assert "FID (N=10,000) ↓" in table.columns
     table = display_table(summarize([record("a", "fc", 10_000), record("b", "dcgan", 5_000)]))
-    assert list(table["FID ↓"]) == ["12.50 (N=10,000)", "12.50 (N=5,000)"]
+    assert list(table["FID ↓"]) == ["12.5 (N=10,000)", "12.5 (N=5,000)"]
+
+
+def test_nan_features_are_one_clear_error_never_a_silent_number():
+    reference = torch.randn(50, 4, generator=torch.Generator().manual_seed(0))
+    generated = reference.clone()
+    generated[7, 2] = math.nan
+    with pytest.raises(ValueError, match="1 of 50 generated feature rows are NaN or infinite"):
+        density_coverage(generated, reference, 3)
+    broken_reference = reference.clone()
+    broken_reference[0, 0] = math.inf
+    with pytest.raises(ValueError, match="1 of 50 reference feature rows"):
+        density_coverage(reference, broken_reference, 3)
+    with pytest.raises(ValueError, match="generated .* feature rows are NaN"):
+        from_features(generated, reference)
+
+
+def gaussian_features(count, dim, seed, shift=0.0):
+    return torch.randn(count, dim, generator=torch.Generator().manual_seed(seed), dtype=torch.float64) + shift
+
+
+def test_fid_bootstrap_interval_surrounds_the_n_sample_fid_and_is_seeded():
+    generated, reference = gaussian_features(1000, 6, 1, shift=0.3), gaussian_features(4000, 6, 2)
+    values = fid_uncertainty(generated, reference, resamples=100, points=0, seed=0)
+    fid = fid_from_features(generated.numpy(), reference.numpy())
+    assert values["fid_ci_low"] < fid < values["fid_ci_high"]
+    assert values["fid_ci_method"] == "bias-shifted percentile bootstrap" and values["fid_ci_resamples"] == 100
+    assert "fid_infinity" not in values
+    # The spread of a 1,000-sample FID of a mean shift of 0.3 in 6 dimensions (FID ~ 0.54) is ~0.1.
+    assert 0.05 < values["fid_ci_high"] - values["fid_ci_low"] < 0.5
+    assert fid_uncertainty(generated, reference, 100, 0, seed=0) == values
+    assert fid_uncertainty(generated, reference, 100, 0, seed=1) != values
+
+
+def test_fid_infinity_removes_the_bias_of_finite_n():
+    """Generated and reference features from one distribution: the true FID is 0, FID at N is
+    biased upward by about (slope / N); the fit's intercept is near 0, far below FID at N."""
+    dim = 16
+    reference = gaussian_features(200_000, dim, 3)
+    generated = gaussian_features(5000, dim, 4)
+    values = fid_uncertainty(generated, reference, resamples=0, points=10, seed=0)
+    points = values["fid_infinity_points"]
+    assert [n for n, _ in points] == [1000, 1444, 1889, 2333, 2778, 3222, 3667, 4111, 4556, 5000]
+    assert points[-1][1] == pytest.approx(fid_from_features(generated.numpy(), reference.numpy()))
+    # Bias of FID at N for d-dimensional N(0, I): about (d + d (d + 1) / 4) / N = 84 / N, 0.017 at 5,000.
+    assert points[0][1] > points[-1][1] > 0.01
+    assert 50 < values["fid_infinity_slope"] < 120  # about 84
+    assert abs(values["fid_infinity"]) < 0.3 * points[-1][1]
+    assert "fid_ci_low" not in values

@@ -42,7 +42,7 @@ def build(name, shape, **overrides):
     settings = resolve(variant.settings, name, {**SMALL[name], **overrides})
     data = RandomImages(shape)
     torch.manual_seed(0)
-    return variant.build(settings, data), data, settings
+    return variant.create(settings, data), data, settings
 
 
 @pytest.mark.parametrize("shape", [(1, 28, 28), (3, 32, 32)])
@@ -118,7 +118,7 @@ def test_progan_trainer_follows_the_schedule_and_records_it():
     training = create_gan_trainer(gan, data, settings, seed=0)
     history = loss_history(gan)
     training.engine.add_event_handler(Events.ITERATION_COMPLETED, history)
-    gan.attach(training.engine, 14)  # 7 phases of 2 iterations
+    gan.attach(training.engine, 14, training.optimizers)  # 7 phases of 2 iterations
     ema_before = [p.clone() for p in gan.generator_ema.parameters()]
     training.engine.run(None, max_epochs=1, epoch_length=14)
     assert history.columns["resolution"] == [4, 4, 8, 8, 8, 8, 16, 16, 16, 16, 32, 32, 32, 32]
@@ -180,3 +180,62 @@ def test_progan_ema_decay_warms_up():
     assert ema_decay_at(0) == pytest.approx(0.1)
     assert ema_decay_at(90) == pytest.approx(91 / 100)
     assert ema_decay_at(100_000) == 0.999
+
+
+def test_every_variant_has_the_shared_ema_setting_on_where_its_reference_uses_it():
+    defaults = {name: (VARIANTS.get(name).settings["ema"].default, VARIANTS.get(name).settings["ema_decay"].default)
+                for name in ("fc", "dcgan", "progan", "msggan")}
+    assert defaults == {"fc": (False, 0.999), "dcgan": (False, 0.999), "progan": (True, 0.999),
+                        "msggan": (True, 0.999)}
+
+
+@pytest.mark.parametrize("name", ["fc", "dcgan", "progan", "msggan"])
+def test_samples_come_from_the_ema_copy_when_it_is_on(name):
+    shape = (1, 32, 32)
+    for ema in (True, False):
+        gan, data, settings = build(name, shape, ema=ema)
+        training = create_gan_trainer(gan, data, settings, seed=0)
+        gan.attach(training.engine, 6, training.optimizers)
+        training.engine.run(None, max_epochs=1, epoch_length=6)
+        gan.eval()
+        z = torch.randn(3, 8)
+        live = gan.generate(z)
+        live = (live[-1] if isinstance(live, list) else live).clamp(-1, 1).reshape(3, -1)
+        sampled = gan.sample(z).reshape(3, -1)
+        assert gan.samples_from == ("ema 0.999" if ema else "live")
+        if ema:
+            assert gan.generator_ema is not None
+            expected = gan.run_generator(gan.generator_ema, z)
+            expected = (expected[-1] if isinstance(expected, list) else expected).clamp(-1, 1).reshape(3, -1)
+            assert torch.allclose(sampled, expected)
+            assert not torch.allclose(sampled, live)
+        else:
+            assert gan.generator_ema is None
+            assert torch.allclose(sampled, live)
+
+
+def test_ema_follows_the_parameters_and_copies_the_buffers():
+    live, average = torch.nn.BatchNorm1d(3), torch.nn.BatchNorm1d(3)
+    live.weight.data.fill_(2.0)
+    live.running_mean.fill_(5.0)
+    ema = ModelEMA(live, average, 0.5)
+
+    class State:
+        iteration = 1000
+
+    ema(type("E", (), {"state": State})())
+    assert torch.allclose(average.weight, torch.full((3,), 1.5))  # 0.5 * 1 + 0.5 * 2
+    assert torch.equal(average.running_mean, live.running_mean)
+
+
+def test_progan_resets_adam_at_every_new_phase():
+    gan, data, settings = build("progan", (1, 32, 32))
+    training = create_gan_trainer(gan, data, settings, seed=0)
+    gan.attach(training.engine, 14, training.optimizers)  # 7 phases of 2 iterations
+    training.engine.run(None, max_epochs=1, epoch_length=14)
+    assert gan.optimizer_resets == [3, 5, 7, 9, 11, 13]
+    # The last reset came before iteration 13: each optimiser has taken 2 steps since.
+    for optimizer in training.optimizers.values():
+        steps = {float(state["step"]) for state in optimizer.state.values()}
+        assert steps == {2.0}
+    assert [phase["adam_reset"] for phase in gan.schedule_summary()] == [False] + [True] * 6

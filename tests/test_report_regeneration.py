@@ -11,7 +11,7 @@ import pytest
 
 from ganbench.cli import main
 
-REGENERATED = ("summary.csv", "summary.md", "summary.tex", "report.md")
+REGENERATED = ("summary.csv", "summary.md", "summary.tex", "summary_significance.csv", "report.md")
 
 
 def outputs(out):

@@ -29,7 +29,7 @@ def build(seed=0, **overrides):
     settings = resolve(variant.settings, "fc", {**TINY, **overrides})
     dataset = load_dataset("ring8", DataOptions())
     torch.manual_seed(seed)
-    gan = variant.build(settings, dataset)
+    gan = variant.create(settings, dataset)
     return gan, dataset, settings
 
 

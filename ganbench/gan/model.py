@@ -7,15 +7,18 @@ trainer of :mod:`ganbench.gan.trainer`."""
 
 from __future__ import annotations
 
+import copy
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
 import torch
+from ignite.engine import Engine, Events
 from torch import nn
 
 from ganbench.data import BenchDataset
+from ganbench.handlers import ModelEMA
 from ganbench.registry import Registry
 from ganbench.settings import Schema, Setting
 
@@ -25,7 +28,12 @@ class GAN(nn.Module):
 
     The default plumbing suits single-scale variants: the discriminator sees real and generated
     batches as they are. Variants that grow (ProGAN) or see several scales (MSG-GAN) override
-    :meth:`real_input`, :meth:`generate` and :meth:`discriminate`.
+    :meth:`real_input`, :meth:`run_generator` and :meth:`discriminate`.
+
+    Every variant may sample from an exponential moving average of G (:meth:`keep_ema`, the
+    ``ema`` setting): ``generator_ema`` is then a frozen copy of G that the shared
+    :class:`~ganbench.handlers.ModelEMA` handler updates after every iteration, and every
+    evaluation sample (:meth:`sample`, :meth:`sample_scales`) comes from it.
     """
 
     def __init__(self, generator: nn.Module, discriminator: nn.Module, latent_dim: int) -> None:
@@ -33,6 +41,23 @@ class GAN(nn.Module):
         self.generator = generator
         self.discriminator = discriminator
         self.latent_dim = latent_dim
+        self.generator_ema: nn.Module | None = None
+        self.ema_decay: float | None = None
+
+    def keep_ema(self, decay: float) -> None:
+        """Sample from a moving average of G with ``decay`` (a copy of G's current weights)."""
+        self.generator_ema = copy.deepcopy(self.generator).requires_grad_(False)
+        self.ema_decay = decay
+
+    @property
+    def sampling_generator(self) -> nn.Module:
+        """The generator evaluation samples come from: the EMA copy if kept, else the live G."""
+        return self.generator if self.generator_ema is None else self.generator_ema
+
+    @property
+    def samples_from(self) -> str:
+        """For the record: ``"ema 0.999"`` (the decay) or ``"live"``."""
+        return "live" if self.ema_decay is None else f"ema {self.ema_decay:g}"
 
     @property
     def device(self) -> torch.device:
@@ -43,9 +68,14 @@ class GAN(nn.Module):
         reproducibility, then moved to the model's device."""
         return torch.randn(count, self.latent_dim, generator=generator).to(self.device)
 
+    def run_generator(self, generator: nn.Module, z: torch.Tensor) -> Any:
+        """``generator`` (the live G or its EMA copy) applied to latents ``z``: the discriminator's
+        input (a batch, or a list of scales)."""
+        return generator(z)
+
     def generate(self, z: torch.Tensor) -> Any:
-        """Generated discriminator input for latents ``z`` (a batch, or a list of scales)."""
-        return self.generator(z)
+        """Generated discriminator input for latents ``z`` from the live G (training)."""
+        return self.run_generator(self.generator, z)
 
     def real_input(self, real: torch.Tensor) -> Any:
         """The discriminator input for a real batch (e.g. its resolution pyramid)."""
@@ -58,8 +88,8 @@ class GAN(nn.Module):
     @torch.no_grad()
     def sample(self, z: torch.Tensor) -> torch.Tensor:
         """Final generated samples for evaluation, (N, *sample_shape), from the generator used for
-        evaluation (an EMA copy where the variant keeps one)."""
-        return self.generate(z)
+        evaluation (the EMA copy where one is kept)."""
+        return self.run_generator(self.sampling_generator, z)
 
     @torch.no_grad()
     def sample_scales(self, z: torch.Tensor) -> dict[int, torch.Tensor]:
@@ -68,8 +98,12 @@ class GAN(nn.Module):
         images = self.sample(z)
         return {images.shape[-1]: images}
 
-    def attach(self, trainer: Any, iterations: int) -> None:
-        """Attach the variant's schedule handlers (e.g. ProGAN's growth) to the trainer."""
+    def attach(self, trainer: Engine, iterations: int, optimizers: Mapping[str, torch.optim.Optimizer]) -> None:
+        """Attach the shared EMA handler (when an EMA is kept) and the variant's schedule handlers
+        (e.g. ProGAN's growth, which also resets ``optimizers``' state at each new phase)."""
+        if self.generator_ema is not None and self.ema_decay is not None:
+            trainer.add_event_handler(Events.ITERATION_COMPLETED,
+                                      ModelEMA(self.generator, self.generator_ema, self.ema_decay))
 
     def schedule_state(self) -> dict[str, Any]:
         """Schedule values worth logging per iteration (e.g. resolution and fade-in alpha)."""
@@ -90,6 +124,13 @@ class Variant:
     settings: Schema
     kinds: tuple[str, ...]
     build: Callable[[dict[str, Any], BenchDataset], GAN]
+
+    def create(self, settings: dict[str, Any], data: BenchDataset) -> GAN:
+        """The variant's GAN for ``settings``, keeping an EMA of G when ``settings["ema"]`` is on."""
+        gan = self.build(settings, data)
+        if settings.get("ema"):
+            gan.keep_ema(settings["ema_decay"])
+        return gan
 
     def image_size(self, settings: dict[str, Any]) -> int | None:
         """The image side length this variant trains at (None: the dataset's own size)."""

@@ -1,5 +1,6 @@
-"""The GAN kind's part of the report: loss curves per (variant, dataset, budget), for 2D data the
-generated samples over the true modes, metrics during training, and the sample grids."""
+"""The GAN kind's part of the report: loss curves per configuration, for 2D data the
+generated samples over the true modes, metrics during training, the comparison at equal compute
+(images seen, training seconds) and the sample grids."""
 
 from __future__ import annotations
 
@@ -15,14 +16,39 @@ from ganbench.data import DataOptions, load_dataset
 from ganbench.data.toy import GaussianMixture2D
 from ganbench.gan.run import KIND
 from ganbench.report.figures import plt, save_figure
-from ganbench.report.tables import table_columns
+from ganbench.report.statistics import display_precision, t_interval
+from ganbench.report.tables import configuration, configuration_id, differing_settings, table_columns
+
+# Metrics compared at equal compute, where a run's metric history has them.
+HEADLINE_METRICS = ("fid", "reverse_kl", "modes_covered", "class_kl")
+COMPUTE_AXES = {"images_seen": "images seen", "train_seconds": "training seconds"}
+COMPUTE_POINTS = 4  # grid points where runs' evaluation points differ
 
 
-def _groups(records: Sequence[dict[str, Any]]) -> dict[tuple[str, str, str], list[dict[str, Any]]]:
-    groups: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
+def _groups(records: Sequence[dict[str, Any]]) -> dict[str, tuple[str, list[dict[str, Any]]]]:
+    """Records by configuration: ``{file-name stem: (title, records)}``. The stem is
+    ``VARIANT_DATASET_BUDGET``, with ``_<configuration id>`` added where one (variant, dataset,
+    budget) has several configurations (e.g. runs with another ``--set``), so no plot mixes two
+    configurations' runs; the title ``VARIANT on DATASET (BUDGET)`` then names the settings that
+    differ, as the summary's ``settings`` column does."""
+    groups: dict[tuple[str, str, str], dict[str, list[dict[str, Any]]]] = {}
+    configs: dict[str, dict[str, Any]] = {}
     for record in records:
-        groups.setdefault((record["variant"], record["dataset"], record["budget"]), []).append(record)
-    return groups
+        config = configuration(record)
+        key = configuration_id(config)
+        configs[key] = config
+        groups.setdefault((record["variant"], record["dataset"], record["budget"]), {}).setdefault(key, []).append(record)
+    out = {}
+    for (variant, dataset, budget), by_config in groups.items():
+        title = f"{variant} on {dataset} ({budget})"
+        if len(by_config) == 1:
+            out[f"{variant}_{dataset}_{budget}"] = (title, next(iter(by_config.values())))
+            continue
+        settings = differing_settings([configs[key] for key in by_config])
+        for (key, group), differing in zip(by_config.items(), settings):
+            text = ", ".join(f"{name}={value}" for name, value in differing.items())
+            out[f"{variant}_{dataset}_{budget}_{key}"] = (f"{title} [{text}]", group)
+    return out
 
 
 def plot_losses(records: Sequence[dict[str, Any]], root: Path, title: str) -> plt.Figure | None:
@@ -87,10 +113,9 @@ def plot_points(records: Sequence[dict[str, Any]], root: Path, title: str) -> pl
 def plot_gan_runs(records: Sequence[dict[str, Any]], root: Path) -> list[Path]:
     """Loss curves and 2D sample plots, one file per (variant, dataset, budget) of GAN runs."""
     written = []
-    for (variant, dataset, budget), group in _groups(records).items():
-        stem = f"{variant}_{dataset}_{budget}"
+    for stem, (title, group) in _groups(records).items():
         for kind, make in (("losses", plot_losses), ("samples", plot_points)):
-            figure = make(group, root, f"{variant} on {dataset} ({budget})")
+            figure = make(group, root, title)
             if figure is not None:
                 written.append(save_figure(figure, root / "plots" / f"{kind}_{stem}.png"))
     return written
@@ -112,7 +137,7 @@ def plot_metric_curves(records: Sequence[dict[str, Any]], root: Path) -> list[Pa
     with one panel per table metric in the history and one line per seed."""
     written = []
     finished = [r for r in records if r.get("status") == "finished"]
-    for (variant, dataset, budget), group in _groups(finished).items():
+    for stem, (title, group) in _groups(finished).items():
         history = metric_history(group, root)
         shown = [column for column in table_columns() if column.key in history]
         if not shown:
@@ -121,21 +146,102 @@ def plot_metric_curves(records: Sequence[dict[str, Any]], root: Path) -> list[Pa
         for axis, column in zip(axes[0], shown):
             sns.lineplot(data=history, x="iteration", y=column.key, hue="seed", marker="o", ax=axis, linewidth=1)
             axis.set_ylabel(column.header)
-        figure.suptitle(f"{variant} on {dataset} ({budget}): metrics during training", fontsize=10)
-        written.append(save_figure(figure, root / "plots" / f"curves_{variant}_{dataset}_{budget}.png"))
+        figure.suptitle(f"{title}: metrics during training", fontsize=10)
+        written.append(save_figure(figure, root / "plots" / f"curves_{stem}.png"))
     return written
 
 
 def sample_grids(records: Sequence[dict[str, Any]]) -> list[tuple[str, str]]:
-    """(label, path) of the sample grid of the lowest finished seed per (variant, dataset, budget)."""
-    chosen: dict[tuple[str, str, str], dict[str, Any]] = {}
-    for record in records:
-        if record.get("status") != "finished" or "sample_grid" not in (record.get("artifacts") or {}):
-            continue
-        key = (record["variant"], record["dataset"], record["budget"])
-        if key not in chosen or record["seed"] < chosen[key]["seed"]:
-            chosen[key] = record
-    return [(f"{v} on {d} ({b}), seed {r['seed']}", r["artifacts"]["sample_grid"]) for (v, d, b), r in chosen.items()]
+    """(label, path) of the sample grid of the lowest finished seed per configuration."""
+    shown = [r for r in records if r.get("status") == "finished" and "sample_grid" in (r.get("artifacts") or {})]
+    grids = []
+    for title, group in _groups(shown).values():
+        record = min(group, key=lambda r: r["seed"])
+        grids.append((f"{title}, seed {record['seed']}", record["artifacts"]["sample_grid"]))
+    return grids
+
+
+def run_histories(records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The finished records whose ``metric_history`` holds ``images_seen`` and ``train_seconds``
+    (runs evaluated during training, ``eval.every``)."""
+    return [r for r in records if r.get("status") == "finished" and r.get("metric_history")
+            and all(axis in r["metric_history"][0] for axis in COMPUTE_AXES)]
+
+
+def value_at(history: Sequence[dict[str, float]], axis: str, metric: str, x: float,
+             carry_forward: bool) -> tuple[float | None, bool]:
+    """A run's ``metric`` at ``x`` on ``axis`` (``images_seen`` or ``train_seconds``): the value
+    evaluated there, else interpolated linearly between the evaluations around it; before the
+    first evaluation None; after the last, the last value if ``carry_forward`` (a run that ended
+    sooner, flagged True) else None."""
+    points = [(row[axis], row[metric]) for row in history if metric in row and axis in row]
+    if not points or x < points[0][0]:
+        return None, False
+    if x > points[-1][0]:
+        return (points[-1][1], True) if carry_forward else (None, False)
+    xs, ys = zip(*points)
+    return float(np.interp(x, xs, ys)), False
+
+
+def compute_grid(histories: Sequence[Sequence[dict[str, float]]], axis: str) -> tuple[list[float], bool]:
+    """Where to compare runs on ``axis``: the evaluation points every run shares (exact, False),
+    else :data:`COMPUTE_POINTS` points evenly spaced up to the longest run's end (interpolated,
+    True). For ``images_seen`` with shared points, the points; for ``train_seconds`` runs never
+    share points, so always the even grid."""
+    sets = [{row[axis] for row in history} for history in histories]
+    common = set.intersection(*sets) if sets else set()
+    if axis == "images_seen" and common:
+        return sorted(common), False
+    end = max(max(s) for s in sets)
+    return [end * k / COMPUTE_POINTS for k in range(1, COMPUTE_POINTS + 1)], True
+
+
+def _cell(values: list[float | None], carried: list[bool]) -> str:
+    """mean ± 95 % t half-width over seeds (precision from the interval); '–' if a seed has no value
+    there; † where some seed's run had ended before (its last value carried)."""
+    if not values or any(v is None for v in values):
+        return "–"
+    interval = t_interval([float(v) for v in values if v is not None])
+    return display_precision(interval.mean, interval.half_width) + (" †" if any(carried) else "")
+
+
+def equal_compute_tables(records: Sequence[dict[str, Any]]) -> list[str]:
+    """Markdown: per dataset and headline metric in the runs' metric histories, one table at equal
+    images seen and one at equal training seconds; a row per (variant, budget), a column per
+    point, each cell the mean ± 95 % t-interval half-width over seeds (n shown in the row)."""
+    lines: list[str] = []
+    by_dataset: dict[str, list[dict[str, Any]]] = {}
+    for record in run_histories(records):
+        by_dataset.setdefault(record["dataset"], []).append(record)
+    for dataset, runs in by_dataset.items():
+        groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        for record in runs:
+            groups.setdefault((record["variant"], record["budget"]), []).append(record)
+        metrics = [m for m in HEADLINE_METRICS if any(m in row for r in runs for row in r["metric_history"])]
+        for metric in metrics:
+            header = next((c.header for c in table_columns() if c.key == metric), metric)
+            for axis, axis_name in COMPUTE_AXES.items():
+                grid, interpolated = compute_grid([r["metric_history"] for r in runs], axis)
+                carry = axis == "train_seconds"
+                unit = "images" if axis == "images_seen" else "s"
+                table = [f"| variant | budget | seeds | {' | '.join(f'{x:,.0f} {unit}' for x in grid)} |",
+                         "| --- | --- | ---: |" + " ---: |" * len(grid)]
+                for (variant, budget), group in groups.items():
+                    cells = []
+                    for x in grid:
+                        pairs = [value_at(r["metric_history"], axis, metric, x, carry) for r in group]
+                        cells.append(_cell([v for v, _ in pairs], [c for _, c in pairs]))
+                    table.append(f"| {variant} | {budget} | {len(group)} | {' | '.join(cells)} |")
+                how = ("linearly interpolated between each run's evaluations" if interpolated
+                       else "at evaluation points every run shares")
+                note = (" † : a seed's run had ended before that time; its final value is carried forward."
+                        if carry else "")
+                lines += [f"### {header} on {dataset} at equal {axis_name}", "",
+                          f"Mean ± half-width of the 95 % t-interval over seeds, {how}; – : no evaluation "
+                          f"of every seed covers that point.{note}", "", *table, ""]
+    return (["## At equal compute", "", "Each run's metrics evaluated during training (`eval.every`) against "
+             "the real images it had drawn and its training seconds (evaluations excluded); record field "
+             "`metric_history`.", "", *lines] if lines else [])
 
 
 class GanReport:
@@ -148,8 +254,9 @@ class GanReport:
         return plot_gan_runs(records, root) + plot_metric_curves(records, root)
 
     def markdown(self, records: Sequence[dict[str, Any]], root: Path) -> list[str]:
+        lines = equal_compute_tables(records)
         grids = sample_grids(records)
         if not grids:
-            return []
-        lines = ["## Samples", "", "64 samples from the same fixed latent vectors for every run (seed shown).", ""]
+            return lines
+        lines += ["## Samples", "", "64 samples from the same fixed latent vectors for every run (seed shown).", ""]
         return lines + [f"**{label}**\n\n![{label}]({path})\n" for label, path in grids]

@@ -18,7 +18,7 @@ from ganbench.data import BenchDataset, DataOptions, load_dataset
 from ganbench.gan.model import GAN, VARIANTS
 from ganbench.gan.sampling import GENERATION_BATCH, POINTS_BATCH, SampleSet
 from ganbench.gan.trainer import create_gan_trainer
-from ganbench.handlers import History, IterationTimer, LossHistory, progress_bar
+from ganbench.handlers import History, IterationTimer, LossHistory, TrainingClock, progress_bar
 from ganbench.metrics import EVALUATORS, EvaluationContext
 from ganbench.results import atomic_write_text
 from ganbench.runs import EngineRun, RunContext, run_id_for
@@ -90,33 +90,44 @@ def train_and_evaluate(run: GanRun, dataset: BenchDataset, device: torch.device,
     whose losses become non-finite ends ``diverged`` without evaluation."""
     variant = VARIANTS.get(run.variant)
     torch.manual_seed(seeding.derive_seed(run.seed, seeding.INIT))
-    gan = variant.build(dict(run.settings), dataset).to(device)
+    gan = variant.create(dict(run.settings), dataset).to(device)
     training = create_gan_trainer(gan, dataset, run.settings, run.seed)
     engine = training.engine
     losses = loss_history(gan)
     engine.add_event_handler(Events.ITERATION_COMPLETED, losses)
     metric_history = History()
+    clock = TrainingClock(device)
     to_save = {"trainer": engine, "gan": gan, "losses": losses, "metric_history": metric_history,
-               **{f"optimizer_{k}": v for k, v in training.optimizers.items()}}
+               "training_clock": clock, **{f"optimizer_{k}": v for k, v in training.optimizers.items()}}
     lifecycle = EngineRun(engine, to_save, run_dir, run.iterations, run.checkpoint_every, run.max_seconds)
     timer = IterationTimer(device, warmup=min(5, run.iterations // 4)).attach(engine)
-    gan.attach(engine, run.iterations)
+    gan.attach(engine, run.iterations, training.optimizers)
+    clock.attach(engine)  # after the variant's handlers (EMA), before evaluations and checkpoints
+    per_iteration = training.images_per_iteration
+
+    def compute_so_far(iteration: int) -> dict[str, float]:
+        """Where the run stands: iteration, real images drawn so far and training seconds so far."""
+        return {"iteration": iteration, "images_seen": iteration * per_iteration, "train_seconds": clock.seconds}
+
     artifacts: dict[str, Any] = {}
 
-    def evaluation_now(training: Mapping[str, Any] | None = None) -> EvaluationContext:
-        """A context with a new sample set of the model as it is now, shared by every evaluator."""
+    def evaluation_now(training: Mapping[str, Any] | None = None, final: bool = True) -> EvaluationContext:
+        """A context with a new sample set of the model as it is now, shared by every evaluator;
+        evaluations during training (``final`` False) leave out FID's bootstrap and FID-infinity."""
         samples = SampleSet(gan, run.seed, POINTS_BATCH if dataset.kind == "points" else GENERATION_BATCH)
-        return EvaluationContext(samples, dataset, run.data, run.seed, device, run_dir, dict(run.evaluation),
-                                 training or {}, artifacts)
+        options = dict(run.evaluation) if final else {**run.evaluation, "fid_bootstrap": 0, "fid_infinity": 0}
+        return EvaluationContext(samples, dataset, run.data, run.seed, device, run_dir, options, training or {},
+                                 artifacts)
 
     quality = [name for name in run.evaluators if EVALUATORS.get(name).section == "metrics"]
     every = int(run.evaluation.get("every", 0))
     if every and quality:
 
         def evaluate_during_training(engine: Engine) -> None:
-            if lifecycle.divergence.diverged_at is None:
-                row = {"iteration": engine.state.iteration}
-                row.update(_numbers(evaluate(quality, evaluation_now())))
+            # the last iteration's evaluation is the final one, made after training
+            if lifecycle.divergence.diverged_at is None and engine.state.iteration < run.iterations:
+                row = compute_so_far(engine.state.iteration)
+                row.update(_numbers(evaluate(quality, evaluation_now(final=False))))
                 metric_history.append(row)
 
         engine.add_event_handler(Events.ITERATION_COMPLETED(every=every), evaluate_during_training)
@@ -128,6 +139,9 @@ def train_and_evaluate(run: GanRun, dataset: BenchDataset, device: torch.device,
     atomic_write_text(run_dir / "losses.csv", losses.to_csv())
     artifacts["losses"] = run_dir / "losses.csv"
     outcome = lifecycle.outcome(artifacts)
+    outcome["samples_from"] = gan.samples_from
+    outcome["images_seen"] = engine.state.iteration * per_iteration
+    outcome["train_seconds"] = clock.seconds
     if gan.schedule_summary():
         outcome["schedule"] = gan.schedule_summary()
     if outcome.get("status") == "diverged":
@@ -138,10 +152,12 @@ def train_and_evaluate(run: GanRun, dataset: BenchDataset, device: torch.device,
     for name in run.evaluators:
         sections[EVALUATORS.get(name).section].update(EVALUATORS.get(name).evaluate(context))
     if metric_history.length and metric_history.columns["iteration"][-1] != engine.state.iteration:
-        metric_history.append({"iteration": engine.state.iteration, **_numbers(sections["metrics"])})
+        metric_history.append({**compute_so_far(engine.state.iteration), **_numbers(sections["metrics"])})
     if metric_history.length:
         atomic_write_text(run_dir / "metric_history.csv", metric_history.to_csv())
         artifacts["metric_history"] = run_dir / "metric_history.csv"
+        outcome["metric_history"] = [{key: value for key, value in row.items() if value == value}
+                                     for row in metric_history.rows()]
     outcome.update(status="finished", **sections)
     return outcome
 

@@ -35,6 +35,7 @@ class GanSuite:
     data: Mapping[str, Any] = field(default_factory=dict)
     kind: str = KIND
     options: tuple[str, ...] = ("--datasets", "--split")
+    comparison_budget: str | None = None  # the budget to rank variants at (``ganbench list suites`` says it)
 
     def __post_init__(self) -> None:
         require_all_budgets(self.name, self.budgets)
@@ -115,7 +116,8 @@ def plan_runs(suite: GanSuite, request: RunRequest) -> list[GanRun]:
                     dataset=dataset_name,
                     seed=seed,
                     budget=budget,
-                    iterations=request.iterations or plan.iterations_for(variant_name),
+                    iterations=request.iterations or plan.iterations_for(
+                        variant_name, settings["batch_size"] * settings["n_critic"]),
                     checkpoint_every=plan.checkpoint_every,
                     max_seconds=request.time_limit or plan.max_seconds,
                     settings=settings,

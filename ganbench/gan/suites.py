@@ -46,6 +46,15 @@ QUICK_SETTINGS = {
     "progan": {"width": 16, "max_width": 64, "latent_dim": 128, "batch_size": 32},
     "msggan": {"width": 16, "max_width": 64, "latent_dim": 128, "batch_size": 32},
 }
+# ``equal``: the CPU comparison. Every variant sees EQUAL_IMAGES real training images at batch 64
+# (so also the same iterations and evaluation points), with quick's networks; 3 seeds; evaluated
+# every EQUAL_EVERY iterations (the metric history against images seen and training seconds).
+EQUAL_SETTINGS = {name: {**settings, "batch_size": 64} for name, settings in QUICK_SETTINGS.items()}
+# 19,200 images = 300 iterations at batch 64, evaluated at 4,800, 9,600, 14,400 and 19,200 images;
+# sized for the 12 runs (4 variants x 3 seeds) with their evaluations to take about 30 minutes on
+# a quiet 2-core CPU (docs/suites.md says how that was measured).
+EQUAL_IMAGES = 19_200
+EQUAL_EVERY = 75
 IMAGE_VARIANTS = ("fc", "dcgan", "progan", "msggan")
 IMAGE_EVALUATORS = ("grid", "fidelity", "classes", "throughput")
 # Fidelity on the lenet backbone: the fast, CPU-real metric for the MNIST family (Inception:
@@ -66,11 +75,16 @@ def image_suite(name: str, dataset: str, summary: str) -> GanSuite:
                                         "kid_subset_size": 100, "kid_subsets": 10, "throughput_samples": 64}),
             "quick": Budget(iterations={"fc": 3000, "dcgan": 1500, "progan": 700, "msggan": 500},
                             settings=QUICK_SETTINGS, seeds=1, evaluation={**IMAGE_EVALUATION, "samples": 5000}),
-            "standard": Budget(iterations=20_000, evaluation=IMAGE_EVALUATION),
+            "equal": Budget(images=EQUAL_IMAGES, settings=EQUAL_SETTINGS, seeds=3,
+                            evaluation={**IMAGE_EVALUATION, "samples": 5000, "every": EQUAL_EVERY}),
+            # 20,000 iterations at batch 64: 1,280,000 images for every variant (dcgan's batch 128
+            # makes it 10,000 iterations).
+            "standard": Budget(images=1_280_000, evaluation=IMAGE_EVALUATION),
             "paper": Budget(iterations={"fc": 94_000, "dcgan": 11_700, "progan": 87_500, "msggan": 87_500},
                             evaluation=IMAGE_EVALUATION),
         },
         default_budget="quick",
+        comparison_budget="equal",
         evaluators=IMAGE_EVALUATORS,
         settings=IMAGE_VARIANT_SETTINGS,
     )

@@ -93,6 +93,12 @@ EVALUATION_SETTINGS: dict[str, Setting] = {
     "is_splits": Setting(10, "Inception Score splits (IS is the mean and std over them)", minimum=1),
     "kid_subsets": Setting(100, "KID subsets (KID is the mean and std over them)", minimum=1),
     "kid_subset_size": Setting(1000, "samples per KID subset (<= samples and reference_samples)", minimum=2),
+    "fid_bootstrap": Setting(200, "resamples of the per-run percentile bootstrap interval of FID over the generated "
+                             "features (no new forward passes; bias-shifted to surround the N-sample FID); 0: none",
+                             minimum=0),
+    "fid_infinity": Setting(0, "points of Chong & Forsyth's FID-infinity fit: FID at that many N from samples/5 to "
+                            "samples (nested random subsets), fitted linearly in 1/N, the intercept; 0: none",
+                            minimum=0),
     "pr_k": Setting(3, "nearest neighbour k of precision/recall (Kynkaanniemi et al. 2019)", minimum=1),
     "dc_k": Setting(5, "nearest neighbour k of density/coverage (Naeem et al. 2020)", minimum=1),
     "stacked_samples": Setting(26_000, "generated samples for Stacked-MNIST mode coverage (PacGAN: 26,000)",

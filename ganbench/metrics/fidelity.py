@@ -30,6 +30,23 @@ Definitions (features f = backbone(x); generated set G of N, reference set R of 
   (Naeem et al. 2020), on the same features as precision/recall. Balls are closed (<=), as in the
   paper and torch-fidelity (the authors' ``prdc`` code uses <; they differ only on ties).
 
+FID's uncertainty and bias, from the features already extracted (no new forward passes):
+
+- ``fid_ci_low`` / ``fid_ci_high``: a 95 % percentile bootstrap interval over the N generated
+  feature rows (``eval.fid_bootstrap`` resamples, seeded by the run's seed; the reference fixed),
+  shifted by the resamples' extra bias so that it surrounds the N-sample FID
+  (``fid_ci_method`` = "bias-shifted percentile bootstrap", see
+  :func:`ganbench.report.statistics.bootstrap_interval`): a single run's FID gets an error bar
+  covering the sampling of its generated images, not training;
+- ``fid_infinity`` (Chong & Forsyth 2020, ``eval.fid_infinity`` = number of points): FID at that
+  many N evenly spaced from N/5 to N, on nested random subsets of the generated features, fitted
+  by least squares as FID(N) = fid_infinity + slope / N; the record keeps ``fid_infinity_slope``
+  and ``fid_infinity_points`` ([[N, FID], ...]). FID is biased upward by about slope / N, so FID
+  at different N are not comparable; FID-infinity is the extrapolation to infinitely many samples.
+
+Features that are not finite (NaN or infinite rows, e.g. from a generator whose output became
+NaN) stop the evaluation with one error naming how many rows, never a silent number.
+
 Reference features are cached on disk by torch-fidelity under ``$GANBENCH_CACHE/fidelity``
 (default ``~/.cache/ganbench/fidelity``), named by backbone, dataset, split, size, N, the weights'
 sha256 and a digest of the data's description, so a second evaluation against the same
@@ -67,6 +84,7 @@ from ganbench.data.stacked import StackedMNIST
 from ganbench.errors import UserError
 from ganbench.metrics import EvaluationContext
 from ganbench.metrics.backbones import BACKBONES, Backbone, WeightsFile, cache_dir
+from ganbench.report.statistics import GaussianStatistics, fid_from_features, fid_interval, gaussian_statistics
 
 if TYPE_CHECKING:
     from torch_fidelity.feature_extractor_base import FeatureExtractorBase
@@ -172,6 +190,47 @@ def metric_layers(fidelity_options: Mapping[str, Any]) -> dict[str, str]:
     return {metric: resolve_feature_layer_for_metric(metric, **fidelity_options) for metric in FIDELITY_METRICS}
 
 
+def require_finite(features: torch.Tensor, which: str) -> None:
+    """Raise ``ValueError`` naming how many rows of ``features`` (N, ...) hold NaN or infinity."""
+    bad = int((~torch.isfinite(features.reshape(len(features), -1))).any(dim=1).sum())
+    if bad:
+        raise ValueError(f"{bad} of {len(features)} {which} feature rows are NaN or infinite; the metrics of these "
+                         f"samples are undefined (check the generator's output for NaN)")
+
+
+def fid_uncertainty(generated: torch.Tensor, reference: torch.Tensor, resamples: int, points: int,
+                    seed: int) -> dict[str, Any]:
+    """FID's bootstrap interval and FID-infinity from FID features of the generated (N, D) and
+    reference (M, D) samples (see the module doc); ``resamples`` 0 or ``points`` 0 leaves that
+    part out. Keys: ``fid_ci_low``, ``fid_ci_high``, ``fid_ci_method``, ``fid_ci_resamples``;
+    ``fid_infinity``, ``fid_infinity_slope``, ``fid_infinity_points``."""
+    require_finite(generated, "generated")
+    require_finite(reference, "reference")
+    features = generated.double().cpu().numpy()
+    stats: GaussianStatistics = gaussian_statistics(reference.double().cpu().numpy())
+    values: dict[str, Any] = {}
+    if resamples:
+        interval = fid_interval(features, stats, resamples=resamples, seed=seed, shift_bias=True)
+        values.update(fid_ci_low=interval.low, fid_ci_high=interval.high, fid_ci_method=interval.method,
+                      fid_ci_resamples=resamples)
+    if points:
+        values.update(fid_infinity_fit(features, stats, points, seed))
+    return values
+
+
+def fid_infinity_fit(features: np.ndarray, reference: GaussianStatistics, points: int, seed: int) -> dict[str, Any]:
+    """Chong & Forsyth's FID-infinity: FID of the first N rows of one seeded permutation of
+    ``features`` (N_max, D) for ``points`` N evenly spaced from N_max // 5 to N_max, then the
+    least-squares line FID = intercept + slope / N. Returns ``fid_infinity`` (the intercept),
+    ``fid_infinity_slope`` and ``fid_infinity_points`` ([[N, FID], ...])."""
+    order = np.random.default_rng(seed).permutation(len(features))
+    counts = np.unique(np.linspace(max(2, len(features) // 5), len(features), points).round().astype(int))
+    fids = np.array([fid_from_features(features[order[:n]], reference) for n in counts])
+    slope, intercept = np.polyfit(1.0 / counts, fids, 1)
+    return {"fid_infinity": float(intercept), "fid_infinity_slope": float(slope),
+            "fid_infinity_points": [[int(n), float(f)] for n, f in zip(counts, fids)]}
+
+
 def knn_radii(features: torch.Tensor, ks: tuple[int, ...], block: int = NEIGHBOUR_BLOCK) -> dict[int, torch.Tensor]:
     """For each k in ``ks``: the distance of every row of ``features`` (M, d) to its k-th nearest
     other row, (M,) tensors. Rows are taken ``block`` at a time (torch.cdist against the whole set,
@@ -196,12 +255,16 @@ def neighbourhood_metrics(generated: torch.Tensor, reference: torch.Tensor, pr_k
 
     The M x N distances are computed once, ``block`` reference rows at a time (memory ~ block * N
     floats); precision and density read only the pairs inside the wider of the two balls (a
-    sparse set: ~k per reference row for similar sets), and the reference radii come from the same kind of call on reference rows, so ties
-    compare consistently (identical sets give density (k + 1) / k and coverage 1).
+    sparse set: ~k per reference row for similar sets), and the reference radii come from the
+    same kind of call on reference rows, so ties compare consistently (identical sets give
+    density (k + 1) / k and coverage 1).
     ``reference_radii`` ({k: (M,)} for pr_k and dc_k, e.g. from the reference cache) skips the
     M x M distances. Values equal torch-fidelity's precision/recall up to float rounding of
-    distances (its precision uses the transposed distance call).
+    distances (its precision uses the transposed distance call). A row holding NaN or infinity
+    raises ``ValueError`` (it would silently count as outside every ball).
     """
+    require_finite(generated, "generated")
+    require_finite(reference, "reference")
     if generated.dtype != reference.dtype:
         generated = generated.to(reference.dtype)
     generated_radii = knn_radii(generated, (pr_k,), block)[pr_k]
@@ -305,6 +368,9 @@ def fidelity_from_features(generated: Mapping[str, torch.Tensor], reference: Map
     definitions as torch-fidelity's, one shared distance pass). What depends on the reference alone
     (FID statistics, k-NN radii, KID's reference kernel sums) is cached under ``reference_cache``."""
     layers = metric_layers(fidelity_options)
+    for name, features in (("generated", generated), ("reference", reference)):
+        for layer in sorted(set(layers.values())):
+            require_finite(features[layer], f"{name} ({layer})")
     options = dict(fidelity_options)
     isc = isc_featuresdict_to_metric(generated, layers["isc"], **options)
     statistics_generated = fid_featuresdict_to_statistics_cached(generated, None, extractor, layers["fid"], **options)
@@ -329,9 +395,11 @@ def fidelity_from_features(generated: Mapping[str, torch.Tensor], reference: Map
 
 def fidelity_of_images(generated: torch.Tensor, reference: torch.Tensor, reference_cache: str | None,
                        backbone: Backbone, weights: WeightsFile, options: Mapping[str, Any],
-                       cuda: bool) -> dict[str, float]:
+                       cuda: bool, seed: int = 0) -> dict[str, Any]:
     """Fidelity numbers of uint8 generated images (N, C, H, W) against uint8 reference images
-    (M, C, H, W); reference features are read from (or written to) the cache ``reference_cache``."""
+    (M, C, H, W); reference features are read from (or written to) the cache ``reference_cache``.
+    With ``options["fid_bootstrap"]`` or ``options["fid_infinity"]``, also FID's interval and
+    FID-infinity (:func:`fid_uncertainty`, seeded by ``seed``)."""
     fidelity_options = torch_fidelity_options(options, backbone, weights, cuda)
     layers = tuple(sorted(set(metric_layers(fidelity_options).values())))
     extractor = feature_extractor(backbone.extractor, layers, str(weights.path), weights.sha256, cuda)
@@ -339,8 +407,12 @@ def fidelity_of_images(generated: torch.Tensor, reference: torch.Tensor, referen
               "input2": FidelityInput(reference, backbone.rgb), "input2_cache_name": reference_cache}
     generated_features = extract_featuresdict_from_input_id_cached(1, extractor, **inputs)
     reference_features = extract_featuresdict_from_input_id_cached(2, extractor, **inputs)
-    return fidelity_from_features(generated_features, reference_features, extractor, reference_cache,
-                                  fidelity_options, options["dc_k"])
+    values: dict[str, Any] = fidelity_from_features(generated_features, reference_features, extractor,
+                                                    reference_cache, fidelity_options, options["dc_k"])
+    layer = metric_layers(fidelity_options)["fid"]
+    values.update(fid_uncertainty(generated_features[layer], reference_features[layer],
+                                  options.get("fid_bootstrap", 0), options.get("fid_infinity", 0), seed))
+    return values
 
 
 class Fidelity:
@@ -349,11 +421,11 @@ class Fidelity:
                "sample counts and the backbone's weights sha256")
     section = "metrics"
     columns = (
-        Column("fid", "FID", False, 2, samples_key="fidelity_samples"),
-        Column("is_mean", "IS", True, 2),
-        Column("kid_mean", "KID", False, 4),
-        Column("precision", "precision", True, 3),
-        Column("recall", "recall", True, 3),
+        Column("fid", "FID", False, 2, samples_key="fidelity_samples", headline=True),
+        Column("is_mean", "IS", True, 2, spread_key="is_std"),
+        Column("kid_mean", "KID", False, 4, spread_key="kid_std"),
+        Column("precision", "precision", True, 3, headline=True),
+        Column("recall", "recall", True, 3, headline=True),
         Column("density", "density", True, 3),
         Column("coverage", "coverage", True, 3),
     )
@@ -372,6 +444,8 @@ class Fidelity:
                                 f"({count}); lower eval.kid_subset_size or raise {setting}")
             if count <= max(options["pr_k"], options["dc_k"]):
                 raise UserError(f"{setting} ({count}) must exceed eval.pr_k and eval.dc_k; raise it")
+        if options["fid_infinity"] == 1:
+            raise UserError("eval.fid_infinity must be 0 (off) or at least 2 points to fit a line through")
         if options["is_splits"] > options["samples"]:
             raise UserError(f"eval.is_splits ({options['is_splits']}) must not exceed eval.samples "
                             f"({options['samples']})")
@@ -387,7 +461,7 @@ class Fidelity:
         generated = generated_images(context, options["samples"], size)
         cache_name = reference_cache_name(backbone, reference_data, count, size, weights)
         values = fidelity_of_images(generated, reference, cache_name, backbone, weights, options,
-                                    context.device.type == "cuda")
+                                    context.device.type == "cuda", context.seed)
         return {
             **values,
             "fidelity_samples": len(generated),

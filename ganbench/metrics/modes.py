@@ -80,7 +80,8 @@ class DigitModeCoverage:
 class ClassCoverage(DigitModeCoverage):
     name = "classes"
     summary = "classes_covered and class_kl (KL to the reference class balance) by the lenet classifier"
-    columns = (Column("classes_covered", "classes", True, 1), Column("class_kl", "class KL", False, 3))
+    columns = (Column("classes_covered", "classes", True, 1, headline=True),
+               Column("class_kl", "class KL", False, 3, headline=True))
 
     def applies_to(self, dataset: BenchDataset) -> bool:
         return isinstance(dataset, ImageDataset) and dataset.name in MNIST_LIKE
@@ -103,7 +104,8 @@ class ClassCoverage(DigitModeCoverage):
 class StackedCoverage(DigitModeCoverage):
     name = "stacked"
     summary = "Stacked MNIST modes_covered (of 1,000) and reverse_kl to uniform on 26,000 samples (PacGAN protocol)"
-    columns = (Column("modes_covered", "modes", True, 1), Column("reverse_kl", "reverse KL", False, 3))
+    columns = (Column("modes_covered", "modes", True, 1, headline=True),
+               Column("reverse_kl", "reverse KL", False, 3, headline=True))
 
     def applies_to(self, dataset: BenchDataset) -> bool:
         return isinstance(dataset, StackedMNIST)

@@ -8,7 +8,13 @@ from typing import Any
 
 from ganbench.citation import citation_text
 from ganbench.report.sections import SECTIONS, by_kind
-from ganbench.report.tables import display_table, summarize
+from ganbench.report.tables import (
+    SIGNIFICANCE_NOTE,
+    display_significance,
+    display_table,
+    summarize,
+    table_notes,
+)
 from ganbench.results import atomic_write_text
 
 
@@ -33,7 +39,7 @@ def _provenance_lines(records: Sequence[dict[str, Any]]) -> list[str]:
 
 
 def write_report(records: Sequence[dict[str, Any]], root: Path, outputs: Sequence[Path]) -> Path:
-    table = display_table(summarize(records))
+    summary = summarize(records)
     lines = ["# ganbench report", ""]
     if not records:
         lines.append("No runs have been recorded in this folder yet.")
@@ -41,12 +47,16 @@ def write_report(records: Sequence[dict[str, Any]], root: Path, outputs: Sequenc
         started = min(r["provenance"]["started_utc"] for r in records)
         finished = max(r["provenance"].get("finished_utc", "") for r in records)
         lines += [
-            f"{len(records)} runs recorded between {started} and {finished}. Means ± sample standard deviations "
-            "over the finished seeds; ↑ higher is better, ↓ lower is better.",
+            f"{len(records)} runs recorded between {started} and {finished}.",
             "",
-            table.to_markdown(index=False),
+            display_table(summary).to_markdown(index=False),
+            "",
+            *(f"- {note}" for note in table_notes(summary)),
             "",
         ]
+        if summary.significance:
+            lines += ["## Significance", "", SIGNIFICANCE_NOTE, "",
+                      display_significance(summary).to_markdown(index=False), ""]
         groups = by_kind(records)
         for kind, section in SECTIONS.items():
             if groups.get(kind):

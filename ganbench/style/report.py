@@ -18,9 +18,20 @@ from PIL import Image
 
 from ganbench.columns import Column
 from ganbench.report.figures import plt, save_figure
-from ganbench.report.tables import VARIANT_GROUP, display_table, summarize
+from ganbench.report.tables import (
+    SIGNIFICANCE_NOTE,
+    VARIANT_GROUP,
+    display_significance,
+    display_table,
+    summarize,
+    table_notes,
+)
 from ganbench.style.run import KIND
 
+# The config keys naming a run's image pair, pooled in the "By preset" table.
+POOLED = ("content", "style")
+# The config keys naming a run's image pair, pooled in the "By preset" table.
+POOLED = ("content", "style")
 LOSS_PANELS = (("content_loss", "content loss"), ("style_loss", "style loss"), ("total_loss", "total (weighted)"))
 
 
@@ -100,9 +111,9 @@ class StyleReport:
 
     kind = KIND
     columns = (
-        Column("ssim", "SSIM", True, 3),
-        Column("content_loss", "content loss", False, 3, "g"),
-        Column("style_loss", "style loss", False, 3, "g"),
+        Column("ssim", "SSIM", True, 3, headline=True),
+        Column("content_loss", "content loss", False, 3, "g", headline=True),
+        Column("style_loss", "style loss", False, 3, "g", headline=True),
         Column("tv_loss", "TV loss", False, 3, "g"),
         Column("convergence_iterations", "steps to 1 %", False, 0),
     )
@@ -111,13 +122,20 @@ class StyleReport:
         return plot_style_runs(records, root)
 
     def markdown(self, records: Sequence[dict[str, Any]], root: Path) -> list[str]:
-        """A "By preset" table: each preset over all its content x style pairs and seeds."""
-        return [
+        """A "By preset" table: each preset over all its content x style pairs and seeds (its
+        intervals over runs: the pairs and seeds together)."""
+        table = summarize(records, VARIANT_GROUP, POOLED)
+        lines = [
             "## By preset",
             "",
-            "Each preset over all its content × style pairs and seeds: mean ± sample standard deviation over "
-            "the finished runs.",
+            "Each preset over all its content × style pairs and seeds.",
             "",
-            display_table(summarize(records, VARIANT_GROUP)).to_markdown(index=False),
+            display_table(table).to_markdown(index=False),
+            "",
+            *(f"- {note}" for note in table_notes(table, "runs (image pairs × seeds)", "the table below")),
             "",
         ]
+        if table.significance:
+            lines += ["Pairs of presets (over their runs, image pairs × seeds):", "", SIGNIFICANCE_NOTE, "",
+                      display_significance(table).to_markdown(index=False), ""]
+        return lines

@@ -11,6 +11,8 @@ downsampling block, combines its features with the image of that scale by a comb
 Gradients thus flow from D into every scale of G at once, without a growing schedule. Real images
 enter as their average-pooled pyramid. The loss is the relativistic average hinge; layers are
 ProGAN's (equalized learning rate, pixel norm, minibatch standard deviation); Adam betas (0, 0.99).
+As in the reference code (BMSG-GAN, ``use_ema=True``, beta 0.999), evaluation samples come from an
+exponential moving average of G (the shared ``ema`` setting, on by default here).
 """
 
 from __future__ import annotations
@@ -111,15 +113,16 @@ class MSGGAN(GAN):
 
     @torch.no_grad()
     def sample(self, z: torch.Tensor) -> torch.Tensor:
-        return self.generator(z)[-1].clamp(-1, 1)
+        return self.sampling_generator(z)[-1].clamp(-1, 1)
 
     @torch.no_grad()
     def sample_scales(self, z: torch.Tensor) -> dict[int, torch.Tensor]:
-        return {image.shape[-1]: image.clamp(-1, 1) for image in self.generator(z)}
+        return {image.shape[-1]: image.clamp(-1, 1) for image in self.sampling_generator(z)}
 
 
 SETTINGS = {
-    **with_defaults(TRAINER_SETTINGS, batch_size=64, lr_g=3e-3, lr_d=3e-3, beta1=0.0, beta2=0.99, loss="rahinge"),
+    **with_defaults(TRAINER_SETTINGS, batch_size=64, lr_g=3e-3, lr_d=3e-3, beta1=0.0, beta2=0.99, loss="rahinge",
+                    ema=True),
     **PYRAMID_SETTINGS,
     "combine": Setting("simple", "how D merges each scale's image with its features", choices=COMBINE),
 }

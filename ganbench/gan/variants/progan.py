@@ -10,14 +10,16 @@ schedule where they stopped.
 
 Paper ingredients: pixelwise feature normalisation in G, minibatch standard deviation in D,
 equalized learning rate, WGAN-GP (lambda 10) with drift 0.001, Adam lr 1e-3, betas (0, 0.99), and
-an exponential moving average of G's weights (decay 0.999, warmed up as (1 + t) / (10 + t) while
-that is smaller) used for every sample we evaluate.
+an exponential moving average of G's weights (the shared ``ema`` setting, on by default here:
+decay 0.999, warmed up as (1 + t) / (10 + t) while that is smaller) used for every sample we
+evaluate. As the reference code (``reset_opt_for_new_lod``), both optimisers' Adam moments are
+reset whenever the level of detail changes: at the first iteration of every phase after the first.
 """
 
 from __future__ import annotations
 
-import copy
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,7 +30,6 @@ from torch import nn
 
 from ganbench.data import BenchDataset
 from ganbench.gan.model import GAN, Variant, with_defaults
-from ganbench.handlers import ModelEMA
 from ganbench.gan.variants.layers import (
     PYRAMID_SETTINGS,
     EqualizedConv2d,
@@ -39,7 +40,6 @@ from ganbench.gan.variants.layers import (
     pyramid,
     upsample,
 )
-from ganbench.settings import Setting
 from ganbench.gan.trainer import TRAINER_SETTINGS
 
 
@@ -133,21 +133,20 @@ def phase_at(phases: list[Phase], iteration: int) -> Phase:
 
 
 class ProGAN(GAN):
-    """Holds the current level and alpha; evaluation samples come from the EMA generator at the
-    current level, upsampled to the final size (so mid-training evaluations are comparable)."""
+    """Holds the current level and alpha; evaluation samples come from the sampling generator (the
+    EMA copy by default) at the current level, upsampled to the final size (so mid-training
+    evaluations are comparable)."""
 
-    def __init__(self, generator: Generator, discriminator: Discriminator, latent_dim: int, sizes: list[int],
-                 ema_decay: float) -> None:
+    def __init__(self, generator: Generator, discriminator: Discriminator, latent_dim: int, sizes: list[int]) -> None:
         super().__init__(generator, discriminator, latent_dim)
         self.sizes = sizes
-        self.generator_ema = copy.deepcopy(generator).requires_grad_(False)
-        self.ema_decay = ema_decay
         self.level = len(sizes) - 1
         self.alpha = 1.0
         self.phases: list[Phase] = []
+        self.optimizer_resets: list[int] = []
 
-    def generate(self, z: torch.Tensor) -> torch.Tensor:
-        return self.generator(z, self.level, self.alpha)
+    def run_generator(self, generator: nn.Module, z: torch.Tensor) -> torch.Tensor:
+        return generator(z, self.level, self.alpha)
 
     def real_input(self, real: torch.Tensor) -> torch.Tensor:
         """Real batch (N, C, final, final) brought to the current resolution and faded like G's output."""
@@ -162,42 +161,49 @@ class ProGAN(GAN):
 
     @torch.no_grad()
     def sample(self, z: torch.Tensor) -> torch.Tensor:
-        images = self.generator_ema(z, self.level, self.alpha).clamp(-1, 1)
+        images = self.run_generator(self.sampling_generator, z).clamp(-1, 1)
         factor = self.sizes[-1] // images.shape[-1]
         return F.interpolate(images, scale_factor=factor, mode="nearest") if factor > 1 else images
 
     @torch.no_grad()
     def sample_scales(self, z: torch.Tensor) -> dict[int, torch.Tensor]:
-        """EMA samples at every resolution (alpha 1): {size: (N, C, size, size)}."""
-        return {size: self.generator_ema(z, level, 1.0).clamp(-1, 1) for level, size in enumerate(self.sizes)}
+        """Samples of the sampling generator at every resolution (alpha 1): {size: (N, C, size, size)}."""
+        return {size: self.sampling_generator(z, level, 1.0).clamp(-1, 1) for level, size in enumerate(self.sizes)}
 
-    def attach(self, trainer: Engine, iterations: int) -> None:
+    def attach(self, trainer: Engine, iterations: int, optimizers: Mapping[str, torch.optim.Optimizer]) -> None:
+        """Sets level and alpha before every iteration and, at the first iteration of every phase
+        but the first, clears the Adam state of ``optimizers`` (moments and step counts restart,
+        as in the reference code); the EMA handler comes from :meth:`GAN.attach`."""
+        super().attach(trainer, iterations, optimizers)
         self.phases = growth_phases(self.sizes, iterations)
+        starts = {p.first_iteration for p in self.phases[1:]} - {None}
 
         @trainer.on(Events.ITERATION_STARTED)
         def grow(engine: Engine) -> None:
-            phase = phase_at(self.phases, engine.state.iteration)
-            self.level, self.alpha = phase.level, phase.alpha(engine.state.iteration)
-
-        trainer.add_event_handler(Events.ITERATION_COMPLETED, ModelEMA(self.generator, self.generator_ema,
-                                                                       self.ema_decay))
+            iteration = engine.state.iteration
+            phase = phase_at(self.phases, iteration)
+            self.level, self.alpha = phase.level, phase.alpha(iteration)
+            if iteration in starts:
+                for optimizer in optimizers.values():
+                    optimizer.state.clear()
+                self.optimizer_resets.append(iteration)
 
     def schedule_state(self) -> dict[str, Any]:
         return {"resolution": self.sizes[self.level], "alpha": self.alpha}
 
     def schedule_summary(self) -> list[dict[str, Any]]:
-        """Each phase's first iteration (1-based), resolution, kind and alpha at that iteration."""
+        """Each phase's first iteration (1-based), resolution, kind, alpha at that iteration and
+        whether the optimisers' Adam state was reset there (every phase but the first)."""
         return [{"resolution": p.resolution, "phase": "fade-in" if p.fading else "stable",
-                 "start_iteration": p.first_iteration, "alpha_at_start": p.alpha(p.first_iteration)}
-                for p in self.phases if p.first_iteration is not None]
+                 "start_iteration": p.first_iteration, "alpha_at_start": p.alpha(p.first_iteration),
+                 "adam_reset": i > 0}
+                for i, p in enumerate(self.phases) if p.first_iteration is not None]
 
 
 SETTINGS = {
     **with_defaults(TRAINER_SETTINGS, batch_size=64, lr_g=1e-3, lr_d=1e-3, beta1=0.0, beta2=0.99, loss="wgan-gp",
-                    drift=0.001),
+                    drift=0.001, ema=True),
     **PYRAMID_SETTINGS,
-    "ema_decay": Setting(0.999, "decay of the exponential moving average of G used for evaluation", minimum=0,
-                         maximum=1),
 }
 
 
@@ -205,7 +211,7 @@ def build(settings: dict[str, Any], data: BenchDataset) -> ProGAN:
     channels, sizes, widths = pyramid(settings, data.sample_shape)
     generator = Generator(settings["latent_dim"], sizes, widths, channels)
     discriminator = Discriminator(sizes, widths, channels)
-    return ProGAN(generator, discriminator, settings["latent_dim"], sizes, settings["ema_decay"])
+    return ProGAN(generator, discriminator, settings["latent_dim"], sizes)
 
 
 VARIANT = Variant(

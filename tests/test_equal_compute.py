@@ -1,0 +1,104 @@
+"""Equal compute: budgets that give every variant the same training images, the metric history
+against images seen and training seconds in the record, and the report's tables at equal images
+seen and at equal training seconds."""
+
+import json
+import math
+
+import pytest
+import scipy.stats
+
+from ganbench.budgets import Budget
+from ganbench.cli import main
+from ganbench.gan.report import equal_compute_tables, value_at
+from ganbench.gan.suites import EQUAL_IMAGES, MNIST
+from ganbench.runs import RunRequest
+
+
+def read_records(out):
+    return [json.loads(line) for line in (out / "records.jsonl").read_text().splitlines()]
+
+
+def test_a_budget_in_images_sets_iterations_from_the_batch():
+    budget = Budget(images=19_200)
+    assert budget.iterations_for("any", 64) == 300
+    assert budget.iterations_for("any", 32) == 600
+    assert Budget(iterations={"a": 5}).iterations_for("a", 64) == 5
+
+
+SMALL_REFERENCE = {"eval": {"kid_subset_size": "100"}}  # the synthetic split has 600 images
+
+
+def test_mnist_equal_gives_every_variant_the_same_images_and_3_seeds(synthetic_mnist):
+    runs = MNIST.plan(RunRequest(budget="equal", data_root=str(synthetic_mnist), overrides=SMALL_REFERENCE))
+    assert len(runs) == 12 and {run.seed for run in runs} == {0, 1, 2}
+    for run in runs:
+        assert run.iterations * run.settings["batch_size"] * run.settings["n_critic"] == EQUAL_IMAGES, run.variant
+        assert run.evaluation["every"] == 75
+    # A changed batch keeps the images: half the batch, twice the iterations.
+    (progan,) = {run.iterations for run in MNIST.plan(RunRequest(
+        budget="equal", variants=("progan",), overrides={"progan": {"batch_size": "32"}, **SMALL_REFERENCE},
+        data_root=str(synthetic_mnist)))}
+    assert progan == 600
+    # standard: the same images for every variant too (dcgan's batch 128 halves its iterations).
+    standard = {run.variant: run.iterations * run.settings["batch_size"]
+                for run in MNIST.plan(RunRequest(budget="standard", seeds=1, data_root=str(synthetic_mnist),
+                                                    overrides=SMALL_REFERENCE))}
+    assert set(standard.values()) == {1_280_000}
+
+
+def history(points):
+    """Rows of a metric history: (images_seen, train_seconds, fid)."""
+    return [{"iteration": i + 1, "images_seen": n, "train_seconds": s, "fid": f} for i, (n, s, f) in enumerate(points)]
+
+
+def record(variant, seed, points):
+    return {"status": "finished", "variant": variant, "dataset": "mnist", "budget": "equal", "seed": seed,
+            "metric_history": history(points)}
+
+
+def test_value_at_interpolates_and_carries_forward_only_when_asked():
+    rows = history([(100, 1.0, 10.0), (200, 3.0, 6.0)])
+    assert value_at(rows, "images_seen", "fid", 150, False) == (8.0, False)
+    assert value_at(rows, "train_seconds", "fid", 2.5, True) == (7.0, False)
+    assert value_at(rows, "images_seen", "fid", 50, False) == (None, False)
+    assert value_at(rows, "images_seen", "fid", 300, False) == (None, False)
+    assert value_at(rows, "train_seconds", "fid", 9.0, True) == (6.0, True)
+
+
+def test_tables_at_equal_images_and_equal_seconds_by_hand():
+    records = [
+        record("fast", 0, [(100, 1.0, 10.0), (200, 2.0, 6.0)]),
+        record("fast", 1, [(100, 2.0, 12.0), (200, 4.0, 8.0)]),
+        record("slow", 0, [(100, 10.0, 20.0), (200, 20.0, 14.0)]),
+        record("slow", 1, [(100, 10.0, 22.0), (200, 20.0, 14.0)]),
+    ]
+    text = "\n".join(equal_compute_tables(records))
+    t = scipy.stats.t.ppf(0.975, 1)
+    # fast at 100 images: 10 and 12, mean 11, half-width t * std / sqrt(2) = t * 1 = 12.7 -> 11 ± 13.
+    assert round(t * math.sqrt(2) / math.sqrt(2), 1) == 12.7
+    assert "| fast | equal | 2 | 11 ± 13 | 7 ± 13 |" in text
+    assert "| slow | equal | 2 | 21 ± 13 | 14.0 ± 0 |" in text  # no spread: 3 significant digits
+    assert "### FID on mnist at equal images seen" in text and "at evaluation points every run shares" in text
+    # Seconds: grid 5, 10, 15, 20 (quarters of the longest run). Both fast runs ended before 5 s:
+    # their last values 6 and 8 are carried (†); slow has no evaluation before 10 s.
+    assert "| 5 s | 10 s | 15 s | 20 s |" in text
+    assert "| fast | equal | 2 | 7 ± 13 † | 7 ± 13 † | 7 ± 13 † | 7 ± 13 † |" in text
+    # slow at 15 s: halfway, 17 and 18: mean 17.5, half-width t * 0.707 / 1.414 = 6.35 -> 18 ± 6.
+    assert "| slow | equal | 2 | – | 21 ± 13 | 18 ± 6 | 14.0 ± 0 |" in text
+
+
+def test_a_run_logs_its_metric_history_against_images_and_seconds(tmp_path):
+    out = tmp_path / "out"
+    assert main(["run", "--budget", "smoke", "--seeds", "2", "--datasets", "ring8", "--set", "eval.every=20",
+                 "--out", str(out), "--no-progress"]) == 0
+    for run in read_records(out):
+        rows = run["metric_history"]
+        assert [row["iteration"] for row in rows] == [20, 40, 60]
+        assert [row["images_seen"] for row in rows] == [2000, 4000, 6000]  # batch 100
+        seconds = [row["train_seconds"] for row in rows]
+        assert 0 < seconds[0] < seconds[1] < seconds[2] == pytest.approx(run["train_seconds"])
+        assert run["images_seen"] == 6000
+        assert rows[-1]["reverse_kl_all"] == run["metrics"]["reverse_kl_all"]
+    report = (out / "report.md").read_text()
+    assert "## At equal compute" in report and "at equal training seconds" in report
