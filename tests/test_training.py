@@ -269,3 +269,12 @@ def test_flop_counts_follow_the_layers_and_leave_the_run_untouched():
     assert counts["generate_gflop_per_sample"] * 1e9 == pytest.approx(f_g / batch)
     assert all(torch.equal(weights[k], v) for k, v in gan.state_dict().items())
     assert torch.equal(torch.get_rng_state(), rng)
+
+
+def test_flop_counts_work_with_the_gradient_penalty():
+    """torch.autograd.grad (the penalty) under the counter: counted, and more work than without."""
+    from ganbench.gan.run import flop_counts
+
+    plain = flop_counts(*build(maxout_pieces=1, loss="wgan-gp", gp_weight=0.0), seed=0, iteration=3)
+    penalised = flop_counts(*build(maxout_pieces=1, loss="wgan-gp"), seed=0, iteration=3)
+    assert penalised["train_gflop_per_iteration"] > plain["train_gflop_per_iteration"] > 0
