@@ -9,6 +9,10 @@ import pytest
 
 from ganbench.builtins import register_builtins
 
+# Runs in tests are serial unless a test asks for --jobs: the default (one process per core)
+# would spawn workers in every in-process CLI test. Commands the tests start inherit this.
+os.environ.setdefault("GANBENCH_JOBS", "1")
+
 register_builtins()  # the registries hold every built-in suite, variant, dataset and evaluator, as for the CLI
 
 SHARED_DATA = Path(__file__).resolve().parent.parent / "shared" / "data"

@@ -32,6 +32,39 @@ def _csv(text: str) -> list[str]:
     return [part.strip() for part in text.split(",") if part.strip()]
 
 
+def _jobs(text: str) -> int | None:
+    if text == "auto":
+        return None
+    try:
+        jobs = int(text)
+    except ValueError:
+        jobs = 0
+    if jobs < 1:
+        raise argparse.ArgumentTypeError(f"invalid value {text!r}: give a positive number of processes, or auto")
+    return jobs
+
+
+def _shard(text: str) -> tuple[int, int]:
+    number, _, count = text.partition("/")
+    try:
+        parsed = int(number), int(count)
+    except ValueError:
+        parsed = (0, 0)
+    if not 1 <= parsed[0] <= parsed[1]:
+        raise argparse.ArgumentTypeError(f"invalid value {text!r}: give I/N with 1 <= I <= N, e.g. 1/4")
+    return parsed
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"invalid value {text!r}: give a positive whole number")
+    return value
+
+
 def build_parser() -> Parser:
     from ganbench.budgets import BUDGETS
 
@@ -81,6 +114,35 @@ def build_parser() -> Parser:
                      help="keep the checkpoints of runs that ended (by default only unfinished runs keep them)")
     run.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                      help="show progress bars (default: when stderr is a terminal)")
+    run.add_argument("--jobs", type=_jobs, default=None, metavar="N|auto",
+                     help="run the cells in N worker processes (default auto: one per core on a CPU, 1 on a GPU; "
+                     "$GANBENCH_JOBS overrides auto); results are the same as with --jobs 1")
+    run.add_argument("--threads", type=_positive, default=1, metavar="N",
+                     help="torch threads per run (default: 1, whatever --jobs); part of the run's configuration, "
+                     "since the thread count changes the numbers")
+    run.add_argument("--launcher", choices=("processes", "local", "slurm"), default="processes",
+                     help="where cells run: processes (this machine, --jobs of them; default), slurm (one task per "
+                     "cell of a job array, through submitit; the command waits and writes the tables) or local "
+                     "(submitit's local executor: the slurm code path on this machine)")
+    run.add_argument("--partition", help="--launcher slurm: the partition (default: the cluster's)")
+    run.add_argument("--time", type=_positive, default=60, metavar="MINUTES",
+                     help="--launcher slurm/local: wall-time limit per task in minutes (default: 60)")
+    run.add_argument("--gpus-per-task", type=int, default=0, metavar="N",
+                     help="--launcher slurm: GPUs per task (default: 0; with --device auto a task uses its GPU)")
+    run.add_argument("--cpus-per-task", type=_positive, default=None, metavar="N",
+                     help="--launcher slurm: CPUs per task (default: --threads)")
+    run.add_argument("--array-parallelism", type=_positive, default=64, metavar="N",
+                     help="--launcher slurm: most tasks of the array running at once (default: 64)")
+    run.add_argument("--amp", nargs="?", const="bf16", choices=("bf16", "fp16"), metavar="bf16|fp16",
+                     help="mixed precision: bf16 autocast (CPU and CUDA; the default of a bare --amp) or fp16 "
+                     "autocast with a gradient scaler (CUDA); recorded in config.execution.precision")
+    run.add_argument("--channels-last", action="store_true", help="image networks and batches in channels-last "
+                     "(NHWC) memory format; recorded in config.execution")
+    run.add_argument("--compile", action="store_true", help="compile the networks with torch.compile; recorded in "
+                     "config.execution")
+    run.add_argument("--shard", type=_shard, metavar="I/N",
+                     help="run only shard I of N of the matrix (a fixed slice by run id), e.g. one per machine; "
+                     "join the folders with `ganbench merge`")
 
     listing = commands.add_parser("list", help="list suites, variants, datasets, evaluators, backbones, losses, or "
                                   "settings",
@@ -125,7 +187,19 @@ def build_parser() -> Parser:
     train.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                        help="show a progress bar (default: when stderr is a terminal)")
 
-    commands.add_parser("cite", help="print the BibTeX entry for ganbench", description="Print how to cite ganbench.")
+    merge = commands.add_parser("merge", help="join output folders (e.g. of --shard runs) into one",
+                                description="Copy the records and run folders of several output folders into one "
+                                "and write its tables, plots and report. Identical records of one run id are "
+                                "kept once; differing ones are an error naming both folders, and nothing is written.")
+    merge.add_argument("sources", nargs="+", type=Path, metavar="DIR", help="output folders written by `ganbench run`")
+    merge.add_argument("--out", type=Path, required=True, help="the folder to write (may be new, or hold records "
+                       "already, which then take part in the check)")
+
+    cite = commands.add_parser("cite", help="print the BibTeX entry for ganbench, or for a result folder",
+                               description="Print how to cite ganbench; with DIR, how to cite the result set in DIR "
+                               "(suite, budget, date, version, commit, machine and the sha256 digest of its records), "
+                               "as its report.html shows it.")
+    cite.add_argument("out", type=Path, nargs="?", metavar="DIR", help="an output folder written by `ganbench run`")
     return parser
 
 
@@ -145,13 +219,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             return command_list(args)
         if args.command == "report":
             return command_report(args)
+        if args.command == "merge":
+            return command_merge(args)
         if args.command == "classifier":
             return command_classifier(args)
         if args.command == "cite":
-            from ganbench.citation import citation_text
-
-            print(citation_text(), end="")
-            return 0
+            return command_cite(args)
     except UserError as error:
         print(f"ganbench: error: {error}", file=sys.stderr)
         return EXIT_USAGE
@@ -186,33 +259,81 @@ def _wrote_line(root: Path, paths: Sequence[Path]) -> str:
     return f"wrote {len(existing)} files in {root}: {', '.join(names)}"
 
 
+def _modes(execution: Any) -> str:
+    """``, bf16, channels-last, compiled``: what differs from fp32 eager, for the first line."""
+    modes = [execution.precision] if execution.precision != "fp32" else []
+    modes += ["channels-last"] * execution.channels_last + ["compiled"] * execution.compile
+    return "".join(f", {mode}" for mode in modes)
+
+
+def torch_device_named(name: str) -> Any:
+    """The device ``name`` names without checking this machine has it (``auto``: shown as is)."""
+    import torch
+
+    try:
+        return torch.device("cpu") if name == "auto" else torch.device(name)
+    except RuntimeError:
+        raise UserError(f"unknown device {name!r}; use auto, cpu or cuda") from None
+
+
 def command_run(args: argparse.Namespace) -> int:
     import os
+    from functools import partial
 
     from ganbench.report import write_outputs
     from ganbench.results import ResultsStore
-    from ganbench.runs import SUITES, RunRequest, resolve_device, run_suite
+    from ganbench.builtins import register_builtins
+    from ganbench.runs import SUITES, Execution, RunRequest, cells_of, default_jobs, resolve_device, run_suite, shard
     from ganbench.settings import parse_assignments
 
     suite = SUITES.get(args.suite)
     budget = args.budget or suite.default_budget
-    device = resolve_device(args.device)
+    if args.launcher != "slurm" and (args.partition or args.gpus_per_task):
+        raise UserError("--partition and --gpus-per-task are options of --launcher slurm")
+    if args.gpus_per_task < 0:
+        raise UserError(f"--gpus-per-task must be 0 or more, got {args.gpus_per_task}")
+    # Cluster tasks resolve the device where they run (the submitting node may have no GPU).
+    device = resolve_device(args.device) if args.launcher != "slurm" else torch_device_named(args.device)
     data_root = args.data_root or os.environ.get("GANBENCH_DATA")
     assignments = list(args.assignments)
     if args.inception_weights:
         assignments.append(f"eval.inception_weights={Path(args.inception_weights).expanduser().resolve()}")
+    execution = Execution(threads=args.threads, precision=args.amp or "fp32", channels_last=args.channels_last,
+                          compile=args.compile)
+    if args.launcher != "slurm":
+        execution.check_device(device)
     kind_options = {"--datasets": args.datasets, "--split": args.split, "--content": args.content,
                     "--style": args.style, "--vgg-weights": args.vgg_weights}
     runs = suite.plan(RunRequest(
         budget=budget, seeds=args.seeds, variants=args.variants, overrides=parse_assignments(assignments),
         data_root=data_root, download=args.download, iterations=args.iterations, time_limit=args.time_limit,
         options={flag: value for flag, value in kind_options.items() if value},
+        execution=execution,
     ))
+    cells = cells_of(runs)
+    part = ""
+    if args.shard:
+        cells = shard(cells, *args.shard)
+        part = f" (shard {args.shard[0]}/{args.shard[1]} of {len(runs)})"
+    jobs = args.jobs or default_jobs(device)
     store = ResultsStore(args.out or Path("runs") / f"{suite.name}-{budget}")
     store.ensure_writable()
     progress = sys.stderr.isatty() if args.progress is None else args.progress
-    print(f"ganbench {__version__}: suite {suite.name}, budget {budget}, {len(runs)} runs on {device}, writing to {store.root}")
-    records = run_suite(suite, runs, store, device, progress, args.restart, args.keep_checkpoints, _summary_line)
+    workers = f"{min(jobs, len(cells))} processes x " if min(jobs, len(cells)) > 1 else ""
+    shown_device = args.device if args.launcher == "slurm" else device
+    if args.launcher != "processes":
+        workers = f"{args.launcher} tasks through submitit x "
+    print(f"ganbench {__version__}: suite {suite.name}, budget {budget}, {len(cells)} runs{part} on {shown_device} "
+          f"({workers}{args.threads} thread{'s' if args.threads > 1 else ''}{_modes(execution)}), writing to {store.root}")
+    launcher = None
+    if args.launcher != "processes":
+        from ganbench.launch import ClusterOptions, SubmititLauncher
+
+        options = ClusterOptions(args.launcher, store.root / "submitit", args.partition, args.time, args.gpus_per_task,
+                                 args.cpus_per_task or args.threads, args.array_parallelism)
+        launcher = partial(SubmititLauncher, options=options)
+    records = run_suite(suite, cells, store, device, progress, args.restart, args.keep_checkpoints, _summary_line,
+                        jobs=jobs, worker_init=register_builtins, launcher=launcher, device_name=args.device)
     written = write_outputs(store)
     print((store.root / "summary.md").read_text(), end="")
     print(_wrote_line(store.root, [store.records_path, *written]))
@@ -344,6 +465,42 @@ def command_report(args: argparse.Namespace) -> int:
     written = write_outputs(store)
     print((store.root / "summary.md").read_text(), end="")
     print(_wrote_line(store.root, written))
+    return 0
+
+
+def command_cite(args: argparse.Namespace) -> int:
+    from ganbench.citation import citation_text, result_citation
+    from ganbench.results import ResultsStore
+
+    if args.out is None:
+        print(citation_text(), end="")
+        return 0
+    store = ResultsStore(args.out)
+    if not store.records_path.exists():
+        raise UserError(f"{store.records_path} does not exist; give a folder written by `ganbench run --out DIR`")
+    records = store.records()
+    if not records:
+        raise UserError(f"{store.records_path} holds no runs; run the suite first, then cite its folder")
+    print(result_citation(records), end="")
+    return 0
+
+
+def command_merge(args: argparse.Namespace) -> int:
+    from ganbench.report import write_outputs
+    from ganbench.results import ResultsStore, merge_stores
+
+    sources = []
+    for folder in args.sources:
+        source = ResultsStore(folder)
+        if not source.records_path.exists() and not (folder / "runs").is_dir():
+            raise UserError(f"{folder} holds no records; give folders written by `ganbench run --out DIR`")
+        sources.append(source)
+    store = ResultsStore(args.out)
+    added = merge_stores(sources, store)
+    written = write_outputs(store)
+    print((store.root / "summary.md").read_text(), end="")
+    print(f"merged {added} records from {len(sources)} folders")
+    print(_wrote_line(store.root, [store.records_path, *written]))
     return 0
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 
 @dataclass(frozen=True)
@@ -13,6 +13,10 @@ class Column:
 
     ``samples_key`` names the metric holding the sample count the value was computed on (e.g.
     FID's N): shown in the header, ``FID (N=10,000)``, or in each cell when rows differ.
+
+    ``unit`` is what a value is measured in, shown on figure axes and in LaTeX headers, e.g.
+    ``"images/s"``, ``"ms"``, ``"nats"``, ``"fraction"``; for 2D point data a per-sample unit reads
+    ``points`` instead of ``images`` (:func:`for_data`).
 
     ``headline``: the metric a comparison of configurations rests on (its direction given by
     ``higher_is_better``, which must then be set): the summary marks its significantly best
@@ -31,7 +35,17 @@ class Column:
     samples_key: str | None = None
     headline: bool = False
     spread_key: str | None = None
+    unit: str = ""
 
     def __post_init__(self) -> None:
         if self.headline and self.higher_is_better is None:
             raise ValueError(f"headline column {self.key!r} needs a direction (higher_is_better)")
+
+    def for_data(self, data_kind: str | None) -> "Column":
+        """This column as shown for records of ``data_kind`` (``provenance.data.kind``): for
+        ``"points"`` (2D mixtures) images become points in the header and unit
+        (``train img/s`` -> ``train points/s``, ``images/s`` -> ``points/s``)."""
+        if data_kind != "points":
+            return self
+        return replace(self, header=self.header.replace("img/s", "points/s"),
+                       unit=self.unit.replace("images", "points"))

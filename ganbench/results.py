@@ -1,17 +1,35 @@
-"""Result records and the results store of one output folder.
+"""Result records and the results store of one output folder, shared by any number of writers.
 
-``DIR/records.jsonl`` holds one JSON object per run that ended (status ``finished``,
-``diverged`` or ``failed``); ``DIR/runs/<run_id>/`` holds that run's checkpoints, losses and
-samples. Every file is written to a temporary name and renamed into place, so an interrupted
+``DIR/runs/<run_id>/`` is owned by one run: its checkpoints, losses, samples and, once it ended
+(status ``finished``, ``diverged`` or ``failed``), its record ``record.json`` (one JSON line). ``DIR/records.jsonl``
+is the readable, diffable export of every record (one JSON object a line, in matrix order), rewritten
+whole after each record; records of folders written before run folders held records are read from
+it too. Every file is written to a temporary name and renamed into place, so an interrupted
 command never leaves a half-written record behind.
+
+Several processes (``--jobs``, two commands, array tasks on a cluster) may write one folder at
+once. A process runs a cell only while it holds the cell's claim, ``runs/<run_id>/claim.lock``,
+created with ``O_CREAT | O_EXCL`` and holding the holder's pid, host and start time; the holder
+touches it every :data:`HEARTBEAT_SECONDS`. A claim is stale, and taken over, when its holder's
+process is gone (same host) or its heartbeat is older than :data:`STALE_SECONDS` (any host).
+Claims and the export take a short ``flock`` on ``DIR/.store.lock``, so two processes never take
+over the same stale claim and the export never misses a record written before it started.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
+import math
 import os
+import shutil
+import socket
 import tempfile
+import threading
+import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +45,10 @@ RECORD_FIELDS: dict[str, type | tuple[type, ...]] = {
     "config": dict, "provenance": dict, "metrics": dict, "throughput": dict, "artifacts": dict,
 }
 _JSON_TYPES = {str: "a string", int: "an integer", dict: "an object"}
+RECORD_FILE = "record.json"
+CLAIM_FILE = "claim.lock"
+HEARTBEAT_SECONDS = 30.0
+STALE_SECONDS = 600.0  # a claim not touched for this long is a dead holder's, on any host
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
@@ -50,12 +72,57 @@ def atomic_write_text(path: Path, text: str) -> None:
     atomic_write_bytes(path, text.encode("utf-8"))
 
 
-class ResultsStore:
-    """The records and run folders under one output folder."""
+def process_alive(pid: int) -> bool:
+    """Whether a process ``pid`` exists on this host (one we may not signal counts as alive)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
-    def __init__(self, root: Path) -> None:
+
+class Claim:
+    """This process's hold on one cell: the claim file and the thread touching it every
+    ``heartbeat`` seconds. :meth:`release` (or leaving the ``with`` block) deletes the file."""
+
+    def __init__(self, path: Path, holder: dict[str, Any], heartbeat: float, taken_over: dict[str, Any] | None) -> None:
+        self.path = path
+        self.holder = holder
+        self.taken_over = taken_over
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._beat, args=(heartbeat,), daemon=True, name=f"claim {path.parent.name}")
+        self._thread.start()
+
+    def _beat(self, heartbeat: float) -> None:
+        while not self._stop.wait(heartbeat):
+            with contextlib.suppress(OSError):
+                os.utime(self.path)
+
+    def release(self) -> None:
+        """Stop the heartbeat and delete the claim file if it is still this process's."""
+        self._stop.set()
+        self._thread.join()
+        with contextlib.suppress(OSError, ValueError):
+            if json.loads(self.path.read_text()).get("token") == self.holder["token"]:
+                self.path.unlink()
+
+    def __enter__(self) -> Claim:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
+class ResultsStore:
+    """The records, run folders and cell claims under one output folder."""
+
+    def __init__(self, root: Path, stale_seconds: float = STALE_SECONDS, heartbeat_seconds: float = HEARTBEAT_SECONDS) -> None:
         self.root = Path(root)
         self.records_path = self.root / "records.jsonl"
+        self.stale_seconds = stale_seconds
+        self.heartbeat_seconds = heartbeat_seconds
 
     def ensure_writable(self) -> None:
         """Create the folder and prove it is writable, or raise :class:`UserError` naming the fix."""
@@ -68,10 +135,21 @@ class ResultsStore:
                 f"cannot write to output folder {self.root} ({error.strerror or error}); choose another with --out DIR"
             ) from None
 
-    def records(self) -> list[dict[str, Any]]:
-        """All records, oldest first, each checked by :func:`validate_record`; a records file that is
-        not a readable file of such records raises :class:`UserError` naming the file, the line and
-        the fix, before anything is written."""
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        """An exclusive ``flock`` on ``DIR/.store.lock`` for a short critical section."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        with open(self.root / ".store.lock", "a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def exported_records(self) -> list[dict[str, Any]]:
+        """The records of ``records.jsonl`` as written, each checked by :func:`validate_record`; a
+        records file that is not a readable file of such records raises :class:`UserError` naming
+        the file, the line and the fix, before anything is written."""
         if not self.records_path.exists():
             return []
         if not self.records_path.is_file():
@@ -84,20 +162,100 @@ class ResultsStore:
                             f"or choose another output folder with --out DIR") from None
         return parse_records(data, self.records_path)
 
+    def run_records(self) -> list[dict[str, Any]]:
+        """The records of the run folders (``runs/*/record.json``)."""
+        records = []
+        for path in sorted((self.root / "runs").glob(f"*/{RECORD_FILE}")):
+            try:
+                data = path.read_bytes()
+            except OSError as error:
+                raise UserError(f"cannot read the record {path} ({error.strerror or error}); make it readable, or "
+                                f"delete it to run that cell again") from None
+            records += parse_records(data, path)
+        return records
+
+    def records(self) -> list[dict[str, Any]]:
+        """Every record, one per run id, in matrix order (:func:`record_order`): the run folders'
+        records, and those only ``records.jsonl`` holds (folders written by older versions)."""
+        by_id = {record["run_id"]: record for record in self.exported_records()}
+        by_id.update((record["run_id"], record) for record in self.run_records())
+        return sorted(by_id.values(), key=record_order)
+
     def ended_ids(self) -> set[str]:
         """Run ids that need no re-run: finished or diverged (a failed run is tried again)."""
         return {record["run_id"] for record in self.records() if record.get("status") in FINAL_STATUSES}
 
+    def record_of(self, run_id: str) -> dict[str, Any] | None:
+        """The record of ``run_id``, or None."""
+        path = self.root / "runs" / run_id / RECORD_FILE
+        if path.exists():
+            return parse_records(path.read_bytes(), path)[0]
+        return next((record for record in self.exported_records() if record.get("run_id") == run_id), None)
+
     def add(self, record: dict[str, Any]) -> None:
-        """Add a record, replacing an earlier one of the same run id; atomic."""
-        kept = [r for r in self.records() if r.get("run_id") != record["run_id"]]
-        kept.append(record)
-        atomic_write_text(self.records_path, "".join(json.dumps(r, sort_keys=True) + "\n" for r in kept))
+        """Store a record in its run folder (replacing an earlier one of that run) and re-export
+        ``records.jsonl``; both atomic, safe with other writers."""
+        atomic_write_text(self.run_dir(record["run_id"]) / RECORD_FILE, json.dumps(record, sort_keys=True) + "\n")
+        self.export()
+
+    def export(self) -> None:
+        """Rewrite ``records.jsonl`` from every record, under the store's lock."""
+        with self._locked():
+            records = self.records()
+            atomic_write_text(self.records_path, "".join(json.dumps(r, sort_keys=True) + "\n" for r in records))
 
     def run_dir(self, run_id: str) -> Path:
         path = self.root / "runs" / run_id
         path.mkdir(parents=True, exist_ok=True)
         return path
+
+    def claim(self, run_id: str) -> Claim | dict[str, Any]:
+        """Claim the cell ``run_id`` for this process: a :class:`Claim`, or the holder's details
+        (pid, host, started_utc) when another live process holds it. A stale claim (see the
+        module doc) is taken over; :attr:`Claim.taken_over` then names its holder."""
+        path = self.run_dir(run_id) / CLAIM_FILE
+        holder = {"pid": os.getpid(), "host": socket.gethostname(), "token": uuid.uuid4().hex,
+                  "started_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+        with self._locked():
+            taken_over = None
+            if path.exists():
+                current = self._holder(path)
+                if not self.is_stale(current):
+                    return current
+                taken_over = current
+                path.unlink(missing_ok=True)
+            with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666), "w") as stream:
+                stream.write(json.dumps(holder) + "\n")
+        return Claim(path, holder, self.heartbeat_seconds, taken_over)
+
+    def holder_of(self, run_id: str) -> dict[str, Any] | None:
+        """The details of the live claim on ``run_id``, or None when it is free or stale."""
+        path = self.root / "runs" / run_id / CLAIM_FILE
+        if not path.exists():
+            return None
+        current = self._holder(path)
+        return None if self.is_stale(current) else current
+
+    @staticmethod
+    def _holder(path: Path) -> dict[str, Any]:
+        """A claim file's details with ``age_seconds`` since its last heartbeat; an unreadable file
+        (its writer died between creating and writing it) has no pid and is judged by its age."""
+        try:
+            age = time.time() - path.stat().st_mtime
+            details = json.loads(path.read_text())
+        except FileNotFoundError:
+            return {"age_seconds": math.inf}
+        except (OSError, ValueError):
+            details = {}
+        return {**details, "age_seconds": age}
+
+    def is_stale(self, holder: dict[str, Any]) -> bool:
+        """Its heartbeat is older than ``stale_seconds``, or it names a process of this host that is gone."""
+        if holder["age_seconds"] > self.stale_seconds:
+            return True
+        if holder.get("host") == socket.gethostname() and isinstance(holder.get("pid"), int):
+            return not process_alive(holder["pid"])
+        return False
 
 
 def parse_records(data: bytes, path: Path) -> list[dict[str, Any]]:
@@ -144,3 +302,48 @@ def validate_record(value: Any, path: Path, number: int) -> dict[str, Any]:
     if not all(isinstance(artifact, str) for artifact in value["artifacts"].values()):
         raise bad("an artifact path is not a string")
     return value
+
+
+def record_order(record: dict[str, Any]) -> tuple[Any, ...]:
+    """Matrix order, whatever order runs ended in: by suite and budget, then by the cell's place in
+    its suite's plan (``cell``, absent from older records: those keep their run-id order), then run id."""
+    cell = record.get("cell")
+    return (str(record.get("suite")), str(record.get("budget")), math.inf if cell is None else cell["index"],
+            record["run_id"])
+
+
+VOLATILE_KEYS = ("cell",)  # where a run sat in the command's matrix: not part of its result
+
+
+def merge_stores(sources: list[ResultsStore], target: ResultsStore) -> int:
+    """Copy every record of ``sources`` with its run folder (less checkpoints and claims) into
+    ``target``; returns how many records were new to it. Records of one run id must be identical
+    (apart from :data:`VOLATILE_KEYS`), in the sources and in ``target``: otherwise a
+    :class:`UserError` names both folders and nothing is written."""
+    chosen: dict[str, tuple[dict[str, Any], ResultsStore]] = {}
+    for store in [target, *sources]:
+        for record in store.records():
+            run_id = record["run_id"]
+            if run_id in chosen:
+                first, where = chosen[run_id]
+                differing = sorted(key for key in set(first) | set(record) if key not in VOLATILE_KEYS
+                                   and first.get(key) != record.get(key))
+                if differing:
+                    raise UserError(f"run {run_id} has different records in {where.root} and {store.root} "
+                                    f"(they differ in {', '.join(differing)}); merge only one of them, or delete "
+                                    f"runs/{run_id} in the other")
+            else:
+                chosen[run_id] = (record, store)
+    target.ensure_writable()
+    added = 0
+    for run_id, (record, store) in chosen.items():
+        if store is target:
+            continue
+        source_dir = store.root / "runs" / run_id
+        if source_dir.is_dir():
+            shutil.copytree(source_dir, target.root / "runs" / run_id, dirs_exist_ok=True,
+                            ignore=shutil.ignore_patterns("checkpoints", CLAIM_FILE, ".*.tmp"))
+        atomic_write_text(target.run_dir(run_id) / RECORD_FILE, json.dumps(record, sort_keys=True) + "\n")
+        added += 1
+    target.export()
+    return added

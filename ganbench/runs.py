@@ -9,31 +9,98 @@ and stores it. Engines of every kind run through :func:`run_engine` (checkpoints
 end in :func:`engine_outcome` (finished, diverged or stopped by the time limit).
 
 A run's id is ``<variant>_<dataset>_seed<k>_<budget>_<hash>``, the hash covering its whole
-configuration, so a re-run with other settings never mistakes an old result for its own.
+configuration (its :class:`Execution` included: thread count and precision change the numbers),
+so a re-run with other settings never mistakes an old result for its own.
+
+:func:`run_suite` runs the cells one after another in this process, or in ``jobs`` worker
+processes; either way each cell runs only while this process holds its claim in the store (see
+:mod:`ganbench.results`), so any number of commands may share one output folder: a cell claimed
+by another live process is waited for, not run twice. :func:`shard` takes a deterministic slice
+of a matrix, for schedulers that start one command per slice.
 """
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import hashlib
 import json
+import multiprocessing
+import os
 import shutil
 import time
 import traceback
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
 import torch
 from ignite.engine import Engine, Events
+from torch import nn
 
 from ganbench.budgets import Budget
 from ganbench.errors import UserError
 from ganbench.handlers import Divergence, TimeLimit, checkpointer, resume_from_checkpoint
 from ganbench.provenance import device_description, software, utc_now
 from ganbench.registry import Registry
-from ganbench.results import ResultsStore
+from ganbench.results import FINAL_STATUSES, Claim, ResultsStore, atomic_write_text
+
+PRECISIONS = ("fp32", "bf16", "fp16")
+
+
+@dataclass(frozen=True)
+class Execution:
+    """How a run computes, as opposed to what it computes; part of its configuration and run id
+    because each of these changes the numbers (the thread count changes the order of floating-point
+    sums, so a 1-thread and a 2-thread run of one seed differ).
+
+    ``threads``: torch's intra-op threads in the process running the cell (1 by default, whatever
+    ``--jobs``, so ``--jobs N`` reproduces a serial run). ``precision``: ``fp32``; ``bf16`` autocast
+    (CPU and CUDA); ``fp16`` autocast with a gradient scaler (CUDA only). ``channels_last``: image
+    networks and batches in NHWC memory format. ``compile``: the networks through ``torch.compile``.
+    """
+
+    threads: int = 1
+    precision: str = "fp32"
+    channels_last: bool = False
+    compile: bool = False
+
+    def __post_init__(self) -> None:
+        if self.threads < 1:
+            raise UserError(f"--threads must be a positive number of threads, got {self.threads}")
+        if self.precision not in PRECISIONS:
+            raise UserError(f"unknown precision {self.precision!r}; choose one of: {', '.join(PRECISIONS)}")
+
+    def config(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def autocast(self, device: torch.device) -> Any:
+        """A context that runs what it holds in ``precision`` on ``device`` (autocast; nothing for fp32)."""
+        if self.precision == "fp32":
+            return contextlib.nullcontext()
+        return torch.autocast(device.type, dtype=torch.bfloat16 if self.precision == "bf16" else torch.float16)
+
+    def grad_scaler(self, device: torch.device) -> torch.amp.GradScaler | None:
+        """The gradient scaler fp16 needs (None for fp32 and bf16, whose range is fp32's)."""
+        return torch.amp.GradScaler(device.type) if self.precision == "fp16" else None
+
+    def check_device(self, device: torch.device) -> None:
+        """fp16 on a device without CUDA is a :class:`UserError` naming the fix."""
+        if self.precision == "fp16" and device.type != "cuda":
+            raise UserError(f"--amp fp16 needs a CUDA device (its gradient scaler), not {device.type}; "
+                            f"use --amp bf16")
+
+    def prepare(self, module: nn.Module, compiled: Sequence[nn.Module] = ()) -> nn.Module:
+        """``module`` in channels-last memory format, and ``compiled`` (default: ``module``) compiled
+        by ``torch.compile``, as the settings ask; in place."""
+        if self.channels_last:
+            module.to(memory_format=torch.channels_last)
+        if self.compile:
+            for part in compiled or (module,):
+                part.compile()
+        return module
 
 @dataclass(frozen=True)
 class RunRequest:
@@ -54,12 +121,15 @@ class RunRequest:
     iterations: int | None = None
     time_limit: float | None = None
     options: Mapping[str, Any] = field(default_factory=dict)
+    execution: Execution = field(default_factory=Execution)
 
 
 class PlannedRun(Protocol):
-    """One cell of a suite's matrix, resolved and checked, ready to execute."""
+    """One cell of a suite's matrix, resolved and checked, ready to execute (and picklable, to
+    execute in a worker process)."""
 
     identity: Mapping[str, Any]  # kind, suite, variant, dataset, seed, budget: the record's first fields
+    execution: Execution  # stored in its config under "execution"
 
     @property
     def run_id(self) -> str: ...
@@ -161,6 +231,7 @@ def execute(run: PlannedRun, store: ResultsStore, device: torch.device, progress
     """
     run_dir = store.run_dir(run.run_id)
     checkpoint_dir = run_dir / "checkpoints"
+    torch.set_num_threads(run.execution.threads)
     if restart and checkpoint_dir.exists():
         for stale in checkpoint_dir.glob("checkpoint_*.pt"):
             stale.unlink()
@@ -182,7 +253,7 @@ def execute(run: PlannedRun, store: ResultsStore, device: torch.device, progress
     except (KeyboardInterrupt, UserError):
         raise
     except Exception as error:  # noqa: BLE001 - one broken run must not stop the suite
-        (run_dir / "error.txt").write_text(traceback.format_exc())
+        atomic_write_text(run_dir / "error.txt", traceback.format_exc())
         record.update(status="failed", error=f"{type(error).__name__}: {error}")
         record["artifacts"]["error"] = str((run_dir / "error.txt").relative_to(store.root))
     record["provenance"]["finished_utc"] = utc_now()
@@ -244,9 +315,9 @@ class EngineRun:
 
 
 class MatrixProgress:
-    """The suite's tqdm bar (one step per run of the matrix) above each run's own bar. Lines about
-    finished runs go through ``tqdm.write`` so they print above the bars instead of tearing them;
-    without a bar they are plain prints."""
+    """The suite's tqdm bar (one step per cell of the matrix, its postfix the cells running now)
+    above a serial run's own bar. Lines about cells go through ``tqdm.write`` so they print above
+    the bars instead of tearing them; without a bar they are plain prints."""
 
     def __init__(self, total: int, suite: str, enabled: bool) -> None:
         self.bar = None
@@ -262,36 +333,264 @@ class MatrixProgress:
         if self.bar is not None:
             self.bar.close()
 
-    def start(self, label: str) -> None:
+    def running(self, labels: Sequence[str]) -> None:
         if self.bar is not None:
-            self.bar.set_postfix_str(label)
+            self.bar.set_postfix_str(", ".join(labels))
 
-    def done(self, line: str) -> None:
+    def note(self, line: str) -> None:
+        """A line that does not complete a cell."""
         if self.bar is None:
             print(line, flush=True)
-            return
-        self.bar.write(line)
-        self.bar.update(1)
+        else:
+            self.bar.write(line)
+
+    def done(self, line: str) -> None:
+        self.note(line)
+        if self.bar is not None:
+            self.bar.update(1)
 
 
-def run_suite(suite: Suite, runs: Sequence[PlannedRun], store: ResultsStore, device: torch.device,
+@dataclass(frozen=True)
+class Cell:
+    """A planned run and its place in the whole matrix (``index`` of ``size``, 0-based), which
+    its record keeps so that ``records.jsonl`` lists runs in matrix order however they ended."""
+
+    run: PlannedRun
+    index: int
+    size: int
+
+
+def cells_of(runs: Sequence[PlannedRun]) -> list[Cell]:
+    return [Cell(run, index, len(runs)) for index, run in enumerate(runs)]
+
+
+def shard(cells: Sequence[Cell], number: int, count: int) -> list[Cell]:
+    """Shard ``number`` of ``count`` (1-based): the cells at positions number-1, number-1+count, ...
+    of the matrix sorted by run id, in matrix order. Every cell is in exactly one shard, shards
+    differ in size by at most one, and the slice depends only on the run ids."""
+    if count < 1 or not 1 <= number <= count:
+        raise UserError(f"--shard {number}/{count}: give I/N with 1 <= I <= N, e.g. --shard 1/4")
+    by_id = sorted(cells, key=lambda cell: cell.run.run_id)
+    chosen = {cell.run.run_id for cell in by_id[number - 1::count]}
+    return [cell for cell in cells if cell.run.run_id in chosen]
+
+
+def default_jobs(device: torch.device) -> int:
+    """Worker processes for ``--jobs auto``: ``$GANBENCH_JOBS`` if set; else one per usable core on a
+    CPU (each cell on one thread: these models gain little from a second thread, and threads of
+    processes sharing cores wait for each other); one on a GPU (cells share the device badly)."""
+    if os.environ.get("GANBENCH_JOBS"):
+        try:
+            jobs = int(os.environ["GANBENCH_JOBS"])
+        except ValueError:
+            jobs = 0
+        if jobs < 1:
+            raise UserError(f"GANBENCH_JOBS must be a positive number of processes, got {os.environ['GANBENCH_JOBS']!r}")
+        return jobs
+    if device.type != "cpu":
+        return 1
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+@dataclass(frozen=True)
+class CellOutcome:
+    """What became of a cell: its ``record`` (``ran_here`` when this process ran it, else another
+    process recorded it while this command ran, or before: ``skipped``), or the ``holder`` of its
+    live claim."""
+
+    record: dict[str, Any] | None = None
+    ran_here: bool = False
+    skipped: bool = False
+    holder: dict[str, Any] | None = None
+
+
+def run_cell(cell: Cell, store: ResultsStore, device: torch.device, progress: bool, restart: bool,
+             keep_checkpoints: bool, since: str) -> CellOutcome:
+    """Claim ``cell`` and, holding the claim, run it unless it needs no run: an ended record (not
+    with ``restart``), or one written since ``since`` (UTC, when this command started) by another
+    process. Returns without running when another live process holds the claim."""
+    claim = store.claim(cell.run.run_id)
+    if not isinstance(claim, Claim):
+        return CellOutcome(holder=claim)
+    with claim:
+        existing = store.record_of(cell.run.run_id)
+        if existing is not None:
+            finished = existing.get("provenance", {}).get("finished_utc", "")
+            if finished >= since:
+                return CellOutcome(record=existing)
+            if existing.get("status") in FINAL_STATUSES and not restart:
+                return CellOutcome(record=existing, skipped=True)
+        record = execute(cell.run, store, device, progress, restart, keep_checkpoints)
+        record["cell"] = {"index": cell.index, "of": cell.size}
+        store.add(record)
+    return CellOutcome(record=record, ran_here=True)
+
+
+def run_suite(suite: Suite, runs: Sequence[PlannedRun] | Sequence[Cell], store: ResultsStore, device: torch.device,
               progress: bool, restart: bool = False, keep_checkpoints: bool = False,
-              summary_line: Callable[[str, dict[str, Any]], str] | None = None) -> list[dict[str, Any]]:
-    """Execute every planned run not already recorded (finished or diverged) in ``store``, store
-    each record as it ends, and return the records of this call. ``summary_line(label, record)``
-    makes the line printed per run."""
+              summary_line: Callable[[str, dict[str, Any]], str] | None = None, jobs: int = 1,
+              worker_init: Callable[[], None] | None = None, poll_seconds: float = 2.0,
+              launcher: Callable[[CellTask], Launcher] | None = None, device_name: str | None = None
+              ) -> list[dict[str, Any]]:
+    """Execute every planned cell not already recorded (finished or diverged) in ``store``, each
+    record stored as its run ends, and return the records this call made. ``summary_line(label,
+    record)`` makes the line printed per cell.
+
+    ``jobs`` > 1 runs the cells in that many spawned worker processes (``worker_init`` runs first in
+    each); their own progress bars are off, the suite's bar shows the cells running. ``launcher``
+    (given the task every cell runs) runs them elsewhere instead, e.g. on a cluster through submitit;
+    its tasks resolve ``device_name`` (default: ``device``) where they run. Cells another
+    process holds are waited for (polling every ``poll_seconds``) and reported when recorded; a
+    claim whose holder died is taken over.
+    """
+    from ganbench.provenance import utc_now
+
+    cells = [item if isinstance(item, Cell) else Cell(item, index, len(runs)) for index, item in enumerate(runs)]
+    since = utc_now()
     ended = store.ended_ids()
     done: list[dict[str, Any]] = []
     describe = summary_line or (lambda label, record: f"{label}: {record['status']}")
-    with MatrixProgress(len(runs), suite.name, progress) as matrix:
-        for index, run in enumerate(runs, start=1):
-            prefix = f"[{index}/{len(runs)}]"
-            if run.run_id in ended and not restart:
-                matrix.done(f"{prefix} {run.label}: already in {store.records_path.name}, skipped")
-                continue
-            matrix.start(run.label)
-            record = execute(run, store, device, progress, restart, keep_checkpoints)
-            store.add(record)
-            done.append(record)
-            matrix.done(f"{prefix} {describe(run.label, record)}")
+    prefixes = {cell.run.run_id: f"[{number}/{len(cells)}]" for number, cell in enumerate(cells, start=1)}
+    pending = []
+    with MatrixProgress(len(cells), suite.name, progress) as matrix:
+        for cell in cells:
+            if cell.run.run_id in ended and not restart:
+                matrix.done(f"{prefixes[cell.run.run_id]} {cell.run.label}: already in {store.records_path.name}, skipped")
+            else:
+                pending.append(cell)
+
+        def report(cell: Cell, outcome: CellOutcome) -> bool:
+            """Print a cell's line; False when another process holds it (it is waited for)."""
+            prefix, label = prefixes[cell.run.run_id], cell.run.label
+            if outcome.holder is not None:
+                holder = outcome.holder
+                matrix.note(f"{prefix} {label}: running in process {holder.get('pid')} on {holder.get('host')} "
+                            f"(since {holder.get('started_utc')}); waiting for it")
+                return False
+            assert outcome.record is not None
+            if outcome.ran_here:
+                done.append(outcome.record)
+                matrix.done(f"{prefix} {describe(label, outcome.record)}")
+            elif outcome.skipped:
+                matrix.done(f"{prefix} {label}: already in {store.records_path.name}, skipped")
+            else:
+                matrix.done(f"{prefix} {describe(label, outcome.record)} (run by another process)")
+            return True
+
+        workers = min(jobs, len(pending))
+        task = CellTask(store, device_name or str(device), restart, keep_checkpoints, since, worker_init)
+        if launcher is not None and pending:
+            _run_launched(pending, launcher(task), store, matrix, report, poll_seconds)
+        elif workers > 1:
+            _run_launched(pending, ProcessLauncher(task, workers), store, matrix, report, poll_seconds)
+        else:
+            _run_serially(pending, store, device, progress, restart, keep_checkpoints, since, matrix, report,
+                          poll_seconds)
     return done
+
+
+def _run_serially(pending: list[Cell], store: ResultsStore, device: torch.device, progress: bool, restart: bool,
+                  keep_checkpoints: bool, since: str, matrix: MatrixProgress,
+                  report: Callable[[Cell, CellOutcome], bool], poll_seconds: float) -> None:
+    waiting: list[Cell] = []
+    for cell in pending:
+        matrix.running([cell.run.label])
+        if not report(cell, run_cell(cell, store, device, progress, restart, keep_checkpoints, since)):
+            waiting.append(cell)
+    while waiting:
+        time.sleep(poll_seconds)
+        for cell in list(waiting):
+            if store.holder_of(cell.run.run_id) is None:
+                matrix.running([cell.run.label])
+                outcome = run_cell(cell, store, device, progress, restart, keep_checkpoints, since)
+                if outcome.holder is None:
+                    report(cell, outcome)
+                    waiting.remove(cell)
+
+
+class Launcher(Protocol):
+    """Runs cells elsewhere: ``start(cells)`` submits them and returns a handle per cell (with
+    ``done()`` and ``result()`` -> :class:`CellOutcome`, as a ``concurrent.futures.Future`` or a
+    submitit job has); ``wait(handles, seconds)`` returns when one is done or the time is up;
+    ``running(pending)`` names the cells running now, for the progress bar."""
+
+    def start(self, cells: Sequence[Cell]) -> list[Any]: ...
+
+    def wait(self, handles: Sequence[Any], seconds: float | None) -> None: ...
+
+    def running(self, pending: Sequence[Cell]) -> list[str]: ...
+
+    def close(self, cancel: bool) -> None: ...
+
+
+@dataclass
+class CellTask:
+    """One cell's work as a worker process or cluster task does it: the initializer (registering
+    what runs need by name), then :func:`run_cell` on the device named ``device`` (resolved where
+    the task runs: a cluster's login node may have no GPU)."""
+
+    store: ResultsStore
+    device: str
+    restart: bool
+    keep_checkpoints: bool
+    since: str
+    initializer: Callable[[], None] | None = None
+
+    def __call__(self, cell: Cell) -> CellOutcome:
+        if self.initializer is not None:
+            self.initializer()
+        return run_cell(cell, self.store, resolve_device(self.device), False, self.restart, self.keep_checkpoints,
+                        self.since)
+
+
+class ProcessLauncher:
+    """``workers`` spawned worker processes on this machine (``concurrent.futures``)."""
+
+    def __init__(self, task: CellTask, workers: int) -> None:
+        self.task = task
+        self.workers = workers
+        self.pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+
+    def start(self, cells: Sequence[Cell]) -> list[Future[CellOutcome]]:
+        return [self.pool.submit(self.task, cell) for cell in cells]
+
+    def wait(self, handles: Sequence[Future[CellOutcome]], seconds: float | None) -> None:
+        wait(handles, timeout=seconds, return_when=FIRST_COMPLETED)
+
+    def running(self, pending: Sequence[Cell]) -> list[str]:
+        # The pool starts cells in submission order: the first ``workers`` not done are running.
+        return [cell.run.label for cell in pending[:self.workers]]
+
+    def close(self, cancel: bool) -> None:
+        self.pool.shutdown(wait=True, cancel_futures=cancel)
+
+
+def _run_launched(pending: list[Cell], launcher: Launcher, store: ResultsStore, matrix: MatrixProgress,
+                  report: Callable[[Cell, CellOutcome], bool], poll_seconds: float) -> None:
+    """Start every pending cell through ``launcher``, report each as it ends, and start again
+    those another process held once their claim is free."""
+    submitted: dict[int, tuple[Any, Cell]] = {}
+
+    def start(cells: Sequence[Cell]) -> None:
+        for handle, cell in zip(launcher.start(cells), cells):
+            submitted[id(handle)] = (handle, cell)
+
+    waiting: list[Cell] = []
+    cancel = True
+    try:
+        start(pending)
+        while submitted or waiting:
+            matrix.running(launcher.running([cell for _, cell in submitted.values()]))
+            launcher.wait([handle for handle, _ in submitted.values()], poll_seconds if waiting else None)
+            for key, (handle, cell) in list(submitted.items()):
+                if handle.done():
+                    del submitted[key]
+                    if not report(cell, handle.result()):
+                        waiting.append(cell)
+            free = [cell for cell in waiting if store.holder_of(cell.run.run_id) is None]
+            if free:
+                waiting = [cell for cell in waiting if cell not in free]
+                start(free)
+        cancel = False
+    finally:
+        launcher.close(cancel)

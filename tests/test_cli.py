@@ -50,14 +50,14 @@ def test_smoke_run_writes_records_tables_and_plots(smoke_run):
         assert (smoke_run / record["artifacts"]["samples"]).exists()
         assert record["config"]["settings"]["batch_size"] == 100
         assert record["samples_from"] == "live" and record["config"]["settings"]["ema"] is False
-    for name in ("summary.csv", "summary.md", "summary.tex", "report.md"):
+    for name in ("summary.csv", "summary.md", "summary.tex", "report.md", "report.html"):
         assert (smoke_run / name).stat().st_size > 0
     summary = (smoke_run / "summary.md").read_text()
     assert "ring8" in summary and "grid25" in summary and "±" in summary
     assert "samples from" in summary and "live" in summary
     plots = sorted(p.name for p in (smoke_run / "plots").iterdir())
-    assert plots == ["losses_fc_grid25_smoke.png", "losses_fc_ring8_smoke.png",
-                     "samples_fc_grid25_smoke.png", "samples_fc_ring8_smoke.png"]
+    assert plots == ["compare_gan.png", "losses_fc_grid25_smoke.png", "losses_fc_ring8_smoke.png",
+                     "samples_fc_grid25_smoke.png", "samples_fc_ring8_smoke.png", "speed_gan.png"]
 
 
 def test_rerun_skips_finished_runs_and_reproduces_metrics(smoke_run, tmp_path, capsys):

@@ -11,7 +11,7 @@ import scipy.stats
 
 from ganbench.cli import main
 from test_report_regeneration import check_report_regenerates
-from ganbench.report.tables import display_table, frame, summarize
+from ganbench.report.tables import display_significance, display_table, frame, summarize
 
 
 def record(variant, dataset, seed, config=None, **metrics):
@@ -140,7 +140,7 @@ def test_single_seed_cells_show_the_runs_own_interval_or_spread():
     table = summarize(records)
     shown = display_table(table)
     assert list(shown["FID (N=5,000) ↓"]) == ["298.5 (bootstrap [297.9, 299.3])", "124"]
-    assert list(shown["KID ↓"]) == ["4,900 (sd 300)", "0.048 (sd 0.003)"]
+    assert list(shown["KID (N=5,000) ↓"]) == ["4,900 (sd 300)", "0.048 (sd 0.003)"]
     csv = frame(table)
     assert "fid_ci_low_mean" not in csv  # the bounds belong to the FID cell
     assert list(csv["fid_run_ci_low"][:1]) == [297.91] and math.isnan(csv["fid_run_ci_low"][1])
@@ -165,3 +165,14 @@ def test_configurations_of_one_variant_and_dataset_sit_together():
     table = summarize(records)
     assert [(row.identity["dataset"], row.settings_text) for row in table.rows] == [
         ("ring8", "iterations=100"), ("ring8", "iterations=5"), ("grid25", "")]
+
+
+def test_fid_at_different_sample_counts_is_never_compared():
+    records = [record(v, "mnist", seed, fid=value + seed * 0.1, fidelity_samples=samples)
+               for v, value, samples in (("a", 10.0, 5000.0), ("b", 20.0, 5000.0), ("c", 5.0, 1000.0))
+               for seed in range(5)]
+    table = summarize(records)
+    assert [(s.pair.label_a, s.pair.label_b, s.samples) for s in table.significance] == [("a", "b", 5000.0)]
+    assert [row.cells["fid"].mark for row in table.rows] == ["best", "", ""]
+    shown = display_significance(table)
+    assert list(shown["metric"]) == ["FID ↓ (N=5,000)"]

@@ -52,9 +52,9 @@ def history(points):
     return [{"iteration": i + 1, "images_seen": n, "train_seconds": s, "fid": f} for i, (n, s, f) in enumerate(points)]
 
 
-def record(variant, seed, points):
+def record(variant, seed, points, lr=2e-4):
     return {"status": "finished", "variant": variant, "dataset": "mnist", "budget": "equal", "seed": seed,
-            "metric_history": history(points)}
+            "config": {"variant": variant, "seed": seed, "settings": {"lr_d": lr}}, "metric_history": history(points)}
 
 
 def test_value_at_interpolates_and_carries_forward_only_when_asked():
@@ -77,15 +77,19 @@ def test_tables_at_equal_images_and_equal_seconds_by_hand():
     t = scipy.stats.t.ppf(0.975, 1)
     # fast at 100 images: 10 and 12, mean 11, half-width t * std / sqrt(2) = t * 1 = 12.7 -> 11 ± 13.
     assert round(t * math.sqrt(2) / math.sqrt(2), 1) == 12.7
-    assert "| fast | equal | 2 | 11 ± 13 | 7 ± 13 |" in text
-    assert "| slow | equal | 2 | 21 ± 13 | 14.0 ± 0 |" in text  # no spread: 3 significant digits
+    assert "| fast on mnist (equal) | 2 | 11 ± 13 | 7 ± 13 |" in text
+    assert "| slow on mnist (equal) | 2 | 21 ± 13 | 14.0 ± 0 |" in text  # no spread: 3 significant digits
     assert "### FID on mnist at equal images seen" in text and "at evaluation points every run shares" in text
     # Seconds: grid 5, 10, 15, 20 (quarters of the longest run). Both fast runs ended before 5 s:
     # their last values 6 and 8 are carried (†); slow has no evaluation before 10 s.
     assert "| 5 s | 10 s | 15 s | 20 s |" in text
-    assert "| fast | equal | 2 | 7 ± 13 † | 7 ± 13 † | 7 ± 13 † | 7 ± 13 † |" in text
+    assert "| fast on mnist (equal) | 2 | 7 ± 13 † | 7 ± 13 † | 7 ± 13 † | 7 ± 13 † |" in text
     # slow at 15 s: halfway, 17 and 18: mean 17.5, half-width t * 0.707 / 1.414 = 6.35 -> 18 ± 6.
-    assert "| slow | equal | 2 | – | 21 ± 13 | 18 ± 6 | 14.0 ± 0 |" in text
+    assert "| slow on mnist (equal) | 2 | – | 21 ± 13 | 18 ± 6 | 14.0 ± 0 |" in text
+    # Another configuration of a variant is its own row, never averaged with the first.
+    other = "\n".join(equal_compute_tables([*records, record("slow", 0, [(100, 10.0, 50.0), (200, 20.0, 40.0)], 1e-3)]))
+    assert "| slow on mnist (equal) [lr_d=0.0002] | 2 | 21 ± 13 | 14.0 ± 0 |" in other
+    assert "| slow on mnist (equal) [lr_d=0.001] | 1 | 50.0 | 40.0 |" in other
 
 
 def test_a_run_logs_its_metric_history_against_images_and_seconds(tmp_path):
@@ -102,3 +106,10 @@ def test_a_run_logs_its_metric_history_against_images_and_seconds(tmp_path):
         assert rows[-1]["reverse_kl_all"] == run["metrics"]["reverse_kl_all"]
     report = (out / "report.md").read_text()
     assert "## At equal compute" in report and "at equal training seconds" in report
+
+
+def test_a_suite_without_an_equal_budget_says_which_it_has(tmp_path, capsys):
+    assert main(["run", "--suite", "toy", "--budget", "equal", "--out", str(tmp_path / "o"), "--no-progress"]) == 2
+    error = capsys.readouterr().err.strip().splitlines()
+    assert error == ["ganbench: error: unknown budget 'equal'; choose one of: smoke, quick, standard, paper"]
+    assert not (tmp_path / "o").exists()

@@ -11,7 +11,8 @@ import pytest
 
 from ganbench.cli import main
 
-REGENERATED = ("summary.csv", "summary.md", "summary.tex", "summary_significance.csv", "report.md")
+REGENERATED = ("summary.csv", "summary.md", "summary.tex", "summary_significance.csv", "report.md",
+               "report.html")
 
 
 def outputs(out):

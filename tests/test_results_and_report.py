@@ -22,7 +22,7 @@ def test_store_replaces_a_run_and_keeps_the_rest(tmp_path):
     store.add(record("a", 0, status="failed"))
     store.add(record("b", 1))
     store.add(record("a", 0))
-    assert [r["run_id"] for r in store.records()] == ["b", "a"]
+    assert [r["run_id"] for r in store.records()] == ["a", "b"]  # matrix order (here: run ids), not end order
     assert store.ended_ids() == {"a", "b"}
     assert not list(tmp_path.glob(".*.tmp"))
 

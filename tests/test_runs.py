@@ -13,7 +13,7 @@ from ganbench.errors import UserError
 from ganbench.handlers import LossHistory
 from ganbench.results import ResultsStore
 from ganbench.budgets import Budget
-from ganbench.runs import EngineRun, RunContext, RunRequest, check_request, run_id_for, run_suite
+from ganbench.runs import EngineRun, Execution, RunContext, RunRequest, check_request, run_id_for, run_suite
 
 CPU = torch.device("cpu")
 
@@ -34,6 +34,7 @@ class CountRun:
     iterations: int
     fail_at: int | None = None
     interrupt_at: int | None = None
+    execution: Execution = Execution()
 
     @property
     def identity(self) -> dict[str, Any]:

@@ -73,14 +73,15 @@ def test_smoke_run_records_say_random_weights_everywhere(smoke_run):
 def test_smoke_run_writes_tables_grids_and_curves(smoke_run):
     out, _ = smoke_run
     plots = sorted(p.name for p in (out / "plots").iterdir())
-    assert plots == ["style_grid_adam_smoke_random-weights.png", "style_grid_gatys_smoke_random-weights.png",
-                     "style_losses_adam_smoke.png", "style_losses_gatys_smoke.png"]
+    assert plots == ["compare_style.png", "speed_style.png", "style_grid_adam_smoke_random-weights.png",
+                     "style_grid_gatys_smoke_random-weights.png", "style_losses_adam_smoke.png",
+                     "style_losses_gatys_smoke.png"]
     summary = (out / "summary.md").read_text()
     for header in ("SSIM ↑", "content loss ↓", "style loss ↓", "TV loss ↓", "steps to 1 % ↓", "ms/iter ↓"):
         assert header in summary
     report = (out / "report.md").read_text()
-    assert "feature network: VGG-19, RANDOM weights" in report
-    by_preset = report.split("## By preset", 1)[1].split("##", 1)[0]
+    assert "| feature network | VGG-19, RANDOM weights" in report  # in each preset's protocol card
+    by_preset = report.split("## By preset", 1)[1].split("##", 1)[0].split("Pairs of presets", 1)[0]  # its table
     assert [line.split("|")[2].strip() for line in by_preset.splitlines() if line.startswith("| style")] == ["gatys", "adam"]
     assert "plots/style_grid_gatys_smoke_random-weights.png" in report
     # `ganbench report` rebuilds the grids and curves from the records and run folders alone.

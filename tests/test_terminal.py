@@ -46,6 +46,19 @@ def test_style_suite_in_a_terminal(tmp_path, shared_data):
     assert "suite style: 100%" in screen and "total_loss=" in screen
 
 
+def test_jobs_in_a_terminal_draw_the_whole_matrix(tmp_path):
+    """--jobs 2: cells in two worker processes; one bar for the matrix naming the cells running."""
+    out = tmp_path / "toy"
+    status, screen = run_in_terminal(["run", "--budget", "smoke", "--seeds", "2", "--iterations", "10", "--jobs", "2",
+                                      "--out", str(out)], tmp_path)
+    assert status == 0, screen[-2000:]
+    assert [r["status"] for r in records(out)] == ["finished"] * 4
+    assert "2 processes x 1 thread" in screen and "suite toy: 100%" in screen
+    assert "fc ring8 seed 0, fc ring8 seed 1" in screen  # the bar names the cells running
+    assert "[4/4] fc grid25 seed 1: finished" in screen
+    assert "Traceback" not in screen and "error" not in screen.lower()
+
+
 def test_no_progress_in_a_terminal_draws_no_bar(tmp_path):
     out = tmp_path / "toy"
     status, screen = run_in_terminal(["run", "--budget", "smoke", "--seeds", "1", "--datasets", "ring8", "--out",
@@ -57,11 +70,11 @@ def test_no_progress_in_a_terminal_draws_no_bar(tmp_path):
 @pytest.mark.slow
 def test_quick_start_default_job_in_a_terminal(tmp_path):
     """The README's first command as a newcomer runs it: `ganbench run` (toy, quick, 6 runs)."""
-    status, screen = run_in_terminal(["run"], tmp_path)
+    status, screen = run_in_terminal(["run"], tmp_path, env={"GANBENCH_JOBS": ""})  # the default --jobs
     assert status == 0, screen[-2000:]
     out = tmp_path / "runs" / "toy-quick"
     assert [r["status"] for r in records(out)] == ["finished"] * 6
     assert "suite toy: 100%" in screen and "[6/6] fc grid25 seed 2: finished" in screen
     assert sorted(p.name for p in (out / "plots").iterdir()) == [
-        "losses_fc_grid25_quick.png", "losses_fc_ring8_quick.png", "samples_fc_grid25_quick.png",
-        "samples_fc_ring8_quick.png"]
+        "compare_gan.png", "losses_fc_grid25_quick.png", "losses_fc_ring8_quick.png", "samples_fc_grid25_quick.png",
+        "samples_fc_ring8_quick.png", "speed_gan.png"]

@@ -15,9 +15,10 @@ import seaborn as sns
 from ganbench.data import DataOptions, load_dataset
 from ganbench.data.toy import GaussianMixture2D
 from ganbench.gan.run import KIND
-from ganbench.report.figures import plt, save_figure
+from ganbench.report.comparison_figures import axis_label
+from ganbench.report.figures import file_stem, plt, save_figure
 from ganbench.report.statistics import display_precision, t_interval
-from ganbench.report.tables import configuration, configuration_id, differing_settings, table_columns
+from ganbench.report.tables import GROUP, configuration, configuration_id, differing_settings, table_columns
 
 # Metrics compared at equal compute, where a run's metric history has them.
 HEADLINE_METRICS = ("fid", "reverse_kl", "modes_covered", "class_kl")
@@ -42,12 +43,12 @@ def _groups(records: Sequence[dict[str, Any]]) -> dict[str, tuple[str, list[dict
     for (variant, dataset, budget), by_config in groups.items():
         title = f"{variant} on {dataset} ({budget})"
         if len(by_config) == 1:
-            out[f"{variant}_{dataset}_{budget}"] = (title, next(iter(by_config.values())))
+            out[file_stem(variant, dataset, budget)] = (title, next(iter(by_config.values())))
             continue
         settings = differing_settings([configs[key] for key in by_config])
         for (key, group), differing in zip(by_config.items(), settings):
             text = ", ".join(f"{name}={value}" for name, value in differing.items())
-            out[f"{variant}_{dataset}_{budget}_{key}"] = (f"{title} [{text}]", group)
+            out[file_stem(variant, dataset, budget, key)] = (f"{title} [{text}]", group)
     return out
 
 
@@ -72,15 +73,23 @@ def plot_losses(records: Sequence[dict[str, Any]], root: Path, title: str) -> pl
     if not frames:
         return None
     data = pd.concat(frames, ignore_index=True)
-    figure, axis = plt.subplots(figsize=(7, 3.6))
+    figure, axis = plt.subplots(figsize=(7.6, 3.8), layout="constrained")
     sns.lineplot(data=data, x="iteration", y="loss", hue="network", style="seed", units=None, estimator=None,
                  ax=axis, linewidth=0.9)
-    for phase in records[0].get("schedule") or []:  # e.g. ProGAN's growth: one line per phase start
+    schedule = records[0].get("schedule") or []
+    for phase in schedule:  # e.g. ProGAN's growth: a dotted line per phase start
         axis.axvline(phase["start_iteration"], color="grey", linewidth=0.6, linestyle=":")
-        label = f"{phase['resolution']}px" + (" fade" if phase["phase"] == "fade-in" else "")
-        axis.annotate(label, (phase["start_iteration"], 1.0), xycoords=("data", "axes fraction"), fontsize=6,
-                      rotation=90, va="top", ha="right", color="grey")
-    axis.set_title(title)
+    if schedule:  # labelled on a second x axis above the plot, where no curve or legend can cover them
+        top = axis.secondary_xaxis("top")
+        top.set_xticks([phase["start_iteration"] for phase in schedule],
+                       [f"{phase['resolution']}px" + (" fade-in" if phase["phase"] == "fade-in" else "")
+                        for phase in schedule], rotation=40, ha="left", fontsize=6, color="dimgrey")
+        top.tick_params(length=0, pad=1)
+    # The legend sits outside the axes, right of them, so it covers neither a curve nor a phase label.
+    sns.move_legend(axis, "upper left", bbox_to_anchor=(1.01, 1.0), fontsize=7, title_fontsize=7, frameon=False)
+    axis.set_xlabel("generator iteration")
+    axis.set_ylabel("loss (rolling mean over 1 % of the run)")
+    axis.set_title(title + (": growth phases dotted" if schedule else ""))
     return figure
 
 
@@ -94,19 +103,27 @@ def plot_points(records: Sequence[dict[str, Any]], root: Path, title: str) -> pl
     if not isinstance(mixture, GaussianMixture2D):
         return None
     means = mixture.means.numpy()
-    figure, axes = plt.subplots(1, len(finished), figsize=(3.2 * len(finished), 3.3), squeeze=False)
+    figure, axes = plt.subplots(1, len(finished), figsize=(3.2 * len(finished) + 1.4, 3.6), squeeze=False,
+                                layout="constrained")
     span = np.abs(means).max() * 1.5 + 0.5
     for axis, record in zip(axes[0], sorted(finished, key=lambda r: r["seed"])):
         points = np.load(root / record["artifacts"]["samples"])
-        sns.scatterplot(x=points[:, 0], y=points[:, 1], s=4, alpha=0.4, linewidth=0, ax=axis, color="tab:blue")
-        axis.scatter(means[:, 0], means[:, 1], marker="x", color="tab:red", s=30)
+        sns.scatterplot(x=points[:, 0], y=points[:, 1], s=4, alpha=0.4, linewidth=0, ax=axis, color="tab:blue",
+                        label=f"generated ({len(points):,})")
+        axis.scatter(means[:, 0], means[:, 1], marker="x", color="tab:red", s=30, label="mode centre")
         metrics = record["metrics"]
         axis.set_title(f"seed {record['seed']}: {metrics.get('modes_covered')}/{len(means)} modes, "
                        f"HQ {metrics.get('high_quality_fraction', 0):.2f}", fontsize=8)
         axis.set_xlim(-span, span)
         axis.set_ylim(-span, span)
         axis.set_aspect("equal")
-    figure.suptitle(title, fontsize=10)
+        axis.set_xlabel("x (data units)", fontsize=8)
+        axis.set_ylabel("y (data units)", fontsize=8)
+        axis.get_legend().remove()
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    figure.legend(handles, labels, loc="outside lower center", ncols=2, fontsize=7, markerscale=2, frameon=False)
+    figure.suptitle(f"{title}: samples over the {len(means)} modes (HQ: fraction within 3 sigma of a mode)",
+                    fontsize=9)
     return figure
 
 
@@ -142,10 +159,12 @@ def plot_metric_curves(records: Sequence[dict[str, Any]], root: Path) -> list[Pa
         shown = [column for column in table_columns() if column.key in history]
         if not shown:
             continue
-        figure, axes = plt.subplots(1, len(shown), figsize=(3.4 * len(shown), 3.0), squeeze=False)
+        figure, axes = plt.subplots(1, len(shown), figsize=(3.4 * len(shown), 3.0), squeeze=False,
+                                    layout="constrained")
         for axis, column in zip(axes[0], shown):
             sns.lineplot(data=history, x="iteration", y=column.key, hue="seed", marker="o", ax=axis, linewidth=1)
-            axis.set_ylabel(column.header)
+            axis.set_ylabel(axis_label(column))
+            axis.set_xlabel("generator iteration")
         figure.suptitle(f"{title}: metrics during training", fontsize=10)
         written.append(save_figure(figure, root / "plots" / f"curves_{stem}.png"))
     return written
@@ -207,16 +226,15 @@ def _cell(values: list[float | None], carried: list[bool]) -> str:
 
 def equal_compute_tables(records: Sequence[dict[str, Any]]) -> list[str]:
     """Markdown: per dataset and headline metric in the runs' metric histories, one table at equal
-    images seen and one at equal training seconds; a row per (variant, budget), a column per
-    point, each cell the mean ± 95 % t-interval half-width over seeds (n shown in the row)."""
+    images seen and one at equal training seconds; a row per configuration (its title names the
+    settings that differ where a variant, dataset and budget has several), a column per point,
+    each cell the mean ± 95 % t-interval half-width over seeds (n shown in the row)."""
     lines: list[str] = []
     by_dataset: dict[str, list[dict[str, Any]]] = {}
     for record in run_histories(records):
         by_dataset.setdefault(record["dataset"], []).append(record)
     for dataset, runs in by_dataset.items():
-        groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
-        for record in runs:
-            groups.setdefault((record["variant"], record["budget"]), []).append(record)
+        groups = _groups(runs)
         metrics = [m for m in HEADLINE_METRICS if any(m in row for r in runs for row in r["metric_history"])]
         for metric in metrics:
             header = next((c.header for c in table_columns() if c.key == metric), metric)
@@ -224,14 +242,14 @@ def equal_compute_tables(records: Sequence[dict[str, Any]]) -> list[str]:
                 grid, interpolated = compute_grid([r["metric_history"] for r in runs], axis)
                 carry = axis == "train_seconds"
                 unit = "images" if axis == "images_seen" else "s"
-                table = [f"| variant | budget | seeds | {' | '.join(f'{x:,.0f} {unit}' for x in grid)} |",
-                         "| --- | --- | ---: |" + " ---: |" * len(grid)]
-                for (variant, budget), group in groups.items():
+                table = [f"| configuration | seeds | {' | '.join(f'{x:,.0f} {unit}' for x in grid)} |",
+                         "| --- | ---: |" + " ---: |" * len(grid)]
+                for title, group in groups.values():
                     cells = []
                     for x in grid:
                         pairs = [value_at(r["metric_history"], axis, metric, x, carry) for r in group]
                         cells.append(_cell([v for v, _ in pairs], [c for _, c in pairs]))
-                    table.append(f"| {variant} | {budget} | {len(group)} | {' | '.join(cells)} |")
+                    table.append(f"| {title} | {len(group)} | {' | '.join(cells)} |")
                 how = ("linearly interpolated between each run's evaluations" if interpolated
                        else "at evaluation points every run shares")
                 note = (" † : a seed's run had ended before that time; its final value is carried forward."
@@ -249,6 +267,8 @@ class GanReport:
 
     kind = KIND
     columns = ()  # the evaluators declare the GAN tables' columns
+    comparison_group = tuple(GROUP)
+    comparison_pooled = ()
 
     def plots(self, records: Sequence[dict[str, Any]], root: Path) -> list[Path]:
         return plot_gan_runs(records, root) + plot_metric_curves(records, root)

@@ -21,7 +21,7 @@ from ganbench.gan.trainer import create_gan_trainer
 from ganbench.handlers import History, IterationTimer, LossHistory, TrainingClock, progress_bar
 from ganbench.metrics import EVALUATORS, EvaluationContext
 from ganbench.results import atomic_write_text
-from ganbench.runs import EngineRun, RunContext, run_id_for
+from ganbench.runs import EngineRun, Execution, RunContext, run_id_for
 
 KIND = "gan"
 FLOP_SAMPLES = 8  # samples generated to count generation FLOPs (they scale with the count)
@@ -43,6 +43,7 @@ class GanRun:
     evaluation: Mapping[str, Any]
     evaluators: tuple[str, ...]
     data: DataOptions
+    execution: Execution = Execution()
 
     @property
     def identity(self) -> dict[str, Any]:
@@ -61,6 +62,7 @@ class GanRun:
             "evaluation": dict(self.evaluation),
             "evaluators": list(self.evaluators),
             "data": {key: data[key] for key in ("split", "image_size")},
+            "execution": self.execution.config(),
         }
 
     @property
@@ -91,7 +93,8 @@ def train_and_evaluate(run: GanRun, dataset: BenchDataset, device: torch.device,
     variant = VARIANTS.get(run.variant)
     torch.manual_seed(seeding.derive_seed(run.seed, seeding.INIT))
     gan = variant.create(dict(run.settings), dataset).to(device)
-    training = create_gan_trainer(gan, dataset, run.settings, run.seed)
+    run.execution.prepare(gan, compiled=(gan.generator, gan.discriminator))
+    training = create_gan_trainer(gan, dataset, run.settings, run.seed, run.execution)
     engine = training.engine
     losses = loss_history(gan)
     engine.add_event_handler(Events.ITERATION_COMPLETED, losses)
@@ -99,6 +102,8 @@ def train_and_evaluate(run: GanRun, dataset: BenchDataset, device: torch.device,
     clock = TrainingClock(device)
     to_save = {"trainer": engine, "gan": gan, "losses": losses, "metric_history": metric_history,
                "training_clock": clock, **{f"optimizer_{k}": v for k, v in training.optimizers.items()}}
+    if training.scaler is not None:
+        to_save["grad_scaler"] = training.scaler
     lifecycle = EngineRun(engine, to_save, run_dir, run.iterations, run.checkpoint_every, run.max_seconds)
     timer = IterationTimer(device, warmup=min(5, run.iterations // 4)).attach(engine)
     gan.attach(engine, run.iterations, training.optimizers)

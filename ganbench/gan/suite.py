@@ -124,5 +124,6 @@ def plan_runs(suite: GanSuite, request: RunRequest) -> list[GanRun]:
                     evaluation=evaluation,
                     evaluators=evaluators,
                     data=data,
+                    execution=request.execution,
                 ))
     return runs

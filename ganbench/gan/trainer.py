@@ -23,6 +23,7 @@ from ignite.engine import Engine
 
 from ganbench import seeding
 from ganbench.gan.losses import LOSSES, gradient_penalty, make_loss
+from ganbench.runs import Execution
 from ganbench.settings import Setting
 
 if TYPE_CHECKING:
@@ -58,9 +59,22 @@ class GanTraining:
     gan: GAN
     optimizers: dict[str, torch.optim.Optimizer]
     images_per_iteration: int
+    scaler: torch.amp.GradScaler | None = None
 
 
-def create_gan_trainer(gan: GAN, dataset: BenchDataset, settings: Mapping[str, Any], seed: int) -> GanTraining:
+def _float(value: Any) -> Any:
+    """A network input (a tensor, or a list of them for multi-scale variants) in float32."""
+    if isinstance(value, torch.Tensor):
+        return value.float()
+    return type(value)(_float(part) for part in value)
+
+
+def _channels_last(batch: torch.Tensor) -> torch.Tensor:
+    return batch.contiguous(memory_format=torch.channels_last) if batch.dim() == 4 else batch
+
+
+def create_gan_trainer(gan: GAN, dataset: BenchDataset, settings: Mapping[str, Any], seed: int,
+                       execution: Execution | None = None) -> GanTraining:
     """An Ignite engine whose iteration is ``n_critic`` D steps and one G step (see module doc).
 
     The engine runs with ``data=None``: each step draws its real batch from ``dataset.batch`` and
@@ -70,7 +84,22 @@ def create_gan_trainer(gan: GAN, dataset: BenchDataset, settings: Mapping[str, A
     host once per iteration, after the G step (a D loss is read earlier only to decide a skip when
     ``d_skip_below`` is set); the two random streams are two ``torch.Generator`` objects reseeded
     each iteration.
+
+    ``execution`` (default fp32) sets the precision: under bf16 or fp16 the networks and losses run
+    in autocast (fp16 with a gradient scaler, in the returned ``scaler``), the gradient penalty in
+    fp32; with ``channels_last`` the real batches are NHWC (the caller converts the networks).
     """
+    execution = execution or Execution()
+    scaler = execution.grad_scaler(gan.device)
+
+    def backward_and_step(loss_value: torch.Tensor, optimizer: torch.optim.Optimizer) -> None:
+        if scaler is None:
+            loss_value.backward()
+            optimizer.step()
+        else:
+            scaler.scale(loss_value).backward()
+            scaler.step(optimizer)
+            scaler.update()
     loss = make_loss(settings["loss"], settings["gp_weight"], settings["drift"])
     betas = (settings["beta1"], settings["beta2"])
     fused = gan.device.type in ("cpu", "cuda")  # one kernel per step: about 5x faster than foreach on a CPU
@@ -88,35 +117,38 @@ def create_gan_trainer(gan: GAN, dataset: BenchDataset, settings: Mapping[str, A
         if penalty:
             mixing.manual_seed(seeding.derive_seed(seed, seeding.PENALTY, iteration))
         reals = dataset.batch(batch_size * n_critic, seed, iteration).to(gan.device)
+        if execution.channels_last:
+            reals = _channels_last(reals)
 
         d_losses, skipped = [], 0
         for real in reals.split(batch_size):
-            real_input = gan.real_input(real)
-            with torch.no_grad():
-                fake_input = gan.generate(gan.sample_latent(real.shape[0], latents))
-            loss_d = loss.discriminator(gan.discriminate(real_input), gan.discriminate(fake_input))
+            with execution.autocast(gan.device):
+                real_input = gan.real_input(real)
+                with torch.no_grad():
+                    fake_input = gan.generate(gan.sample_latent(real.shape[0], latents))
+                loss_d = loss.discriminator(gan.discriminate(real_input), gan.discriminate(fake_input)).float()
             if penalty:
-                loss_d = loss_d + loss.gradient_penalty_weight * gradient_penalty(gan.discriminate, real_input,
-                                                                                  fake_input, mixing)
+                loss_d = loss_d + loss.gradient_penalty_weight * gradient_penalty(
+                    gan.discriminate, _float(real_input), _float(fake_input), mixing)
             d_losses.append(loss_d.detach())
             if skip_below is not None and loss_d.item() < skip_below:  # the only per-step host sync
                 skipped += 1
                 continue
             optimizer_d.zero_grad(set_to_none=True)
-            loss_d.backward()
-            optimizer_d.step()
+            backward_and_step(loss_d, optimizer_d)
 
         gan.discriminator.requires_grad_(False)
         try:
-            fake_input = gan.generate(gan.sample_latent(batch_size, latents))
-            real_logits = gan.discriminate(real_input).detach() if loss.generator_needs_real else None
-            loss_g = loss.generator(gan.discriminate(fake_input), real_logits)
+            with execution.autocast(gan.device):
+                fake_input = gan.generate(gan.sample_latent(batch_size, latents))
+                real_logits = gan.discriminate(real_input).detach() if loss.generator_needs_real else None
+                loss_g = loss.generator(gan.discriminate(fake_input), real_logits).float()
             optimizer_g.zero_grad(set_to_none=True)
-            loss_g.backward()
-            optimizer_g.step()
+            backward_and_step(loss_g, optimizer_g)
         finally:
             gan.discriminator.requires_grad_(True)
         *values_d, value_g = torch.stack([*d_losses, loss_g.detach()]).tolist()  # one host sync per iteration
         return {"loss_d": sum(values_d) / len(values_d), "loss_g": value_g, "d_skipped": float(skipped)}
 
-    return GanTraining(Engine(gan_step), gan_step, gan, {"g": optimizer_g, "d": optimizer_d}, batch_size * n_critic)
+    return GanTraining(Engine(gan_step), gan_step, gan, {"g": optimizer_g, "d": optimizer_d}, batch_size * n_critic,
+                       scaler)

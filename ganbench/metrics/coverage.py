@@ -93,9 +93,10 @@ class MixtureCoverage:
                "on 2D Gaussian mixtures (PacGAN protocol)")
     section = "metrics"
     columns = (
-        Column("modes_covered", "modes", True, 1, headline=True),
-        Column("high_quality_fraction", "high-quality", True, 3, headline=True),
-        Column("reverse_kl", "reverse KL", False, 3, headline=True),
+        Column("modes_covered", "modes", True, 1, headline=True, samples_key="coverage_samples", unit="modes"),
+        Column("high_quality_fraction", "high-quality", True, 3, headline=True,
+               samples_key="coverage_samples", unit="fraction"),
+        Column("reverse_kl", "reverse KL", False, 3, headline=True, samples_key="coverage_samples", unit="nats"),
     )
 
     def applies_to(self, dataset: BenchDataset) -> bool:

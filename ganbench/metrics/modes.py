@@ -80,8 +80,9 @@ class DigitModeCoverage:
 class ClassCoverage(DigitModeCoverage):
     name = "classes"
     summary = "classes_covered and class_kl (KL to the reference class balance) by the lenet classifier"
-    columns = (Column("classes_covered", "classes", True, 1, headline=True),
-               Column("class_kl", "class KL", False, 3, headline=True))
+    columns = (Column("classes_covered", "classes", True, 1, headline=True,
+                      samples_key="classes_samples", unit="classes"),
+               Column("class_kl", "class KL", False, 3, headline=True, samples_key="classes_samples", unit="nats"))
 
     def applies_to(self, dataset: BenchDataset) -> bool:
         return isinstance(dataset, ImageDataset) and dataset.name in MNIST_LIKE
@@ -104,8 +105,8 @@ class ClassCoverage(DigitModeCoverage):
 class StackedCoverage(DigitModeCoverage):
     name = "stacked"
     summary = "Stacked MNIST modes_covered (of 1,000) and reverse_kl to uniform on 26,000 samples (PacGAN protocol)"
-    columns = (Column("modes_covered", "modes", True, 1, headline=True),
-               Column("reverse_kl", "reverse KL", False, 3, headline=True))
+    columns = (Column("modes_covered", "modes", True, 1, headline=True, samples_key="coverage_samples", unit="modes"),
+               Column("reverse_kl", "reverse KL", False, 3, headline=True, samples_key="coverage_samples", unit="nats"))
 
     def applies_to(self, dataset: BenchDataset) -> bool:
         return isinstance(dataset, StackedMNIST)

@@ -35,10 +35,10 @@ class Throughput:
     summary = "train images/s, ms per iteration, generation images/s, peak memory, parameter counts"
     section = "throughput"
     columns = (
-        Column("train_images_per_second", "train img/s", True, 0),
-        Column("ms_per_iteration", "ms/iter", False, 2),
-        Column("generate_images_per_second", "gen img/s", True, 0),
-        Column("peak_memory_mb", "peak MiB", False, 0),
+        Column("train_images_per_second", "train img/s", True, 0, unit="images/s"),
+        Column("ms_per_iteration", "ms/iter", False, 2, unit="ms"),
+        Column("generate_images_per_second", "gen img/s", True, 0, unit="images/s"),
+        Column("peak_memory_mb", "peak MiB", False, 0, unit="MiB"),
         Column("train_gflop_per_iteration", "GFLOP/iter", None, 3, notation="g"),
         Column("train_gflops", "train GFLOP/s", True, 2),
         Column("train_peak_share", "train/peak", True, 2),

@@ -6,7 +6,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ganbench.citation import citation_text
+from ganbench.citation import citation_text, result_citation
+from ganbench.report.protocol import markdown as protocol_markdown
 from ganbench.report.sections import SECTIONS, by_kind
 from ganbench.report.tables import (
     SIGNIFICANCE_NOTE,
@@ -18,27 +19,10 @@ from ganbench.report.tables import (
 from ganbench.results import atomic_write_text
 
 
-def _provenance_lines(records: Sequence[dict[str, Any]]) -> list[str]:
-    seen: dict[str, set[str]] = {}
-    for record in records:
-        provenance = record.get("provenance", {})
-        device = provenance.get("device", {})
-        for key, value in (
-            ("ganbench", provenance.get("ganbench")),
-            ("commit", (provenance.get("commit") or "unknown")[:12] + (" (dirty)" if provenance.get("dirty") else "")),
-            ("torch", provenance.get("torch")),
-            ("pytorch-ignite", provenance.get("pytorch-ignite")),
-            ("torch-fidelity", provenance.get("torch-fidelity")),
-            ("device", device.get("gpu") or device.get("cpu")),
-            ("data split", (provenance.get("data") or {}).get("split")),
-            ("feature network", (provenance.get("feature_network") or {}).get("description")),
-        ):
-            if value:
-                seen.setdefault(key, set()).add(str(value))
-    return [f"- {key}: {', '.join(sorted(values))}" for key, values in seen.items()]
-
-
-def write_report(records: Sequence[dict[str, Any]], root: Path, outputs: Sequence[Path]) -> Path:
+def write_report(records: Sequence[dict[str, Any]], root: Path, outputs: Sequence[Path],
+                 cards: Sequence[tuple[str, list[tuple[str, str]]]] = ()) -> Path:
+    """``report.md``: the table, the kinds' sections, failures, plots, a protocol card per
+    configuration and the citation of this result (as ``ganbench cite DIR`` prints it)."""
     summary = summarize(records)
     lines = ["# ganbench report", ""]
     if not records:
@@ -71,8 +55,9 @@ def write_report(records: Sequence[dict[str, Any]], root: Path, outputs: Sequenc
             lines += ["## Plots", ""]
             lines += [f"![{p.stem}]({p.relative_to(root).as_posix()})" for p in plots]
             lines.append("")
-        lines += ["## Provenance", "", *_provenance_lines(records), ""]
-    lines += ["## Citation", "", "```bibtex", citation_text().strip(), "```", ""]
+        lines += protocol_markdown(cards)
+    citation = result_citation(records) if records else citation_text()
+    lines += ["## Citation", "", "```bibtex", citation.strip(), "```", ""]
     path = root / "report.md"
     atomic_write_text(path, "\n".join(lines))
     return path

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import matplotlib
@@ -9,7 +10,14 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-__all__ = ["plt", "save_figure"]
+__all__ = ["file_stem", "plt", "save_figure"]
+
+
+def file_stem(*parts: object) -> str:
+    """A safe file name stem from ``parts`` joined by ``_``: every character outside
+    ``A-Z a-z 0-9 . _ + -`` (a path separator, markup, a space) becomes ``-``, so a dataset named
+    ``folder:/data/<x>`` gives one file in the plots folder with a harmless name."""
+    return re.sub(r"[^A-Za-z0-9._+-]", "-", "_".join(str(part) for part in parts))
 
 
 def save_figure(figure: plt.Figure, path: Path) -> Path:

@@ -15,6 +15,11 @@ class ReportSection(Protocol):
 
     kind: str
     columns: tuple[Column, ...]  # table columns of the kind's own metrics
+    # The record keys a configuration of the comparisons shares (see ganbench.report.comparisons),
+    # e.g. ("suite", "variant", "dataset", "budget"); a style preset pools all its image pairs.
+    comparison_group: tuple[str, ...]
+    # Top-level config keys pooled into one configuration (e.g. a style run's content and style).
+    comparison_pooled: tuple[str, ...]
 
     def plots(self, records: Sequence[dict[str, Any]], root: Path) -> list[Path]:
         """Write the kind's figures under ``root / "plots"``; the paths written."""

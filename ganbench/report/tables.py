@@ -238,7 +238,9 @@ class SummaryRow:
 class Significance:
     """One pair of configurations of one family on one headline column: ``family`` (the shared
     grouping keys, e.g. ``{"suite": "toy", "dataset": "ring8"}``), the ``column``, the rows'
-    labels (``pair.label_a`` ranks better), their seed counts and means, and ``pair``, the
+    labels (``pair.label_a`` ranks better), their seed counts and means, ``samples`` (the sample
+    count both rows' values were computed on, for a column with a ``samples_key``; else nan),
+    and ``pair``, the
     :class:`~ganbench.report.statistics.PairRow` (difference a − b with its Welch 95 % interval,
     raw and Holm-adjusted p-values, the test, and whether it is significant at ``ALPHA``)."""
 
@@ -249,6 +251,7 @@ class Significance:
     n_b: int
     mean_a: float
     mean_b: float
+    samples: float = math.nan
 
 
 @dataclass
@@ -331,9 +334,17 @@ def _label_rows(table: SummaryTable) -> None:
                 row.label += f" #{row.configuration_id}"
 
 
+def _samples(row: SummaryRow, column: Column) -> float:
+    """The sample count of ``column``'s values in ``row`` (its ``samples_key`` mean), nan if none."""
+    cell = row.cells.get(column.samples_key) if column.samples_key else None
+    return cell.mean if cell is not None else math.nan
+
+
 def _compare(table: SummaryTable) -> None:
     """Pairwise tests and best marks of every headline column within each family that has at
-    least two rows of two or more seeds (single-seed rows alone leave nothing to test)."""
+    least two rows of two or more seeds (single-seed rows alone leave nothing to test). A
+    metric computed on a stated sample count (FID's N) is compared only between rows of the
+    same N: each N is a family of its own."""
     families: dict[tuple, list[SummaryRow]] = {}
     for row in table.rows:
         families.setdefault(tuple(table.family(row).values()), []).append(row)
@@ -342,18 +353,28 @@ def _compare(table: SummaryTable) -> None:
         for column in table.columns:
             if not column.headline:
                 continue
-            entries = [row for row in rows if column.key in row.cells and row.cells[column.key].n >= 1]
-            if sum(row.cells[column.key].n >= 2 for row in entries) < 2:
-                continue
-            groups = {row.label: row.cells[column.key].values for row in entries}
-            by_label = {row.label: row for row in entries}
-            for pair in pairwise(groups, bool(column.higher_is_better), CONFIDENCE):
-                a, b = by_label[pair.label_a].cells[column.key], by_label[pair.label_b].cells[column.key]
-                table.significance.append(Significance(family, column, pair, a.n, b.n, a.mean, b.mean))
-            for label, mark in best_marks(groups, bool(column.higher_is_better)).items():
-                if mark == BEST:
-                    row = by_label[label]
-                    row.cells[column.key] = dataclasses.replace(row.cells[column.key], mark=BEST)
+            by_count: dict[str, list[SummaryRow]] = {}
+            for row in rows:
+                if column.key in row.cells and row.cells[column.key].n >= 1:
+                    by_count.setdefault(repr(_samples(row, column)), []).append(row)
+            for entries in by_count.values():
+                _compare_entries(table, family, column, entries)
+
+
+def _compare_entries(table: SummaryTable, family: dict[str, Any], column: Column, entries: list[SummaryRow]) -> None:
+    """One Holm family: every pair of ``entries`` on ``column``, and the best mark."""
+    if sum(row.cells[column.key].n >= 2 for row in entries) < 2:
+        return
+    groups = {row.label: row.cells[column.key].values for row in entries}
+    by_label = {row.label: row for row in entries}
+    samples = _samples(entries[0], column)
+    for pair in pairwise(groups, bool(column.higher_is_better), CONFIDENCE):
+        a, b = by_label[pair.label_a].cells[column.key], by_label[pair.label_b].cells[column.key]
+        table.significance.append(Significance(family, column, pair, a.n, b.n, a.mean, b.mean, samples))
+    for label, mark in best_marks(groups, bool(column.higher_is_better)).items():
+        if mark == BEST:
+            row = by_label[label]
+            row.cells[column.key] = dataclasses.replace(row.cells[column.key], mark=BEST)
 
 
 def summarize(records: Sequence[dict[str, Any]], group: Sequence[str] = GROUP,
@@ -556,13 +577,14 @@ def frame(table: SummaryTable) -> pd.DataFrame:
     return pd.DataFrame(records)
 
 
-SIGNIFICANCE_COLUMNS = ["metric", "better", "worse", "n_better", "n_worse", "mean_better", "mean_worse",
+SIGNIFICANCE_COLUMNS = ["metric", "samples", "better", "worse", "n_better", "n_worse", "mean_better", "mean_worse",
                         "difference", "ci_low", "ci_high", "p_value", "p_holm", "test", "significant"]
 
 
 def significance_frame(table: SummaryTable) -> pd.DataFrame:
     """``summary_significance.csv``: one row per pair of configurations of a family on a headline
-    metric: the family's keys, ``metric`` (its key), ``better``/``worse`` (row labels, ranked
+    metric: the family's keys, ``metric`` (its key), ``samples`` (the N it was computed on, where
+    the metric states one; pairs are only formed at equal N), ``better``/``worse`` (row labels, ranked
     by mean in the metric's direction), their seed counts and means, ``difference`` (better −
     worse) with its 95 % Welch interval, the raw and Holm-adjusted p-values, the test, and
     ``significant`` (Holm-adjusted p < 0.05)."""
@@ -571,7 +593,7 @@ def significance_frame(table: SummaryTable) -> pd.DataFrame:
     for item in table.significance:
         pair = item.pair
         rows.append({**{key: item.family[key] for key in family_keys}, "metric": item.column.key,
-                     "better": pair.label_a, "worse": pair.label_b, "n_better": item.n_a, "n_worse": item.n_b,
+                     "samples": item.samples, "better": pair.label_a, "worse": pair.label_b, "n_better": item.n_a, "n_worse": item.n_b,
                      "mean_better": item.mean_a, "mean_worse": item.mean_b, "difference": pair.difference,
                      "ci_low": pair.low, "ci_high": pair.high, "p_value": pair.p_value, "p_holm": pair.p_holm,
                      "test": pair.test, "significant": pair.significant})
@@ -591,9 +613,12 @@ def display_significance(table: SummaryTable) -> pd.DataFrame:
     for item in table.significance:
         pair = item.pair
         half = (pair.high - pair.low) / 2
-        difference = _at_precision(pair.difference, half) + f" ± {display_precision(0.0, half).split(' ± ')[1]}" \
-            if math.isfinite(half) and half > 0 else _plain(pair.difference)
-        rows.append({**{key: item.family[key] for key in family_keys}, "metric": _header(item.column, table)[0],
+        difference = display_precision(pair.difference, half) if math.isfinite(half) and half > 0 \
+            else _plain(pair.difference)
+        header, per_cell = _header(item.column, table)
+        if per_cell and item.samples == item.samples:
+            header += f" (N={item.samples:,.0f})"
+        rows.append({**{key: item.family[key] for key in family_keys}, "metric": header,
                      "better": f"{pair.label_a} (n={item.n_a})", "worse": f"{pair.label_b} (n={item.n_b})",
                      "difference (95 % CI)": difference, "p": format_p(pair.p_value),
                      "p (Holm)": format_p(pair.p_holm), "significant": "yes" if pair.significant else "no",
@@ -605,29 +630,20 @@ SIGNIFICANCE_NOTE = (
     "Every pair of configurations of a family on each headline metric: difference of means (better − worse) ± "
     "the half-width of its 95 % Welch t-interval; p two-sided, from Welch's t-test with at least 5 seeds a side, "
     "else from an exact permutation test of the difference of means (3 vs 3 seeds cannot go below p = 0.1); "
-    "Holm-corrected over the pairs of each family and metric; significant: Holm p < 0.05. Families where fewer "
+    "Holm-corrected over the pairs of each family and metric (FID: of each N; values at different N are not "
+    "compared); significant: Holm p < 0.05. Families where fewer "
     "than two configurations have two or more seeds are not tested."
 )
 
 
-def to_latex(table: pd.DataFrame) -> str:
-    """A display table as a LaTeX tabular (``**bold**`` becomes ``\\textbf``, ± and arrows math)."""
-    latex = table.to_latex(index=False, escape=True)
-    for text, tex in (("±", r"$\pm$"), ("↑", r"$\uparrow$"), ("↓", r"$\downarrow$")):
-        latex = latex.replace(text, tex)
-    parts = latex.split("**")
-    return "".join(part if i % 2 == 0 else r"\textbf{" + part + "}" for i, part in enumerate(parts))
-
-
 def write_tables(records: Sequence[dict[str, Any]], root: Path) -> list[Path]:
-    """summary.csv (all numbers), summary.md and summary.tex (the display table and its notes),
-    summary_significance.csv (the pairwise tests)."""
+    """summary.csv (all numbers), summary.md (the display table and its notes) and
+    summary_significance.csv (the pairwise tests); summary.tex is :mod:`ganbench.report.latex`'s."""
     table = summarize(records)
     shown = display_table(table)
     notes = table_notes(table)
-    paths = [root / "summary.csv", root / "summary.md", root / "summary.tex", root / "summary_significance.csv"]
+    paths = [root / "summary.csv", root / "summary.md", root / "summary_significance.csv"]
     atomic_write_text(paths[0], frame(table).to_csv(index=False))
     atomic_write_text(paths[1], shown.to_markdown(index=False) + "\n\n" + "\n".join(f"- {n}" for n in notes) + "\n")
-    atomic_write_text(paths[2], "".join(f"% {note}\n" for note in notes) + to_latex(shown))
-    atomic_write_text(paths[3], significance_frame(table).to_csv(index=False))
+    atomic_write_text(paths[2], significance_frame(table).to_csv(index=False))
     return paths

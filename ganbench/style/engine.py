@@ -34,6 +34,7 @@ from torch import nn
 from ganbench.style.features import VGGFeatures
 from ganbench.style.losses import StyleLosses, content_loss, gram_matrix, style_loss, total_variation
 from ganbench.handlers import LossHistory
+from ganbench.runs import Execution
 
 # How far from 0 and 1 the sigmoid parametrisation starts a pixel: a quarter of an 8-bit grey level.
 SIGMOID_MARGIN = 0.25 / 255
@@ -56,23 +57,34 @@ def style_layer_weights(settings: Mapping[str, Any]) -> dict[str, float]:
 class StyleObjective:
     """The weighted loss of an image against fixed content and style targets.
 
-    ``objective(image)`` takes RGB (1, 3, H, W) in [0, 1] and returns :class:`StyleLosses`.
+    ``objective(image)`` takes RGB (1, 3, H, W) in [0, 1] and returns :class:`StyleLosses`. With
+    an ``execution`` in bf16 the network runs in autocast and its features are taken back to fp32,
+    where the Gram matrices and losses are computed.
     """
 
     def __init__(self, network: VGGFeatures, content: torch.Tensor, style: torch.Tensor,
-                 settings: Mapping[str, Any]) -> None:
+                 settings: Mapping[str, Any], execution: Execution | None = None) -> None:
         self.network = network
+        self.execution = execution or Execution()
         self.content_layer = settings["content_layer"]
         self.layer_weights = style_layer_weights(settings)
         self.weights = (settings["content_weight"], settings["style_weight"], settings["tv_weight"])
         self.layers: Collection[str] = {self.content_layer, *self.layer_weights}
         with torch.no_grad():
-            self.content_target = network(content, [self.content_layer])[self.content_layer]
-            style_features = network(style, self.layer_weights)
+            self.content_target = self.features(content, [self.content_layer])[self.content_layer]
+            style_features = self.features(style, self.layer_weights)
             self.style_targets = {layer: gram_matrix(style_features[layer]) for layer in self.layer_weights}
 
+    def features(self, image: torch.Tensor, layers: Collection[str]) -> dict[str, torch.Tensor]:
+        """The network's features of ``image`` at ``layers``, computed in the execution's precision, in fp32."""
+        if self.execution.channels_last:
+            image = image.contiguous(memory_format=torch.channels_last)
+        with self.execution.autocast(image.device):
+            features = self.network(image, layers)
+        return {layer: value.float() for layer, value in features.items()}
+
     def __call__(self, image: torch.Tensor) -> StyleLosses:
-        features = self.network(image, self.layers)
+        features = self.features(image, self.layers)
         content = content_loss(features[self.content_layer], self.content_target)
         grams = {layer: gram_matrix(features[layer]) for layer in self.layer_weights}
         style = style_loss(grams, self.style_targets, self.layer_weights)

@@ -17,7 +17,7 @@ import seaborn as sns
 from PIL import Image
 
 from ganbench.columns import Column
-from ganbench.report.figures import plt, save_figure
+from ganbench.report.figures import file_stem, plt, save_figure
 from ganbench.report.tables import (
     SIGNIFICANCE_NOTE,
     VARIANT_GROUP,
@@ -28,8 +28,6 @@ from ganbench.report.tables import (
 )
 from ganbench.style.run import KIND
 
-# The config keys naming a run's image pair, pooled in the "By preset" table.
-POOLED = ("content", "style")
 # The config keys naming a run's image pair, pooled in the "By preset" table.
 POOLED = ("content", "style")
 LOSS_PANELS = (("content_loss", "content loss"), ("style_loss", "style loss"), ("total_loss", "total (weighted)"))
@@ -51,7 +49,8 @@ def plot_grid(records: Sequence[dict[str, Any]], root: Path, title: str) -> plt.
                    key=lambda r: (r["dataset"], r["seed"]))
     if not shown:
         return None
-    figure, axes = plt.subplots(len(shown), 3, figsize=(6.0, 2.1 * len(shown) + 0.5), squeeze=False)
+    figure, axes = plt.subplots(len(shown), 3, figsize=(6.0, 2.1 * len(shown) + 0.5), squeeze=False,
+                                layout="constrained")  # the title sits just above the first row
     for row, record in zip(axes, shown):
         content_name, style_name = record["dataset"].split("+", 1)
         captions = (content_name, style_name, f"result, seed {record['seed']} ({record['status']})")
@@ -72,18 +71,24 @@ def plot_style_losses(records: Sequence[dict[str, Any]], root: Path, title: str)
         if not path or not (root / path).is_file():
             continue
         losses = pd.read_csv(root / path)
-        frames.append(losses.assign(run=f"{record['dataset']} s{record['seed']}"))
+        content_name, _, style_name = str(record["dataset"]).partition("+")
+        frames.append(losses.assign(run=record["run_id"], content=content_name, style=style_name,
+                                    seed=str(record["seed"])))
     if not frames:
         return None
     data = pd.concat(frames, ignore_index=True)
-    figure, axes = plt.subplots(1, len(LOSS_PANELS), figsize=(4.0 * len(LOSS_PANELS), 3.2))
+    # Colour names the content image, line style the style image: 3 x 3 pairs stay distinguishable
+    # (nine hues of one palette did not).
+    figure, axes = plt.subplots(1, len(LOSS_PANELS), figsize=(4.0 * len(LOSS_PANELS) + 1.4, 3.4),
+                                layout="constrained")
     for axis, (column, label) in zip(axes, LOSS_PANELS):
-        sns.lineplot(data=data, x="step", y=column, hue="run", estimator=None, ax=axis, linewidth=0.9,
-                     legend=axis is axes[-1])
+        sns.lineplot(data=data, x="step", y=column, hue="content", style="style", units="run", estimator=None,
+                     ax=axis, linewidth=1.0, palette="Dark2", legend=axis is axes[-1])
         axis.set_yscale("log")
-        axis.set_ylabel(label)
+        axis.set_xlabel("optimiser step")
+        axis.set_ylabel(f"{label} (log scale)")
     if axes[-1].get_legend() is not None:
-        sns.move_legend(axes[-1], "upper left", bbox_to_anchor=(1.02, 1.0), fontsize=6)
+        sns.move_legend(axes[-1], "upper left", bbox_to_anchor=(1.02, 1.0), fontsize=7, frameon=False)
     figure.suptitle(f"{title}\n{_feature_networks(records)}", fontsize=8)
     return figure
 
@@ -99,10 +104,10 @@ def plot_style_runs(records: Sequence[dict[str, Any]], root: Path) -> list[Path]
         suffix = "_random-weights" if _random_weights(group) else ""
         grid = plot_grid(group, root, f"{preset} ({budget}): content | style | result")
         if grid is not None:
-            written.append(save_figure(grid, root / "plots" / f"style_grid_{preset}_{budget}{suffix}.png"))
+            written.append(save_figure(grid, root / "plots" / f"style_grid_{file_stem(preset, budget)}{suffix}.png"))
         curves = plot_style_losses(group, root, f"{preset} ({budget}): losses per optimiser step")
         if curves is not None:
-            written.append(save_figure(curves, root / "plots" / f"style_losses_{preset}_{budget}.png"))
+            written.append(save_figure(curves, root / "plots" / f"style_losses_{file_stem(preset, budget)}.png"))
     return written
 
 
@@ -110,12 +115,14 @@ class StyleReport:
     """The style kind's report section (see :class:`ganbench.report.sections.ReportSection`)."""
 
     kind = KIND
+    comparison_group = tuple(VARIANT_GROUP)  # a preset over all its content x style pairs
+    comparison_pooled = POOLED
     columns = (
-        Column("ssim", "SSIM", True, 3, headline=True),
-        Column("content_loss", "content loss", False, 3, "g", headline=True),
-        Column("style_loss", "style loss", False, 3, "g", headline=True),
-        Column("tv_loss", "TV loss", False, 3, "g"),
-        Column("convergence_iterations", "steps to 1 %", False, 0),
+        Column("ssim", "SSIM", True, 3, headline=True, unit="index"),
+        Column("content_loss", "content loss", False, 3, "g", headline=True, unit="loss"),
+        Column("style_loss", "style loss", False, 3, "g", headline=True, unit="loss"),
+        Column("tv_loss", "TV loss", False, 3, "g", unit="loss"),
+        Column("convergence_iterations", "steps to 1 %", False, 0, unit="steps"),
     )
 
     def plots(self, records: Sequence[dict[str, Any]], root: Path) -> list[Path]:
@@ -132,10 +139,11 @@ class StyleReport:
             "",
             display_table(table).to_markdown(index=False),
             "",
-            *(f"- {note}" for note in table_notes(table, "runs (image pairs × seeds)", "the table below")),
+            *(f"- {note}" for note in table_notes(table, "runs (image pairs × seeds)", "By preset: significance")),
             "",
         ]
         if table.significance:
-            lines += ["Pairs of presets (over their runs, image pairs × seeds):", "", SIGNIFICANCE_NOTE, "",
+            lines += ["## By preset: significance", "", "Pairs of presets over their runs (image pairs × seeds). "
+                      + SIGNIFICANCE_NOTE, "",
                       display_significance(table).to_markdown(index=False), ""]
         return lines

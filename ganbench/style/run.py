@@ -25,7 +25,7 @@ import ganbench
 from ganbench import seeding
 from ganbench.handlers import IterationTimer, progress_bar
 from ganbench.results import atomic_write_text
-from ganbench.runs import EngineRun, RunContext, run_id_for
+from ganbench.runs import EngineRun, Execution, RunContext, run_id_for
 from ganbench.style.engine import (
     StyleObjective,
     create_style_engine,
@@ -57,6 +57,7 @@ class StyleRun:
     max_seconds: float | None
     settings: Mapping[str, Any]
     weights: FeatureWeights
+    execution: Execution = Execution()
 
     @property
     def dataset(self) -> str:
@@ -73,6 +74,7 @@ class StyleRun:
             "max_seconds": self.max_seconds,
             "settings": dict(self.settings),
             "feature_weights": self.weights.identity(),
+            "execution": self.execution.config(),
         }
 
     @property
@@ -115,7 +117,8 @@ def transfer_style(run: StyleRun, device: torch.device, run_dir: Path, provenanc
     style = run.style.pixels(size).to(device)
     layers = [settings["content_layer"], *style_layer_weights(settings)]
     network = feature_network(run.weights, settings["pooling"], deepest_layer(settings["arch"], layers), device)
-    objective = StyleObjective(network, held_content, style, settings)
+    run.execution.prepare(network)
+    objective = StyleObjective(network, held_content, style, settings, run.execution)
     if settings["init"] == "content":
         start = content
     else:

@@ -103,6 +103,8 @@ def plan_style_runs(suite: StyleSuite, request: RunRequest) -> list[StyleRun]:
     ``--set <preset>.``.
     """
     check_request(suite, request)
+    if request.execution.precision == "fp16":
+        raise UserError("style runs take --amp bf16, not fp16 (L-BFGS cannot step through a gradient scaler)")
     presets = list(request.variants or suite.presets)
     for name in presets:
         if name not in suite.presets:
@@ -129,7 +131,7 @@ def plan_style_runs(suite: StyleSuite, request: RunRequest) -> list[StyleRun]:
                         budget=request.budget, iterations=request.iterations or budget.iterations_for(preset),
                         checkpoint_every=budget.checkpoint_every,
                         max_seconds=request.time_limit or budget.max_seconds,
-                        settings=settings, weights=weights,
+                        settings=settings, weights=weights, execution=request.execution,
                     ))
     return runs
 

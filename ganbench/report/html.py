@@ -1,0 +1,202 @@
+"""``report.html``: one self-contained page per output folder, from jinja2 templates.
+
+Everything is inside the file: figures as ``data:image/png;base64`` URIs, the style sheet and a
+small table-sorting script inline; a Content-Security-Policy allows images from data URIs and
+only that script (by its sha256), so the page loads nothing from the network and runs nothing
+else. Every string from records, settings, file or folder names goes through jinja2's
+autoescaping: a dataset named ``<script>...`` shows as text.
+
+Sections: an overview, the comparison figures, the comparison tables (mean ± 95 % interval,
+best marks, the significance of each metric's best), per-run figures (sample grids, losses,
+the kinds' own plots), a protocol card per configuration and the "cite this result" block,
+which is :func:`ganbench.citation.result_citation`, as ``ganbench cite DIR`` prints it.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import math
+from collections.abc import Mapping, Sequence
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+import ganbench
+from ganbench.citation import citation_text, result_citation
+from ganbench.report.comparisons import ComparisonTable, unit_groups
+from ganbench.report.statistics import BEST
+from ganbench.report.tables import SIGNIFICANCE_NOTE, cell_text, format_p
+from ganbench.results import atomic_write_text
+
+TEMPLATES = Path(__file__).parent / "templates"
+
+
+@lru_cache(maxsize=1)
+def environment() -> jinja2.Environment:
+    """The templates' environment: autoescaping on for every template, undefined names an error."""
+    return jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
+                              undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
+
+
+def data_uri(path: Path) -> str:
+    """``path`` (a PNG) as a ``data:image/png;base64,...`` URI."""
+    return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode("ascii")
+
+
+def _figure(path: Path, caption: str) -> dict[str, str]:
+    return {"uri": data_uri(path), "caption": caption}
+
+
+def _caption(path: Path) -> str:
+    """A plot's caption from its file name: ``losses_fc_ring8_quick`` -> ``losses: fc ring8 quick``."""
+    what, _, rest = path.stem.partition("_")
+    return f"{what.replace('-', ' ')}: {rest.replace('_', ' ')}" if rest else what
+
+
+COMPARISON_CAPTIONS = {
+    "compare": "Every configuration's runs (dots) and their mean with its 95 % interval, per headline metric",
+    "speed": "Quality against training speed: mean and 95 % interval on both axes, per configuration",
+    "history": "Metrics during training against images seen and wall time: mean over seeds with a 95 % t band",
+}
+
+
+def _table(table: ComparisonTable) -> dict[str, Any]:
+    keys = table.varying()
+    settings = any(row.settings for row in table.rows)
+    headers = [{"text": key, "sub": "", "cls": "", "title": key} for key in keys]
+    if settings:
+        headers.append({"text": "settings", "sub": "", "cls": "",
+                        "title": "what differs from rows of the same identity"})
+    headers.append({"text": "runs", "sub": "", "cls": "num", "title": "finished / planned runs"})
+    for column in table.columns:
+        samples = table.all_samples(column)
+        arrow = "" if column.higher_is_better is None else (" ↑" if column.higher_is_better else " ↓")
+        sub = f"N={samples[0]:,}" if column.samples_key and len(samples) == 1 else ""
+        headers.append({"text": column.header + arrow, "sub": sub, "cls": "num",
+                        "title": ("headline metric; " if column.headline else "") + (column.unit or column.header)})
+    rows = []
+    for index, row in enumerate(table.rows):
+        cells = [{"text": str(row.identity[key]), "sort": str(row.identity[key]), "cls": "", "title": ""}
+                 for key in keys]
+        if settings:
+            cells.append({"text": row.settings_text, "sort": row.settings_text, "cls": "", "title": ""})
+        cells.append({"text": row.runs_text, "sort": row.finished, "cls": "num", "title": ""})
+        for column in table.columns:
+            cell = table.cell(index, column.key)
+            if cell is None or cell.interval is None:
+                cells.append({"text": "–", "sort": "", "cls": "num", "title": "no finished run has this metric"})
+                continue
+            text = cell_text(cell, row.finished)
+            samples = table.samples(index, column)
+            if len(table.all_samples(column)) > 1 and samples:
+                text += f" (N={samples[0]:,})"
+            interval = cell.interval
+            spread = (f"95 % t-interval [{interval.low:.6g}, {interval.high:.6g}] over {interval.n} runs"
+                      if math.isfinite(interval.low) else "one run: no interval over seeds")
+            best = cell.mark == BEST
+            cells.append({"text": text, "sort": repr(cell.mean), "cls": "num best" if best else "num",
+                          "title": spread + ("; significantly best" if best else "")})
+        rows.append(cells)
+    constant = table.constant()
+    held = ", ".join(f"{key} {value}" for key, value in constant.items())
+    over = "runs (image pairs × seeds)" if "dataset" not in table.group else "seeds"
+    caption = (f"{held}. Mean ± half-width of the 95 % Student-t interval over {over}, rounded to the interval's "
+               "precision (a single run: its value, with its own bootstrap interval or spread where recorded); "
+               "↑ higher is better, ↓ lower. "
+               + "".join(f"{', '.join(names)} in {unit}; " for unit, names in unit_groups(table.columns).items())
+               + "Bold (shaded): significantly best on a headline metric "
+               f"({', '.join(c.header for c in table.columns if c.headline) or 'none'}), Holm-corrected p < 0.05 "
+               "against every other variant on the same data. Click a header to sort.")
+    significance = []
+    for item in table.summary.significance:
+        pair = item.pair
+        significance.append({
+            "family": ", ".join(f"{k} {v}" for k, v in item.family.items()), "metric": item.column.header,
+            "best": f"{pair.label_a} (n={item.n_a})", "other": f"{pair.label_b} (n={item.n_b})",
+            "difference": pair.difference, "difference_text": f"{pair.difference:.4g}",
+            "interval_text": f"[{pair.low:.4g}, {pair.high:.4g}]" if math.isfinite(pair.low) else "–",
+            "p_holm": pair.p_holm, "p_text": format_p(pair.p_holm), "test": pair.test,
+            "significant": pair.significant})
+    return {"title": f"{table.kind} runs by {', '.join(table.group)}", "caption": caption, "headers": headers,
+            "rows": rows, "significance": significance}
+
+
+def _overview(records: Sequence[dict[str, Any]]) -> list[tuple[str, str]]:
+    statuses = {s: sum(r.get("status") == s for r in records) for s in ("finished", "diverged", "failed")}
+    provenance = [r.get("provenance") or {} for r in records]
+    devices = {(p.get("device") or {}).get("gpu") or (p.get("device") or {}).get("cpu") for p in provenance} - {None}
+    return [
+        ("suite", ", ".join(dict.fromkeys(str(r.get("suite")) for r in records))),
+        ("budget", ", ".join(dict.fromkeys(str(r.get("budget")) for r in records))),
+        ("runs", f"{len(records)} ({', '.join(f'{n} {s}' for s, n in statuses.items() if n)})"),
+        ("variants", str(len({r.get("variant") for r in records}))),
+        ("datasets", str(len({r.get("dataset") for r in records}))),
+        ("seeds", str(len({r.get("seed") for r in records}))),
+        ("device", "; ".join(sorted(devices)) or "unknown"),
+        ("ganbench", ", ".join(sorted({str(p.get("ganbench")) for p in provenance}))),
+    ]
+
+
+def sample_grids(records: Sequence[dict[str, Any]], root: Path) -> list[dict[str, str]]:
+    """Every finished run's ``sample_grid`` artifact (any kind that writes one), as figures."""
+    figures = []
+    for record in sorted(records, key=lambda r: (str(r.get("variant")), str(r.get("dataset")), r.get("seed") or 0)):
+        path = (record.get("artifacts") or {}).get("sample_grid")
+        if record.get("status") == "finished" and path and (root / path).is_file():
+            figures.append(_figure(root / path, f"{record.get('variant')} on {record.get('dataset')} "
+                                                f"({record.get('budget')}), seed {record.get('seed')}"))
+    return figures
+
+
+def render_html(records: Sequence[dict[str, Any]], root: Path, tables: Sequence[ComparisonTable],
+                comparison_plots: Sequence[Path], kind_plots: Mapping[str, Sequence[Path]],
+                cards: Sequence[tuple[str, list[tuple[str, str]]]]) -> str:
+    """The page's HTML (see the module docstring); ``records`` may be empty."""
+    script = (TEMPLATES / "report.js").read_text(encoding="utf-8")
+    script_hash = "sha256-" + base64.b64encode(hashlib.sha256(script.encode("utf-8")).digest()).decode("ascii")
+    suites = ", ".join(dict.fromkeys(str(r.get("suite")) for r in records)) or "no runs"
+    budgets = ", ".join(dict.fromkeys(str(r.get("budget")) for r in records))
+    started = min((r["provenance"]["started_utc"] for r in records if "provenance" in r), default="")
+    finished = max((r["provenance"].get("finished_utc", "") for r in records if "provenance" in r), default="")
+    galleries = []
+    grids = sample_grids(records, root)
+    if grids:
+        galleries.append({"title": "Sample grids (64 samples from the same fixed latents for every run)",
+                          "figures": grids, "cls": "grids"})
+    for kind, paths in kind_plots.items():
+        if paths:
+            galleries.append({"title": f"{kind} runs: per-configuration figures",
+                              "figures": [_figure(p, _caption(p)) for p in paths], "cls": "runs"})
+    context = {
+        "title": f"ganbench report: {suites}" + (f" ({budgets})" if budgets else ""),
+        "subtitle": f"{len(records)} runs recorded between {started} and {finished}." if records
+        else "No runs have been recorded in this folder yet.",
+        "version": ganbench.__version__,
+        "overview": _overview(records) if records else [],
+        "explanation": "Numbers are means over the finished runs with the half-width of their 95 % Student-t "
+                       "interval, shown no more precisely than that interval allows. The interval covers the "
+                       "variability across seeds for this code, budget and machine.",
+        "failures": [(r.get("run_id"), r.get("status"), r.get("error", "")) for r in records
+                     if r.get("status") != "finished"],
+        "comparison_figures": [_figure(p, f"{COMPARISON_CAPTIONS.get(p.stem.partition('_')[0], '')} "
+                                          f"({p.stem.partition('_')[2]} runs)") for p in comparison_plots],
+        "tables": [_table(t) for t in tables],
+        "significance_note": SIGNIFICANCE_NOTE,
+        "galleries": galleries,
+        "cards": cards,
+        "citation": result_citation(records) if records else citation_text(),
+        "script": script,
+        "script_hash": script_hash,
+    }
+    return environment().get_template("report.html.j2").render(context)
+
+
+def write_html(records: Sequence[dict[str, Any]], root: Path, tables: Sequence[ComparisonTable],
+               comparison_plots: Sequence[Path], kind_plots: Mapping[str, Sequence[Path]],
+               cards: Sequence[tuple[str, list[tuple[str, str]]]]) -> Path:
+    path = root / "report.html"
+    atomic_write_text(path, render_html(records, root, tables, comparison_plots, kind_plots, cards))
+    return path
