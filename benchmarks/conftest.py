@@ -5,15 +5,18 @@
 - Timing: cases time their work with the ``measure`` fixture, which runs it in single-call
   rounds (``ROUND_SECONDS`` of them in all, at least ``MIN_ROUNDS``) and, before each round, the
   calibration kernel of :mod:`ganbench.calibration` (a fixed fp32 matmul and conv, untimed by
-  pytest-benchmark, timed here).
-- Calibrated time: ``extra_info["calibrated"]`` is the median over rounds of round time / the
-  calibration time just before it: the case's time in calibration units, which follows the load
-  of a busy machine round by round and compares across machines of a kind.
-  ``calibration_s`` is the calibration kernel's median time and ``calibration_gflops`` the GFLOP/s
-  it achieved (the calibrated peak that FLOP shares are taken against).
+  pytest-benchmark). pytest-benchmark's statistics are wall time; each round and each
+  calibration is also timed in CPU seconds of the process (and its children).
+- Calibrated time: ``extra_info["calibrated"]`` = median CPU seconds of a round / median CPU
+  seconds of the calibration kernel (``cpu_s`` / ``calibration_s``). CPU time leaves out the time
+  other processes hold the core (which wall time counts in full, and which a short kernel catches
+  or misses by chance), and the ratio takes out what slows every CPU second alike (a busy SMT
+  sibling, the clock, the machine's kind). ``calibration_gflops`` is the kernel's GFLOP per CPU
+  second (the calibrated peak) and ``peak_share`` a case's GFLOP per CPU second over it.
 - Rates: a case sets ``extra_info["items_per_round"]`` and ``extra_info["unit"]`` (``img``,
   ``step``, ...); ``<unit>_per_second`` = items / median round time is added here, and with
-  ``extra_info["gflop_per_round"]`` the achieved ``gflops`` and their ``peak_share``.
+  ``extra_info["gflop_per_round"]`` the achieved ``gflops`` (wall), ``gflops_per_cpu_second``
+  and its ``peak_share`` of the calibrated peak.
 - Injected slowdown: with ``GANBENCH_BENCH_SLOWDOWN=1`` every Linear, Conv2d and ConvTranspose2d
   forward runs twice (an extra forward pass), to show that ``python -m benchmarks.gate`` fires.
 """
@@ -30,8 +33,9 @@ import torch
 from ganbench.calibration import CALIBRATION_FLOP, calibration_kernel
 
 THREADS = 1
-ROUND_SECONDS = 2.0
-MIN_ROUNDS, MAX_ROUNDS = 5, 100
+ROUND_SECONDS = 1.5
+MIN_ROUNDS, MAX_ROUNDS = 3, 60
+CALIBRATION_WARMUP = 3
 
 
 def _twice(forward):
@@ -41,37 +45,61 @@ def _twice(forward):
     return forward_twice
 
 
+def cpu_seconds() -> float:
+    """CPU seconds used so far by this process and its finished children."""
+    children = os.times()
+    return time.process_time() + children.children_user + children.children_system
+
+
+def cpu_timed(function, *args) -> tuple[float, object]:
+    start = cpu_seconds()
+    result = function(*args)
+    return cpu_seconds() - start, result
+
+
 @pytest.fixture
 def measure(benchmark):
     """``measure(function, *args, rounds=None, warmup=True)``: times ``function(*args)`` with
-    pytest-benchmark in single-call rounds, each after one timed run of the calibration kernel;
+    pytest-benchmark in single-call rounds, each after one run of the calibration kernel, and
     returns its result. ``rounds`` defaults to what fills ``ROUND_SECONDS`` (from the untimed
-    warm-up call; ``warmup=False`` skips it when ``rounds`` is given)."""
+    warm-up call; ``warmup=False`` skips it when ``rounds`` is given). Rounds and calibrations
+    are also timed in CPU seconds of the process (see the module doc)."""
     calibrations: list[float] = []
+    cpu_rounds: list[float] = []
+
+    def one_round():
+        seconds, result = cpu_timed(function_and_args[0], *function_and_args[1])
+        cpu_rounds.append(seconds)
+        return result
+
+    function_and_args: list = []
 
     def run(function, *args, rounds: int | None = None, warmup: bool = True):
         if not benchmark.enabled:
             return benchmark(function, *args)
+        function_and_args[:] = [function, args]
         if warmup or rounds is None:
             start = time.perf_counter()
             function(*args)  # warm-up, and how long one call takes
-            once = time.perf_counter() - start + calibration_kernel()
+            once = time.perf_counter() - start
         if rounds is None:
             rounds = max(MIN_ROUNDS, min(MAX_ROUNDS, int(ROUND_SECONDS / once)))
-        result = benchmark.pedantic(lambda: function(*args), setup=lambda: calibrations.append(calibration_kernel()),
+        for _ in range(CALIBRATION_WARMUP):
+            calibration_kernel()
+        result = benchmark.pedantic(one_round, setup=lambda: calibrations.append(cpu_timed(calibration_kernel)[0]),
                                     rounds=rounds)
-        times = benchmark.stats.stats.data
         info = benchmark.extra_info
         calibration = statistics.median(calibrations)
-        info.update(threads=THREADS, rounds=rounds, calibration_s=calibration,
-                    calibrated=statistics.median(t / c for t, c in zip(times, calibrations)),
+        info.update(threads=THREADS, rounds=rounds, cpu_s=statistics.median(cpu_rounds), calibration_s=calibration,
+                    calibrated=statistics.median(cpu_rounds) / calibration,
                     calibration_gflops=CALIBRATION_FLOP / calibration / 1e9)
-        median = statistics.median(times)
+        median = benchmark.stats.stats.median
         if "items_per_round" in info:
             info[f"{info['unit']}_per_second"] = info["items_per_round"] / median
         if "gflop_per_round" in info:
             info["gflops"] = info["gflop_per_round"] / median
-            info["peak_share"] = info["gflops"] / info["calibration_gflops"]
+            info["gflops_per_cpu_second"] = info["gflop_per_round"] / info["cpu_s"]
+            info["peak_share"] = info["gflops_per_cpu_second"] / info["calibration_gflops"]
         return result
 
     return run

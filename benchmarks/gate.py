@@ -4,10 +4,10 @@
     python -m benchmarks.gate --runs 3 --update  # rewrite the baseline: per case, the median of 3 runs
     python -m benchmarks.gate --json a.json ...  # compare (or --update from) saved pytest-benchmark JSON files
 
-Times are compared in calibration units (``extra_info["calibrated"]``: the case's median round time
-over the median time of a fixed fp32 matmul + conv measured right before and after it, one torch
-thread; see ``benchmarks/conftest.py``), so the baseline holds across machines of the same kind
-and across load that slows both alike. A case fails when its calibrated time exceeds the
+Times are compared in calibration units (``extra_info["calibrated"]``: the case's median CPU
+seconds per round over the median CPU seconds of a fixed fp32 matmul + conv run before every round,
+one torch thread; see ``benchmarks/conftest.py``), so the baseline holds across machines of the
+same kind and across load. A case fails when its calibrated time exceeds the
 baseline's by more than the threshold (the baseline file's ``threshold``, or ``--threshold``):
 ``new / baseline - 1 > threshold``. Cases missing from the baseline are reported, not failed.
 The threshold and how it was measured are in docs/development.md (benchmarks and the gate).
@@ -97,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
     current = combine([calibrated_times(path) for path in paths])
 
     if options.update:
-        baseline = {"unit": "median round time / median calibration-kernel time, 1 torch thread",
+        baseline = {"unit": "median CPU seconds per round / median CPU seconds of the calibration kernel, 1 torch thread",
                     "threshold": threshold, "runs": len(paths), "cases": current}
         options.baseline.write_text(json.dumps(baseline, indent=1, sort_keys=True) + "\n")
         print(f"wrote {options.baseline} ({len(current)} cases, threshold {threshold:.0%})")

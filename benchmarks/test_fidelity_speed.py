@@ -4,7 +4,8 @@ Timed runs use 10,000 generated and 10,000 reference images (32x32 grey) on the 
 and the default settings (KID: 100 subsets of 1,000); the untimed default run
 (``--benchmark-disable``) checks the same code on a tenth of the samples and of the KID subsets.
 ``img_per_second`` counts generated images. The Inception case times the path (torch-fidelity's
-InceptionV3 at 299x299, random weights: the same arithmetic as the real ones) on 8 tiny images.
+InceptionV3 at 299x299, random weights: the same arithmetic as the real ones) on 4 tiny images.
+The uncached 10k evaluation is marked ``slow`` (``pytest benchmarks -m slow --benchmark-only``).
 
 ``test_fidelity_before_after`` (marker ``comparison``, left out of the gate) times the evaluation
 as it was before the shared neighbour pass (:func:`previous_fidelity_from_features`: torch-fidelity's
@@ -79,8 +80,8 @@ def lenet_extractor(options, weights):
 
 
 def test_lenet_features(benchmark, measure, lenet, options):
-    """Penultimate features and logits of N images through torch-fidelity's extraction loop."""
-    count = sample_count(benchmark)
+    """Penultimate features and logits of 2,048 images through torch-fidelity's extraction loop."""
+    count = 2048
     extractor, fidelity_options = lenet_extractor(options, lenet)
     images = digit_like_images(count, 0)
     inputs = {**fidelity_options, "input1": FidelityInput(images, rgb=False)}
@@ -90,6 +91,7 @@ def test_lenet_features(benchmark, measure, lenet, options):
     assert features["features"].shape == (count, 84)
 
 
+@pytest.mark.slow
 def test_fidelity_evaluation_uncached(benchmark, measure, lenet, options):
     """A whole evaluation (FID, IS, KID, precision/recall, density/coverage) of N generated
     images against N reference images whose features are not cached yet."""
@@ -131,13 +133,13 @@ def random_inception(tmp_path_factory):
 
 
 def test_inception_evaluation(benchmark, measure, random_inception, monkeypatch, tmp_path):
-    """A whole evaluation on the Inception backbone: 8 generated 32x32 RGB images (upsampled to
-    299x299 by torch-fidelity) against 8 cached reference images; KID on 2 subsets of 4."""
+    """A whole evaluation on the Inception backbone: 4 generated 32x32 RGB images (upsampled to
+    299x299 by torch-fidelity) against 4 cached reference images; KID on 2 subsets of 3."""
     monkeypatch.setenv("GANBENCH_CACHE", str(tmp_path))
     options = resolve(EVALUATION_SETTINGS, "eval", {"backbone": "inception", "kid_subsets": 2,
-                                                    "kid_subset_size": 4, "pr_k": 3, "dc_k": 3, "is_splits": 2})
+                                                    "kid_subset_size": 3, "pr_k": 2, "dc_k": 2, "is_splits": 2})
     generator = torch.Generator().manual_seed(0)
-    generated, reference = (torch.randint(0, 256, (8, 3, 32, 32), generator=generator, dtype=torch.uint8)
+    generated, reference = (torch.randint(0, 256, (4, 3, 32, 32), generator=generator, dtype=torch.uint8)
                             for _ in range(2))
     fidelity_of_images(generated, reference, "inception", INCEPTION, random_inception, options, cuda=False)
     benchmark.extra_info.update(items_per_round=len(generated), unit="img")

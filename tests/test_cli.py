@@ -38,6 +38,14 @@ def test_smoke_run_writes_records_tables_and_plots(smoke_run):
         assert 0.0 <= record["metrics"]["high_quality_fraction"] <= 1.0
         assert record["throughput"]["train_images_per_second"] > 0
         assert record["throughput"]["parameters_g"] > 0
+        throughput = record["throughput"]
+        assert throughput["train_gflop_per_iteration"] > 0 and throughput["generate_gflop_per_sample"] > 0
+        assert throughput["train_gflops"] == pytest.approx(
+            throughput["train_gflop_per_iteration"] / (throughput["ms_per_iteration"] / 1000))
+        assert throughput["train_peak_share"] == pytest.approx(
+            throughput["train_gflops"] / throughput["calibrated_peak_gflops"])
+        assert throughput["generate_gflops"] == pytest.approx(
+            throughput["generate_gflop_per_sample"] * throughput["generate_images_per_second"])
         assert (smoke_run / record["artifacts"]["losses"]).exists()
         assert (smoke_run / record["artifacts"]["samples"]).exists()
         assert record["config"]["settings"]["batch_size"] == 100

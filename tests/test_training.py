@@ -248,3 +248,33 @@ def test_history_columns_keep_the_order_their_keys_came_in():
     assert list(history.columns) == [*first, "late"]
     assert history.to_csv().splitlines()[0] == ",".join([*first, "late"])
     assert math.isnan(history.rows()[0]["late"]) and math.isnan(history.rows()[1][first[1]])
+
+
+def test_flop_counts_follow_the_layers_and_leave_the_run_untouched():
+    from ganbench.gan.run import flop_counts
+
+    gan, dataset, settings = build(maxout_pieces=1)  # G: 2-16-16-2, D: 2-16-1, all Linear; batch 32
+    weights, rng = {k: v.clone() for k, v in gan.state_dict().items()}, torch.get_rng_state()
+    counts = flop_counts(gan, dataset, settings, seed=0, iteration=7)
+    # 2 flop per multiply-add. A forward pass of B rows costs F = 2 B sum(in * out) over the layers;
+    # backward costs F for the weight gradients plus F minus the first layer's share for the input
+    # gradients (not needed where the input needs no gradient: the latents, the real batch, the
+    # detached fake batch). D step: G forward, D forward on real and fake, D backward on both;
+    # G step: G forward, D forward, D backward to its input only (D frozen), G backward.
+    batch, g_layers, d_layers = 32, [(2, 16), (16, 16), (16, 2)], [(2, 16), (16, 1)]
+    f_g, f_d = (2 * batch * sum(i * o for i, o in layers) for layers in (g_layers, d_layers))
+    f_g1, f_d1 = 2 * batch * 2 * 16, 2 * batch * 2 * 16
+    expected = f_g + 2 * f_d + 2 * (2 * f_d - f_d1) + f_g + f_d + f_d + f_g + (f_g - f_g1)
+    assert counts["train_gflop_per_iteration"] * 1e9 == pytest.approx(expected)
+    assert counts["generate_gflop_per_sample"] * 1e9 == pytest.approx(f_g / batch)
+    assert all(torch.equal(weights[k], v) for k, v in gan.state_dict().items())
+    assert torch.equal(torch.get_rng_state(), rng)
+
+
+def test_flop_counts_work_with_the_gradient_penalty():
+    """torch.autograd.grad (the penalty) under the counter: counted, and more work than without."""
+    from ganbench.gan.run import flop_counts
+
+    plain = flop_counts(*build(maxout_pieces=1, loss="wgan-gp", gp_weight=0.0), seed=0, iteration=3)
+    penalised = flop_counts(*build(maxout_pieces=1, loss="wgan-gp"), seed=0, iteration=3)
+    assert penalised["train_gflop_per_iteration"] > plain["train_gflop_per_iteration"] > 0

@@ -261,11 +261,13 @@ def neighbourhood_metrics(generated: torch.Tensor, reference: torch.Tensor, pr_k
 
     The M x N distances are computed once, ``block`` reference rows at a time (memory ~ block * N
     floats); precision and density read only the pairs inside the wider of the two balls (a
-    sparse set: ~k per reference row for similar sets), and the reference radii come from the same kind of call on reference rows, so ties
-    compare consistently (identical sets give density (k + 1) / k and coverage 1).
+    sparse set: ~k per reference row for similar sets), and the reference radii come from the
+    same kind of call on reference rows, so ties compare consistently (identical sets give
+    density (k + 1) / k and coverage 1).
     ``reference_radii`` ({k: (M,)} for pr_k and dc_k, e.g. from the reference cache) skips the
     M x M distances. Values equal torch-fidelity's precision/recall up to float rounding of
-    distances (its precision uses the transposed distance call).
+    distances (its precision uses the transposed distance call). A row holding NaN or infinity
+    raises ``ValueError`` (it would silently count as outside every ball).
     """
     require_finite(generated, "generated")
     require_finite(reference, "reference")
