@@ -22,6 +22,7 @@ of a matrix, for schedulers that start one command per slice.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import gc
 import hashlib
 import json
@@ -623,8 +624,22 @@ class _Pending:
 def _ignore_interrupts() -> None:
     """A worker's start: Ctrl-C (sent to the whole process group) is the parent's to handle; it
     terminates the workers, whose cells resume from their checkpoints and whose claims, their
-    processes gone, are taken over by the next command."""
+    processes gone, are taken over by the next command. A parent killed outright (SIGTERM,
+    SIGKILL: no ``finally`` runs) takes its workers with it on Linux (``PR_SET_PDEATHSIG``), so
+    no orphan keeps training a cell nobody waits for."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _die_with_parent()
+
+
+def _die_with_parent() -> None:
+    """Ask Linux to send this process SIGTERM when its parent exits (a no-op elsewhere)."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+    if os.getppid() == 1:  # the parent was already gone before the request took effect
+        os.kill(os.getpid(), signal.SIGTERM)
 
 
 class ProcessLauncher:

@@ -241,3 +241,25 @@ def test_slurm_options_without_the_slurm_launcher_are_one_error_line(tmp_path, c
     assert main(["run", "--budget", "smoke", "--partition", "gpu", "--out", str(tmp_path / "o")]) == 2
     assert "options of --launcher slurm" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()
+
+
+def test_workers_end_with_a_parent_killed_outright(tmp_path):
+    """SIGTERM runs no ``finally``: the pool's workers would keep training cells nobody waits
+    for (seen: orphans of a killed ``--jobs 2`` still running 40 minutes later)."""
+    out = tmp_path / "killed"
+    parent = python("-m", "ganbench", "run", "--budget", "smoke", "--seeds", "2", "--iterations", "100000",
+                    "--out", str(out), "--no-progress", "--jobs", "2")
+    deadline = time.monotonic() + 300
+    while not list(out.glob("runs/*/" + CLAIM_FILE)):  # a worker has claimed a cell
+        assert parent.poll() is None and time.monotonic() < deadline, parent.communicate()[0]
+        time.sleep(0.5)
+    workers = [int(pid) for pid in subprocess.run(["pgrep", "-P", str(parent.pid)], capture_output=True,
+                                                  text=True).stdout.split()]
+    assert workers
+    parent.terminate()
+    parent.wait(timeout=60)
+    deadline = time.monotonic() + 60
+    while any(Path(f"/proc/{pid}").exists() and "Z" not in Path(f"/proc/{pid}/stat").read_text().split()[2]
+              for pid in workers):
+        assert time.monotonic() < deadline, "a worker outlived its killed parent"
+        time.sleep(0.5)
