@@ -188,13 +188,21 @@ def timings_complete(resumed_from: int) -> Callable[[Path], None]:
 
 # Row 14: Ctrl-C while training.
 def interrupt_process(arguments: list[str]) -> tuple[int, str, str]:
+    # SIGINT back to its default in the child: a test run started in the background of a
+    # non-interactive shell inherits SIGINT ignored, and Python then never raises KeyboardInterrupt.
     process = subprocess.Popen([sys.executable, "-m", "ganbench", *arguments, "--iterations", "1000000"],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                               env={**os.environ, "PYTHONUNBUFFERED": "1"})
-    assert process.stdout.readline().startswith("ganbench ")  # planned; the runs start
-    time.sleep(2)
-    process.send_signal(signal.SIGINT)
-    out, err = process.communicate(timeout=60)
+                               env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    try:
+        assert process.stdout.readline().startswith("ganbench ")  # planned; the runs start
+        time.sleep(2)
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
     return process.returncode, out, err
 
 
