@@ -29,6 +29,7 @@ import json
 import logging
 import multiprocessing
 import os
+import re
 import signal
 import time
 import traceback
@@ -207,9 +208,11 @@ def check_names(flag: str, names: Sequence[str]) -> None:
 
 def run_id_for(variant: str, dataset: str, seed: int, budget: str, config: Mapping[str, Any]) -> str:
     """``<variant>_<dataset>_seed<k>_<budget>_<hash>``, the hash 8 hex digits of the SHA-256 of
-    the run's JSON configuration."""
+    the run's JSON configuration. The id names the run's folder, so characters outside
+    ``A-Z a-z 0-9 . _ + -`` (the slashes of a ``folder:PATH`` dataset) become ``-``: one folder
+    under ``runs/``, where the store finds its record."""
     digest = hashlib.sha256(json.dumps(config, sort_keys=True, default=list).encode()).hexdigest()[:8]
-    return f"{variant}_{dataset}_seed{seed}_{budget}_{digest}"
+    return re.sub(r"[^A-Za-z0-9._+-]", "-", f"{variant}_{dataset}_seed{seed}_{budget}_{digest}")
 
 
 def available_devices() -> list[str]:
