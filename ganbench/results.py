@@ -63,6 +63,12 @@ def _host() -> str:
     return re.sub(r"[^A-Za-z0-9_-]", "_", socket.gethostname())
 
 
+def file_safe(text: str) -> str:
+    """``text`` with every character outside ``A-Z a-z 0-9 . _ + -`` (a path separator, markup, a
+    space) replaced by ``-``: usable as one file or folder name."""
+    return re.sub(r"[^A-Za-z0-9._+-]", "-", text)
+
+
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` through a temporary file in the same folder and a rename. The file
     gets the permissions of any new file (0666 less the umask), not ``mkstemp``'s owner-only 0600.

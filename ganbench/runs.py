@@ -29,7 +29,6 @@ import json
 import logging
 import multiprocessing
 import os
-import re
 import signal
 import time
 import traceback
@@ -47,7 +46,7 @@ from ganbench.errors import UserError
 from ganbench.handlers import Divergence, TimeLimit, checkpoint_files, checkpointer, resume_from_checkpoint
 from ganbench.provenance import device_description, software, utc_now
 from ganbench.registry import Registry
-from ganbench.results import FINAL_STATUSES, Claim, ResultsStore, atomic_write_text
+from ganbench.results import FINAL_STATUSES, Claim, ResultsStore, atomic_write_text, file_safe
 
 PRECISIONS = ("fp32", "bf16", "fp16")
 
@@ -212,7 +211,7 @@ def run_id_for(variant: str, dataset: str, seed: int, budget: str, config: Mappi
     ``A-Z a-z 0-9 . _ + -`` (the slashes of a ``folder:PATH`` dataset) become ``-``: one folder
     under ``runs/``, where the store finds its record."""
     digest = hashlib.sha256(json.dumps(config, sort_keys=True, default=list).encode()).hexdigest()[:8]
-    return re.sub(r"[^A-Za-z0-9._+-]", "-", f"{variant}_{dataset}_seed{seed}_{budget}_{digest}")
+    return file_safe(f"{variant}_{dataset}_seed{seed}_{budget}_{digest}")
 
 
 def available_devices() -> list[str]:

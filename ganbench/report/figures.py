@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import re
 from pathlib import Path
 
 import matplotlib
@@ -11,7 +10,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from ganbench.results import atomic_write_bytes  # noqa: E402
+from ganbench.results import atomic_write_bytes, file_safe  # noqa: E402
 
 __all__ = ["file_stem", "plt", "save_figure"]
 
@@ -20,7 +19,7 @@ def file_stem(*parts: object) -> str:
     """A safe file name stem from ``parts`` joined by ``_``: every character outside
     ``A-Z a-z 0-9 . _ + -`` (a path separator, markup, a space) becomes ``-``, so a dataset named
     ``folder:/data/<x>`` gives one file in the plots folder with a harmless name."""
-    return re.sub(r"[^A-Za-z0-9._+-]", "-", "_".join(str(part) for part in parts))
+    return file_safe("_".join(str(part) for part in parts))
 
 
 def save_figure(figure: plt.Figure, path: Path) -> Path:
