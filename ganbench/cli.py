@@ -142,6 +142,10 @@ def build_parser() -> Parser:
                      "(NHWC) memory format; recorded in config.execution")
     run.add_argument("--compile", action="store_true", help="compile the networks with torch.compile; recorded in "
                      "config.execution")
+    run.add_argument("--nproc-per-node", type=_positive, default=1, metavar="N",
+                     help="GAN suites: train each run data-parallel in N processes (ignite.distributed: gloo on a "
+                     "CPU, nccl with one GPU each); the batch size stays the global batch; runs one cell at a time "
+                     "(--jobs 1); recorded in config.execution.processes")
     run.add_argument("--shard", type=_shard, metavar="I/N",
                      help="run only shard I of N of the matrix (a fixed slice by run id), e.g. one per machine; "
                      "join the folders with `ganbench merge`")
@@ -262,8 +266,10 @@ def _wrote_line(root: Path, paths: Sequence[Path]) -> str:
 
 
 def _modes(execution: Any) -> str:
-    """``, bf16, channels-last, compiled``: what differs from fp32 eager, for the first line."""
-    modes = [execution.precision] if execution.precision != "fp32" else []
+    """``, 2 data-parallel processes, bf16, channels-last, compiled``: what differs from one fp32
+    eager process, for the first line."""
+    modes = [f"{execution.processes} data-parallel processes"] * (execution.processes > 1)
+    modes += [execution.precision] if execution.precision != "fp32" else []
     modes += ["channels-last"] * execution.channels_last + ["compiled"] * execution.compile
     return "".join(f", {mode}" for mode in modes)
 
@@ -301,7 +307,10 @@ def command_run(args: argparse.Namespace) -> int:
     if args.inception_weights:
         assignments.append(f"eval.inception_weights={Path(args.inception_weights).expanduser().resolve()}")
     execution = Execution(threads=args.threads, precision=args.amp or "fp32", channels_last=args.channels_last,
-                          compile=args.compile)
+                          compile=args.compile, processes=args.nproc_per_node)
+    if args.nproc_per_node > 1 and (args.jobs or 1) > 1:
+        raise UserError(f"--nproc-per-node {args.nproc_per_node} runs each cell in {args.nproc_per_node} processes, "
+                        f"one cell at a time: leave out --jobs {args.jobs} (or give --jobs 1)")
     if args.launcher != "slurm":
         execution.check_device(device)
     kind_options = {"--datasets": args.datasets, "--split": args.split, "--content": args.content,
@@ -317,7 +326,7 @@ def command_run(args: argparse.Namespace) -> int:
     if args.shard:
         cells = shard(cells, *args.shard)
         part = f" (shard {args.shard[0]}/{args.shard[1]} of {len(runs)})"
-    jobs = args.jobs or default_jobs(device)
+    jobs = args.jobs or (1 if args.nproc_per_node > 1 else default_jobs(device))
     store = ResultsStore(args.out or Path("runs") / f"{suite.name}-{budget}")
     store.ensure_writable()
     progress = sys.stderr.isatty() if args.progress is None else args.progress

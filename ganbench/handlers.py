@@ -30,6 +30,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+import ignite.distributed as idist
 import torch
 from ignite.engine import Engine, Events
 from ignite.handlers import Checkpoint, ProgressBar
@@ -114,7 +115,9 @@ class Divergence:
 class TimeLimit:
     """Stops the run after ``seconds`` of wall time counted from the run's start (``STARTED``);
     ``reached`` says that it did. Attach to ``STARTED`` and ``ITERATION_COMPLETED`` with
-    :meth:`attach`."""
+    :meth:`attach`. In a distributed group (``ignite.distributed``) the processes agree, through
+    an all-reduce each iteration, to stop at the iteration where the first of them is out of time:
+    a process that stopped alone would leave the others waiting in their next collective call."""
 
     def __init__(self, seconds: float) -> None:
         self.seconds = seconds
@@ -130,7 +133,10 @@ class TimeLimit:
         self.started = time.perf_counter()
 
     def __call__(self, engine: Engine) -> None:
-        if time.perf_counter() - self.started > self.seconds:
+        reached = time.perf_counter() - self.started > self.seconds
+        if idist.get_world_size() > 1:
+            reached = idist.all_reduce(float(reached), op="MAX") > 0
+        if reached:
             self.reached = True
             engine.terminate()
 

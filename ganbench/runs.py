@@ -37,6 +37,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+import ignite.distributed as idist
 import torch
 from ignite.engine import Engine, Events
 from torch import nn
@@ -61,21 +62,30 @@ class Execution:
     ``--jobs``, so ``--jobs N`` reproduces a serial run). ``precision``: ``fp32``; ``bf16`` autocast
     (CPU and CUDA); ``fp16`` autocast with a gradient scaler (CUDA only). ``channels_last``: image
     networks and batches in NHWC memory format. ``compile``: the networks through ``torch.compile``.
+    ``processes``: data-parallel processes training the run together (``--nproc-per-node``; see
+    :func:`data_parallel`), each with ``threads`` threads; left out of :meth:`config` when 1, so the
+    run ids of single-process runs are those they had before the setting existed.
     """
 
     threads: int = 1
     precision: str = "fp32"
     channels_last: bool = False
     compile: bool = False
+    processes: int = 1
 
     def __post_init__(self) -> None:
         if self.threads < 1:
             raise UserError(f"--threads must be a positive number of threads, got {self.threads}")
         if self.precision not in PRECISIONS:
             raise UserError(f"unknown precision {self.precision!r}; choose one of: {', '.join(PRECISIONS)}")
+        if self.processes < 1:
+            raise UserError(f"--nproc-per-node must be a positive number of processes, got {self.processes}")
 
     def config(self) -> dict[str, Any]:
-        return asdict(self)
+        config = asdict(self)
+        if self.processes == 1:
+            del config["processes"]
+        return config
 
     def autocast(self, device: torch.device) -> Any:
         """A context that runs what it holds in ``precision`` on ``device`` (autocast; nothing for fp32)."""
@@ -240,22 +250,25 @@ def resolve_device(name: str) -> torch.device:
 
 @dataclass
 class RunContext:
-    """What a run's ``work`` gets: its folder, device, whether to draw a progress bar, and the
-    provenance it may add to (e.g. the data it loaded)."""
+    """What a run's ``work`` gets: its folder, device, whether to draw a progress bar, the
+    provenance it may add to (e.g. the data it loaded), and the ``initializer`` a process it starts
+    runs first (see :func:`data_parallel`)."""
 
     run_dir: Path
     device: torch.device
     progress: bool
     provenance: dict[str, Any]
+    initializer: Callable[[], None] | None = None
 
 
 def execute(run: PlannedRun, store: ResultsStore, device: torch.device, progress: bool = False,
-            restart: bool = False) -> dict[str, Any]:
+            restart: bool = False, initializer: Callable[[], None] | None = None) -> dict[str, Any]:
     """Do one run and return its record (not yet stored): ``run.work`` wrapped with identity,
     configuration, provenance and timings.
 
     ``restart`` deletes the run's checkpoints first (the caller deletes those of a run that ended
-    once its record is stored). An exception other than ``UserError`` or an interrupt ends the run
+    once its record is stored). ``initializer`` (registering what runs need by name) goes to the
+    run's context, for processes the run starts. An exception other than ``UserError`` or an interrupt ends the run
     ``failed``, with the traceback in ``runs/<id>/error.txt`` (noted in the record's ``error`` when
     that file cannot be written).
     """
@@ -279,7 +292,7 @@ def execute(run: PlannedRun, store: ResultsStore, device: torch.device, progress
         "artifacts": {},
     }
     try:
-        record.update(run.work(RunContext(run_dir, device, progress, record["provenance"])))
+        record.update(run.work(RunContext(run_dir, device, progress, record["provenance"], initializer)))
     except (KeyboardInterrupt, UserError):
         raise
     except Exception as error:  # noqa: BLE001 - one broken run must not stop the suite
@@ -304,6 +317,63 @@ def remove_checkpoints(directory: Path) -> None:
         path.unlink(missing_ok=True)
     if directory.is_dir() and not any(directory.iterdir()):
         directory.rmdir()
+
+
+def data_parallel(function: Callable[..., Any], processes: int, device: torch.device,
+                  initializer: Callable[[], None] | None, *args: Any) -> Any:
+    """``function(*args)`` in ``processes`` spawned processes of one ``ignite.distributed`` group
+    (``idist.Parallel``: gloo on a CPU, nccl on CUDA, a free local port), returning rank 0's
+    result. Each process runs ``initializer`` first; ``function`` finds its rank with
+    ``idist.get_rank()`` and must make the same collective calls in every process. An exception in
+    rank 0 is raised here; one in another rank stops the group (torch's spawn ends the other
+    processes) and is raised as torch reports it."""
+    if device.type == "cuda" and processes > torch.cuda.device_count():
+        raise UserError(f"--nproc-per-node {processes} needs {processes} GPUs; this machine has "
+                        f"{torch.cuda.device_count()}")
+    results = torch.multiprocessing.get_context("spawn").SimpleQueue()
+    logging.getLogger("ignite.distributed.launcher.Parallel").setLevel(logging.WARNING)  # its INFO lines: spawn details
+    try:
+        with idist.Parallel(backend="nccl" if device.type == "cuda" else "gloo", nproc_per_node=processes,
+                            master_addr="127.0.0.1", master_port=_free_port()) as parallel:
+            parallel.run(_data_parallel_process, function, initializer, results, *args)
+    except Exception:
+        if not results.empty():
+            status, value = results.get()
+            if status == "error":
+                raise value from None
+        raise
+    if results.empty():
+        raise RuntimeError(f"the {processes} data-parallel processes ended without rank 0's result")
+    status, value = results.get()
+    if status == "error":
+        raise value
+    return value
+
+
+def _data_parallel_process(local_rank: int, function: Callable[..., Any], initializer: Callable[[], None] | None,
+                           results: Any, *args: Any) -> None:
+    if initializer is not None:
+        initializer()
+    try:
+        value = function(*args)
+    except Exception as error:
+        if idist.get_rank() == 0:
+            try:
+                results.put(("error", error))
+            except Exception:  # noqa: BLE001 - an exception that cannot be pickled
+                results.put(("error", RuntimeError(f"{type(error).__name__}: {error}")))
+        raise
+    if idist.get_rank() == 0:
+        results.put(("ok", value))
+
+
+def _free_port() -> int:
+    """A TCP port free on this machine now, for the process group's rendezvous."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 class _QuietEngineErrors(logging.Filter):
@@ -342,9 +412,14 @@ class EngineRun:
             self.time_limit = TimeLimit(self.max_seconds).attach(self.engine)
 
     def run(self) -> EngineRun:
+        """Resume from the newest checkpoint and run to ``iterations``. In a data-parallel run
+        (:func:`data_parallel`) every process resumes from the same file and only rank 0 writes
+        checkpoints."""
         directory = self.run_dir / "checkpoints"
         every = self.checkpoint_every or max(1, self.iterations // 10)
-        self.engine.add_event_handler(Events.ITERATION_COMPLETED(every=every), checkpointer(self.to_save, directory))
+        if idist.get_rank() == 0:
+            self.engine.add_event_handler(Events.ITERATION_COMPLETED(every=every),
+                                          checkpointer(self.to_save, directory))
         self.resumed_from = resume_from_checkpoint(self.to_save, directory)
         if self.resumed_from < self.iterations:
             self.engine.run(None, max_epochs=1, epoch_length=self.iterations)
@@ -458,7 +533,7 @@ class CellOutcome:
 
 
 def run_cell(cell: Cell, store: ResultsStore, device: torch.device, progress: bool, restart: bool,
-             keep_checkpoints: bool, since: str) -> CellOutcome:
+             keep_checkpoints: bool, since: str, initializer: Callable[[], None] | None = None) -> CellOutcome:
     """Claim ``cell`` and, holding the claim, run it unless it needs no run: an ended record (not
     with ``restart``), or one written since ``since`` (UTC, when this command started) by another
     process. Returns without running when another live process holds the claim."""
@@ -476,7 +551,7 @@ def run_cell(cell: Cell, store: ResultsStore, device: torch.device, progress: bo
                 if not keep_checkpoints:  # left by a process killed between storing the record and this
                     remove_checkpoints(checkpoints)
                 return CellOutcome(record=existing, skipped=True)
-        record = execute(cell.run, store, device, progress, restart)
+        record = execute(cell.run, store, device, progress, restart, initializer)
         record["cell"] = {"index": cell.index, "of": cell.size}
         store.add(record)
         if record["status"] in FINAL_STATUSES and not keep_checkpoints:
@@ -495,7 +570,7 @@ def run_suite(suite: Suite, runs: Sequence[PlannedRun] | Sequence[Cell], store: 
     record)`` makes the line printed per cell.
 
     ``jobs`` > 1 runs the cells in that many spawned worker processes (``worker_init`` runs first in
-    each); their own progress bars are off, the suite's bar shows the cells running. ``launcher``
+    each, and in the data-parallel processes of a run); their own progress bars are off, the suite's bar shows the cells running. ``launcher``
     (given the task every cell runs) runs them elsewhere instead, e.g. on a cluster through submitit;
     its tasks resolve ``device_name`` (default: ``device``) where they run. Cells another
     process holds are waited for (polling every ``poll_seconds``) and reported when recorded; a
@@ -552,24 +627,25 @@ def run_suite(suite: Suite, runs: Sequence[PlannedRun] | Sequence[Cell], store: 
             _run_launched(pending, ProcessLauncher(task, workers), store, matrix, report, poll_seconds)
         else:
             _run_serially(pending, store, device, progress, restart, keep_checkpoints, since, matrix, report,
-                          poll_seconds)
+                          poll_seconds, worker_init)
     return done
 
 
 def _run_serially(pending: list[Cell], store: ResultsStore, device: torch.device, progress: bool, restart: bool,
                   keep_checkpoints: bool, since: str, matrix: MatrixProgress,
-                  report: Callable[[Cell, CellOutcome], bool], poll_seconds: float) -> None:
+                  report: Callable[[Cell, CellOutcome], bool], poll_seconds: float,
+                  initializer: Callable[[], None] | None) -> None:
     waiting: list[Cell] = []
     for cell in pending:
         matrix.running([cell.run.label])
-        if not report(cell, run_cell(cell, store, device, progress, restart, keep_checkpoints, since)):
+        if not report(cell, run_cell(cell, store, device, progress, restart, keep_checkpoints, since, initializer)):
             waiting.append(cell)
     while waiting:
         time.sleep(poll_seconds)
         for cell in list(waiting):
             if store.holder_of(cell.run.run_id) is None:
                 matrix.running([cell.run.label])
-                outcome = run_cell(cell, store, device, progress, restart, keep_checkpoints, since)
+                outcome = run_cell(cell, store, device, progress, restart, keep_checkpoints, since, initializer)
                 if outcome.holder is None:
                     report(cell, outcome)
                     waiting.remove(cell)
@@ -607,7 +683,7 @@ class CellTask:
         if self.initializer is not None:
             self.initializer()
         return run_cell(cell, self.store, resolve_device(self.device), False, self.restart, self.keep_checkpoints,
-                        self.since)
+                        self.since, self.initializer)
 
 
 class _Pending:

@@ -9,6 +9,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+import ignite.distributed as idist
 import torch
 from ignite.engine import Engine, Events
 
@@ -21,7 +22,7 @@ from ganbench.gan.trainer import create_gan_trainer
 from ganbench.handlers import Divergence, History, IterationTimer, LossHistory, TrainingClock, progress_bar
 from ganbench.metrics import EVALUATORS, EvaluationContext
 from ganbench.results import atomic_write_text
-from ganbench.runs import EngineRun, Execution, RunContext, run_id_for
+from ganbench.runs import EngineRun, Execution, RunContext, data_parallel, run_id_for
 
 KIND = "gan"
 FLOP_SAMPLES = 8  # samples generated to count generation FLOPs (they scale with the count)
@@ -74,9 +75,30 @@ class GanRun:
         return f"{self.variant} {self.dataset} seed {self.seed}"
 
     def work(self, context: RunContext) -> dict[str, Any]:
+        if self.execution.processes > 1:
+            outcome, data = data_parallel(train_in_group, self.execution.processes, context.device,
+                                          context.initializer, self, context.device, context.run_dir)
+            context.provenance["data"] = data
+            return outcome
         dataset = load_dataset(self.dataset, self.data)
         context.provenance["data"] = dataset.describe()
         return train_and_evaluate(self, dataset, context.device, context.run_dir, context.progress)
+
+
+def train_in_group(run: GanRun, device: torch.device, run_dir: Path) -> tuple[dict[str, Any], dict[str, Any]] | None:
+    """One process of a data-parallel run (``--nproc-per-node``, through
+    :func:`ganbench.runs.data_parallel`): trains its slice of every batch with the group, and on
+    rank 0 also evaluates and writes the run's files, returning the outcome and the data's
+    description (the other ranks return None). On CUDA each process takes the GPU of its local
+    rank. No progress bar: the suite's bar, in the parent, names the run."""
+    rank, processes = idist.get_rank(), idist.get_world_size()
+    torch.set_num_threads(run.execution.threads)
+    if device.type == "cuda":
+        device = torch.device("cuda", idist.get_local_rank())
+        torch.cuda.set_device(device)
+    dataset = load_dataset(run.dataset, run.data)
+    outcome = train_and_evaluate(run, dataset, device, run_dir, False, shard=(rank, processes))
+    return (outcome, dataset.describe()) if rank == 0 else None
 
 
 def loss_history(gan: GAN) -> LossHistory:
@@ -87,14 +109,18 @@ def loss_history(gan: GAN) -> LossHistory:
 
 
 def train_and_evaluate(run: GanRun, dataset: BenchDataset, device: torch.device, run_dir: Path,
-                       progress: bool) -> dict[str, Any]:
+                       progress: bool, shard: tuple[int, int] = (0, 1)) -> dict[str, Any]:
     """Train ``run`` (resuming from its newest checkpoint in ``run_dir``), then evaluate it; a run
-    whose losses become non-finite ends ``diverged`` without evaluation."""
+    whose losses become non-finite ends ``diverged`` without evaluation. ``shard`` = (rank,
+    processes) of a data-parallel group: every rank trains (see
+    :func:`~ganbench.gan.trainer.create_gan_trainer`), only rank 0 checkpoints, evaluates and
+    writes files; the others return an empty outcome once training ends."""
+    rank = shard[0]
     variant = VARIANTS.get(run.variant)
     torch.manual_seed(seeding.derive_seed(run.seed, seeding.INIT))
     gan = variant.create(dict(run.settings), dataset).to(device)
     run.execution.prepare(gan, compiled=(gan.generator, gan.discriminator))
-    training = create_gan_trainer(gan, dataset, run.settings, run.seed, run.execution)
+    training = create_gan_trainer(gan, dataset, run.settings, run.seed, run.execution, shard)
     engine = training.engine
     losses = loss_history(gan)
     engine.add_event_handler(Events.ITERATION_COMPLETED, losses)
@@ -129,7 +155,7 @@ def train_and_evaluate(run: GanRun, dataset: BenchDataset, device: torch.device,
 
     quality = [name for name in run.evaluators if EVALUATORS.get(name).section == "metrics"]
     every = int(run.evaluation.get("every", 0))
-    if every and quality:
+    if every and quality and rank == 0:
 
         def evaluate_during_training(engine: Engine) -> None:
             # the last iteration's evaluation is the final one, made after training
@@ -143,6 +169,8 @@ def train_and_evaluate(run: GanRun, dataset: BenchDataset, device: torch.device,
         bar, transform = progress_bar(run.label, ("loss_d", "loss_g"))
         bar.attach(engine, output_transform=transform)
     lifecycle.run()
+    if rank != 0:
+        return {}
 
     atomic_write_text(run_dir / "losses.csv", losses.to_csv())
     artifacts["losses"] = run_dir / "losses.csv"

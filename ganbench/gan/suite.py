@@ -97,6 +97,11 @@ def plan_runs(suite: GanSuite, request: RunRequest) -> list[GanRun]:
     for variant_name in chosen_variants:
         variant = VARIANTS.get(variant_name)
         settings = variant_settings(suite, variant_name, budget, overrides)
+        processes = request.execution.processes
+        if settings["batch_size"] % processes:
+            raise UserError(f"--nproc-per-node {processes}: {variant_name}'s batch_size {settings['batch_size']} "
+                            f"does not split into {processes} equal parts; set {variant_name}.batch_size to a "
+                            f"multiple of {processes}")
         for dataset_name in chosen_datasets:
             data = DataOptions(data_root=request.data_root, split=split, download=request.download,
                                image_size=variant.image_size(settings))

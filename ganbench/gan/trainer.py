@@ -18,6 +18,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+import ignite.distributed as idist
 import torch
 from ignite.engine import Engine
 
@@ -75,7 +76,7 @@ def _channels_last(batch: torch.Tensor) -> torch.Tensor:
 
 
 def create_gan_trainer(gan: GAN, dataset: BenchDataset, settings: Mapping[str, Any], seed: int,
-                       execution: Execution | None = None) -> GanTraining:
+                       execution: Execution | None = None, shard: tuple[int, int] = (0, 1)) -> GanTraining:
     """An Ignite engine whose iteration is ``n_critic`` D steps and one G step (see module doc).
 
     The engine runs with ``data=None``: each step draws its real batch from ``dataset.batch`` and
@@ -89,16 +90,31 @@ def create_gan_trainer(gan: GAN, dataset: BenchDataset, settings: Mapping[str, A
     ``execution`` (default fp32) sets the precision: under bf16 or fp16 the networks and losses run
     in autocast (fp16 with a gradient scaler, in the returned ``scaler``), the gradient penalty in
     fp32; with ``channels_last`` the real batches are NHWC (the caller converts the networks).
+
+    ``shard`` = (rank, processes) makes this process one of a data-parallel group
+    (``ignite.distributed``, see :func:`ganbench.runs.data_parallel`): ``batch_size`` stays the
+    global batch, of which each process draws the same real batch and latents and takes its rank's
+    slice (so the group sees what one process would); gradients are averaged over the group (one
+    all-reduce of the flattened gradients per optimiser step) and so are the losses, which every
+    process then holds alike and decides on alike (skips, divergence). Layers with batch statistics
+    (DCGAN's BatchNorm, the minibatch standard deviation of ProGAN's and MSG-GAN's critics) see the
+    rank's slice; WGAN-GP's mixing weights are drawn per rank.
     """
     execution = execution or Execution()
     scaler = execution.grad_scaler(gan.device)
 
+    rank, processes = shard  # the suite checked that the batch splits evenly
+    local = slice(rank * settings["batch_size"] // processes, (rank + 1) * settings["batch_size"] // processes)
+    rank_streams = (rank,) if processes > 1 else ()  # a single process draws what it always drew
+
     def backward_and_step(loss_value: torch.Tensor, optimizer: torch.optim.Optimizer) -> None:
         if scaler is None:
             loss_value.backward()
+            _average_gradients(optimizer, processes)
             optimizer.step()
         else:
             scaler.scale(loss_value).backward()
+            _average_gradients(optimizer, processes)
             scaler.step(optimizer)
             scaler.update()
     loss = make_loss(settings["loss"], settings["gp_weight"], settings["drift"])
@@ -116,23 +132,25 @@ def create_gan_trainer(gan: GAN, dataset: BenchDataset, settings: Mapping[str, A
         gan.train()
         latents.manual_seed(seeding.derive_seed(seed, seeding.LATENT, iteration))
         if penalty:
-            mixing.manual_seed(seeding.derive_seed(seed, seeding.PENALTY, iteration))
-        reals = dataset.batch(batch_size * n_critic, seed, iteration).to(gan.device)
-        if execution.channels_last:
-            reals = _channels_last(reals)
+            mixing.manual_seed(seeding.derive_seed(seed, seeding.PENALTY, iteration, *rank_streams))
+        reals = dataset.batch(batch_size * n_critic, seed, iteration)
 
         d_losses, skipped = [], 0
         for real in reals.split(batch_size):
+            real = real[local].to(gan.device)
+            if execution.channels_last:
+                real = _channels_last(real)
             with execution.autocast(gan.device):
                 real_input = gan.real_input(real)
                 with torch.no_grad():
-                    fake_input = gan.generate(gan.sample_latent(real.shape[0], latents))
+                    fake_input = gan.generate(gan.sample_latent(batch_size, latents)[local])
                 loss_d = loss.discriminator(gan.discriminate(real_input), gan.discriminate(fake_input)).float()
             if penalty:
                 loss_d = loss_d + loss.gradient_penalty_weight * gradient_penalty(
                     gan.discriminate, _float(real_input), _float(fake_input), mixing)
             d_losses.append(loss_d.detach())
-            if skip_below is not None and loss_d.item() < skip_below:  # the only per-step host sync
+            # the only per-step host sync (and all-reduce, so that every process skips alike)
+            if skip_below is not None and _mean_over(loss_d.detach(), processes).item() < skip_below:
                 skipped += 1
                 continue
             optimizer_d.zero_grad(set_to_none=True)
@@ -141,15 +159,33 @@ def create_gan_trainer(gan: GAN, dataset: BenchDataset, settings: Mapping[str, A
         gan.discriminator.requires_grad_(False)
         try:
             with execution.autocast(gan.device):
-                fake_input = gan.generate(gan.sample_latent(batch_size, latents))
+                fake_input = gan.generate(gan.sample_latent(batch_size, latents)[local])
                 real_logits = gan.discriminate(real_input).detach() if loss.generator_needs_real else None
                 loss_g = loss.generator(gan.discriminate(fake_input), real_logits).float()
             optimizer_g.zero_grad(set_to_none=True)
             backward_and_step(loss_g, optimizer_g)
         finally:
             gan.discriminator.requires_grad_(True)
-        *values_d, value_g = torch.stack([*d_losses, loss_g.detach()]).tolist()  # one host sync per iteration
+        losses = _mean_over(torch.stack([*d_losses, loss_g.detach()]), processes)
+        *values_d, value_g = losses.tolist()  # one host sync per iteration
         return {"loss_d": sum(values_d) / len(values_d), "loss_g": value_g, "d_skipped": float(skipped)}
 
     return GanTraining(Engine(gan_step), gan_step, gan, {"g": optimizer_g, "d": optimizer_d}, batch_size * n_critic,
                        scaler)
+
+
+def _mean_over(values: torch.Tensor, processes: int) -> torch.Tensor:
+    """``values`` averaged over the data-parallel group (themselves in a single process)."""
+    return values if processes == 1 else idist.all_reduce(values.clone()) / processes  # all_reduce works in place
+
+
+def _average_gradients(optimizer: torch.optim.Optimizer, processes: int) -> None:
+    """Replace the gradients of ``optimizer``'s parameters by their mean over the data-parallel
+    group, in one all-reduce (DDP's result without its wrapper, which cannot follow a GAN step:
+    two forwards of D per backward, D frozen for G's step)."""
+    if processes == 1:
+        return
+    gradients = [p.grad for group in optimizer.param_groups for p in group["params"] if p.grad is not None]
+    flat = idist.all_reduce(torch.cat([gradient.reshape(-1) for gradient in gradients])) / processes
+    for gradient, mean in zip(gradients, flat.split([gradient.numel() for gradient in gradients])):
+        gradient.copy_(mean.view_as(gradient))

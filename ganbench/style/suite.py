@@ -103,6 +103,8 @@ def plan_style_runs(suite: StyleSuite, request: RunRequest) -> list[StyleRun]:
     ``--set <preset>.``.
     """
     check_request(suite, request)
+    if request.execution.processes > 1:
+        raise UserError("--nproc-per-node is for GAN suites: a style run optimises one image in one process")
     if request.execution.precision == "fp16":
         raise UserError("style runs take --amp bf16, not fp16 (L-BFGS cannot step through a gradient scaler)")
     presets = list(request.variants or suite.presets)
