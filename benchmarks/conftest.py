@@ -1,7 +1,8 @@
 """What every speed benchmark shares: one torch thread, rates, and machine-normalised times.
 
-- Threads: every case runs with ``torch.set_num_threads(THREADS)`` (1; restored afterwards), stated
-  in ``extra_info["threads"]``.
+- Threads: every case runs with ``torch.set_num_threads(THREADS)`` (1; restored afterwards) and
+  the BLAS/OpenMP pools of numpy and scipy limited to as many (threadpoolctl), stated in
+  ``extra_info["threads"]``.
 - Timing: cases time their work with the ``measure`` fixture, which runs it in single-call
   rounds (``ROUND_SECONDS`` of them in all, at least ``MIN_ROUNDS``) and, before each round, the
   calibration kernel of :mod:`ganbench.calibration` (a fixed fp32 matmul and conv, untimed by
@@ -29,6 +30,7 @@ import time
 
 import pytest
 import torch
+from threadpoolctl import threadpool_limits
 
 from ganbench.calibration import CALIBRATION_FLOP, calibration_kernel
 
@@ -107,11 +109,14 @@ def measure(benchmark):
 
 @pytest.fixture(autouse=True)
 def one_thread(monkeypatch):
-    """One torch thread, and the optional injected slowdown."""
+    """One thread: torch's, and those of the BLAS and OpenMP libraries numpy and scipy call (the
+    evaluation's FID and KID; without the limit OpenBLAS took a second core); and the optional
+    injected slowdown."""
     threads = torch.get_num_threads()
     torch.set_num_threads(THREADS)
     if os.environ.get("GANBENCH_BENCH_SLOWDOWN") == "1":
         for module in (torch.nn.Linear, torch.nn.Conv2d, torch.nn.ConvTranspose2d):
             monkeypatch.setattr(module, "forward", _twice(module.forward))
-    yield
+    with threadpool_limits(limits=THREADS):
+        yield
     torch.set_num_threads(threads)
