@@ -135,9 +135,8 @@ def random_inception(tmp_path_factory):
 def test_inception_evaluation(benchmark, measure, random_inception, monkeypatch, tmp_path):
     """A whole evaluation on the Inception backbone: 4 generated 32x32 RGB images (upsampled to
     299x299 by torch-fidelity) against 4 cached reference images; KID on 2 subsets of 3; no FID
-    bootstrap (``fid_bootstrap=0``: each of its resamples costs an eigendecomposition of a
-    2048x2048 matrix, about 1.5 s on one thread whatever the image count, which would make this
-    case minutes long)."""
+    bootstrap (``fid_bootstrap=0``: each of its resamples costs a 2048x2048 covariance and
+    eigendecomposition, about 1.5 s on one thread, which would make this case minutes long)."""
     monkeypatch.setenv("GANBENCH_CACHE", str(tmp_path))
     options = resolve(EVALUATION_SETTINGS, "eval", {"backbone": "inception", "kid_subsets": 2, "fid_bootstrap": 0,
                                                     "kid_subset_size": 3, "pr_k": 2, "dc_k": 2, "is_splits": 2})
