@@ -97,8 +97,8 @@ def create_gan_trainer(gan: GAN, dataset: BenchDataset, settings: Mapping[str, A
     slice (so the group sees what one process would); gradients are averaged over the group (one
     all-reduce of the flattened gradients per optimiser step) and so are the losses, which every
     process then holds alike and decides on alike (skips, divergence). Layers with batch statistics
-    (DCGAN's BatchNorm, the minibatch standard deviation of ProGAN's and MSG-GAN's critics) see the
-    rank's slice; WGAN-GP's mixing weights are drawn per rank.
+    (the BatchNorm of fc's and DCGAN's networks, the minibatch standard deviation of ProGAN's and
+    MSG-GAN's critics) see the rank's slice; WGAN-GP's mixing weights are drawn per rank.
     """
     execution = execution or Execution()
     scaler = execution.grad_scaler(gan.device)
