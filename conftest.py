@@ -25,3 +25,20 @@ def shared_data() -> Path:
     if not (root / "MNIST" / "raw").exists():
         pytest.skip(f"real data folder {root} not found (set GANBENCH_SHARED_DATA)")
     return root
+
+
+@pytest.fixture(scope="module")
+def random_inception_weights(tmp_path_factory) -> Path:
+    """A state dict of torch-fidelity's InceptionV3 with its random initial weights (no download:
+    the pretrained weights are not fetched and not loaded), saved as a weights file."""
+    import torch
+    import torch_fidelity.feature_extractor_inceptionv3 as inception_module
+
+    path = tmp_path_factory.mktemp("inception") / "random-inception.pth"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(inception_module, "load_state_dict_from_url", lambda *args, **kwargs: {})
+        patch.setattr(inception_module.FeatureExtractorInceptionV3, "load_state_dict", lambda self, state: None)
+        torch.manual_seed(0)
+        model = inception_module.FeatureExtractorInceptionV3("inception-v3-compat", ["2048"])
+    torch.save(model.state_dict(), path)
+    return path

@@ -21,9 +21,6 @@ import time
 
 import pytest
 import torch
-import torch_fidelity.feature_extractor_inceptionv3 as inception_module
-from torch_fidelity.metric_fid import KEY_METRIC_FID, fid_featuresdict_to_statistics_cached, fid_statistics_to_metric
-from torch_fidelity.metric_isc import KEY_METRIC_ISC_MEAN, KEY_METRIC_ISC_STD, isc_featuresdict_to_metric
 from torch_fidelity.metric_kid import KEY_METRIC_KID_MEAN, KEY_METRIC_KID_STD, kid_featuresdict_to_metric
 from torch_fidelity.metric_prc import KEY_METRIC_PRECISION, KEY_METRIC_RECALL, prc_featuresdict_to_metric
 from torch_fidelity.utils import extract_featuresdict_from_input_id_cached
@@ -37,6 +34,7 @@ from ganbench.metrics.fidelity import (
     feature_extractor,
     fidelity_from_features,
     fidelity_of_images,
+    inception_score_and_fid,
     metric_layers,
     torch_fidelity_options,
 )
@@ -120,16 +118,9 @@ def test_fidelity_evaluation_cached(benchmark, measure, lenet, options):
 
 
 @pytest.fixture(scope="module")
-def random_inception(tmp_path_factory):
-    """torch-fidelity's InceptionV3 with its random initial weights, saved as a weights file."""
-    path = tmp_path_factory.mktemp("inception") / "random-inception.pth"
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(inception_module, "load_state_dict_from_url", lambda *args, **kwargs: {})
-        patch.setattr(inception_module.FeatureExtractorInceptionV3, "load_state_dict", lambda self, state: None)
-        torch.manual_seed(0)
-        model = inception_module.FeatureExtractorInceptionV3("inception-v3-compat", ["2048"])
-    torch.save(model.state_dict(), path)
-    return WeightsFile(path, sha256_file(path))
+def random_inception(random_inception_weights):
+    """torch-fidelity's InceptionV3 with its random initial weights (root conftest.py), as a weights file."""
+    return WeightsFile(random_inception_weights, sha256_file(random_inception_weights))
 
 
 def test_inception_evaluation(benchmark, measure, random_inception, monkeypatch, tmp_path):
@@ -170,14 +161,9 @@ def previous_fidelity_from_features(generated, reference, extractor, reference_c
     its own distances, and :func:`previous_density_coverage`."""
     layers = metric_layers(fidelity_options)
     options = dict(fidelity_options)
-    isc = isc_featuresdict_to_metric(generated, layers["isc"], **options)
-    statistics_generated = fid_featuresdict_to_statistics_cached(generated, None, extractor, layers["fid"], **options)
-    statistics_reference = fid_featuresdict_to_statistics_cached(reference, reference_cache, extractor,
-                                                                 layers["fid"], **options)
-    fid = fid_statistics_to_metric(statistics_generated, statistics_reference, False)
     kid = kid_featuresdict_to_metric(generated, reference, layers["kid"], **options)
     prc = prc_featuresdict_to_metric(generated, reference, layers["prc"], **options)
-    return {"fid": fid[KEY_METRIC_FID], "is_mean": isc[KEY_METRIC_ISC_MEAN], "is_std": isc[KEY_METRIC_ISC_STD],
+    return {**inception_score_and_fid(generated, reference, extractor, reference_cache, fidelity_options),
             "kid_mean": kid[KEY_METRIC_KID_MEAN], "kid_std": kid[KEY_METRIC_KID_STD],
             "precision": prc[KEY_METRIC_PRECISION], "recall": prc[KEY_METRIC_RECALL],
             **previous_density_coverage(generated[layers["prc"]], reference[layers["prc"]], dc_k)}

@@ -8,7 +8,6 @@ import urllib.request
 import numpy as np
 import pytest
 import torch
-import torch_fidelity.feature_extractor_inceptionv3 as inception_module
 from PIL import Image
 
 from ganbench.cli import main
@@ -31,19 +30,6 @@ INCEPTION = BACKBONES.get("inception")
 def empty_torch_hub(tmp_path, monkeypatch):
     """A torch home without Inception weights, whatever this machine has cached."""
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch-home"))
-
-
-@pytest.fixture(scope="module")
-def random_inception_weights(tmp_path_factory):
-    """A state dict of torch-fidelity's InceptionV3 with its random initial weights."""
-    path = tmp_path_factory.mktemp("inception") / "random-inception.pth"
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(inception_module, "load_state_dict_from_url", lambda *args, **kwargs: {})
-        patch.setattr(inception_module.FeatureExtractorInceptionV3, "load_state_dict", lambda self, state: None)
-        torch.manual_seed(0)
-        model = inception_module.FeatureExtractorInceptionV3("inception-v3-compat", ["2048"])
-    torch.save(model.state_dict(), path)
-    return path
 
 
 @pytest.fixture(scope="module")

@@ -365,6 +365,21 @@ def reference_item(reference_cache: str | None, item: str, compute: Callable[[],
     return cache_lookup_one_recompute_on_miss(f"{reference_cache}-{item}", compute, **fidelity_options)
 
 
+def inception_score_and_fid(generated: Mapping[str, torch.Tensor], reference: Mapping[str, torch.Tensor],
+                            extractor: FeatureExtractorBase, reference_cache: str | None,
+                            fidelity_options: Mapping[str, Any]) -> dict[str, float]:
+    """``fid``, ``is_mean`` and ``is_std`` from the feature dicts, by torch-fidelity's own functions
+    (as ``torch_fidelity.calculate_metrics`` computes them); the reference's FID statistics are
+    cached under ``reference_cache``."""
+    layers, options = metric_layers(fidelity_options), dict(fidelity_options)
+    isc = isc_featuresdict_to_metric(generated, layers["isc"], **options)
+    statistics_generated = fid_featuresdict_to_statistics_cached(generated, None, extractor, layers["fid"], **options)
+    statistics_reference = fid_featuresdict_to_statistics_cached(reference, reference_cache, extractor,
+                                                                 layers["fid"], **options)
+    fid = fid_statistics_to_metric(statistics_generated, statistics_reference, False)
+    return {"fid": fid[KEY_METRIC_FID], "is_mean": isc[KEY_METRIC_ISC_MEAN], "is_std": isc[KEY_METRIC_ISC_STD]}
+
+
 def fidelity_from_features(generated: Mapping[str, torch.Tensor], reference: Mapping[str, torch.Tensor],
                            extractor: FeatureExtractorBase, reference_cache: str | None,
                            fidelity_options: Mapping[str, Any], dc_k: int) -> dict[str, float]:
@@ -378,11 +393,6 @@ def fidelity_from_features(generated: Mapping[str, torch.Tensor], reference: Map
         for layer in sorted(set(layers.values())):
             require_finite(features[layer], f"{name} ({layer})")
     options = dict(fidelity_options)
-    isc = isc_featuresdict_to_metric(generated, layers["isc"], **options)
-    statistics_generated = fid_featuresdict_to_statistics_cached(generated, None, extractor, layers["fid"], **options)
-    statistics_reference = fid_featuresdict_to_statistics_cached(reference, reference_cache, extractor,
-                                                                 layers["fid"], **options)
-    fid = fid_statistics_to_metric(statistics_generated, statistics_reference, False)
     generated_kid, reference_kid = generated[layers["kid"]], reference[layers["kid"]]
     kid_settings = "-".join(str(get_kwarg(key, options)) for key in KID_KEYS)
     sums = reference_item(reference_cache, f"kid-reference-sums-n{len(generated_kid)}-{kid_settings}",
@@ -391,9 +401,7 @@ def fidelity_from_features(generated: Mapping[str, torch.Tensor], reference: Map
     radii = reference_item(reference_cache, f"knn-radii-k{pr_k}-k{dc_k}",
                            lambda: knn_radii(reference_prc, (pr_k, dc_k)), options)
     return {
-        "fid": fid[KEY_METRIC_FID],
-        "is_mean": isc[KEY_METRIC_ISC_MEAN],
-        "is_std": isc[KEY_METRIC_ISC_STD],
+        **inception_score_and_fid(generated, reference, extractor, reference_cache, fidelity_options),
         **kid(generated_kid, reference_kid, options, sums),
         **neighbourhood_metrics(generated[layers["prc"]], reference_prc, pr_k, dc_k, radii),
     }
