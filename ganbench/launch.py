@@ -9,14 +9,13 @@ tables. Task logs go to ``OUT/submitit/``.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ganbench.errors import UserError
-from ganbench.runs import Cell, CellTask
+from ganbench.runs import Cell, CellTask, wait_for_any
 
 LAUNCHERS = ("processes", "local", "slurm")
 
@@ -95,11 +94,7 @@ class SubmititLauncher:
         return [_Task(job, self.folder) for job in jobs]
 
     def wait(self, handles: Sequence[Any], seconds: float | None) -> None:
-        deadline = None if seconds is None else time.monotonic() + seconds
-        while not any(job.done() for job in handles):
-            if deadline is not None and time.monotonic() >= deadline:
-                return
-            time.sleep(self.poll_seconds)
+        wait_for_any(handles, seconds, self.poll_seconds)
 
     def running(self, pending: Sequence[Cell]) -> list[str]:
         return [f"{len(pending)} tasks queued or running"]

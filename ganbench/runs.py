@@ -720,6 +720,17 @@ def _die_with_parent() -> None:
         os.kill(os.getpid(), signal.SIGTERM)
 
 
+def wait_for_any(handles: Sequence[Any], seconds: float | None, poll_seconds: float) -> None:
+    """Return once one of ``handles`` (anything with ``done()``) is done, or after ``seconds``
+    (None: no limit), checking every ``poll_seconds``: :meth:`Launcher.wait` for launchers whose
+    handles cannot be waited on together."""
+    deadline = None if seconds is None else time.monotonic() + seconds
+    while not any(handle.done() for handle in handles):
+        if deadline is not None and time.monotonic() >= deadline:
+            return
+        time.sleep(poll_seconds)
+
+
 class ProcessLauncher:
     """``workers`` spawned worker processes on this machine (a ``multiprocessing`` pool)."""
 
@@ -733,11 +744,7 @@ class ProcessLauncher:
         return [_Pending(self.pool.apply_async(self.task, (cell,))) for cell in cells]
 
     def wait(self, handles: Sequence[_Pending], seconds: float | None) -> None:
-        deadline = None if seconds is None else time.monotonic() + seconds
-        while not any(handle.done() for handle in handles):
-            if deadline is not None and time.monotonic() >= deadline:
-                return
-            time.sleep(self.poll_seconds)
+        wait_for_any(handles, seconds, self.poll_seconds)
 
     def running(self, pending: Sequence[Cell]) -> list[str]:
         # The pool starts cells in submission order: the first ``workers`` not done are running.
