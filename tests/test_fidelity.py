@@ -169,6 +169,28 @@ def test_agrees_with_torch_fidelity_called_directly():
     assert ours["fid_ci_resamples"] == 200
 
 
+def test_kid_equals_torch_fidelity_on_float64_features_to_1e_6():
+    """KID on lenet-like features (84-d, non-negative, kernel entries ~4e3 as on lenet features,
+    against a KID of ~1e-1, so the kernel sums cancel to 4-5 digits) equals torch-fidelity's ``kid_features_to_metric`` run on float64 features to 1e-6
+    relative, whether the features come as float32 or float64: the kernels are float64, so the value
+    does not depend on the CPU's float32 matmul kernels (1.7e-4 relative between an Intel Xeon and an
+    AMD EPYC with float32 kernels). 1e-6 leaves room only for float64 summation order."""
+    from torch_fidelity.metric_kid import KEY_METRIC_KID_MEAN, KEY_METRIC_KID_STD, kid_features_to_metric
+
+    generator = torch.Generator().manual_seed(3)
+    reference = torch.relu(torch.randn(2000, 84, generator=generator) * 2 + 3.8)
+    generated = torch.relu(torch.randn(2000, 84, generator=generator) * 2 + 3.8) * 1.01
+    options = torch_fidelity_options(settings(kid_subset_size=1000, kid_subsets=20), LENET, lenet_weights(),
+                                     cuda=False)
+    exact = kid_features_to_metric(generated.double(), reference.double(), **options)
+    kernel_mean = float(((reference @ reference.T / 84 + 1) ** 3).mean())
+    assert 3e3 < kernel_mean and abs(exact[KEY_METRIC_KID_MEAN]) < 1e-3 * kernel_mean
+    for dtype in (torch.float32, torch.float64):
+        ours = fidelity.kid(generated.to(dtype), reference.to(dtype), options)
+        assert ours["kid_mean"] == pytest.approx(exact[KEY_METRIC_KID_MEAN], rel=1e-6), dtype
+        assert ours["kid_std"] == pytest.approx(exact[KEY_METRIC_KID_STD], rel=1e-6), dtype
+
+
 def test_second_evaluation_reads_reference_features_from_the_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("GANBENCH_CACHE", str(tmp_path))
     images_seen = []
@@ -183,7 +205,7 @@ def test_second_evaluation_reads_reference_features_from_the_cache(tmp_path, mon
         ["features.pt", "logits.pt"]
     kept = [p.name[len("test-reference-"):] for p in (tmp_path / "fidelity").glob("test-reference-*")]
     assert any(name.startswith("knn-radii-k3-k5") for name in kept), kept  # pr_k, dc_k
-    assert any(name.startswith("kid-reference-sums-n300-5-100-") for name in kept), kept
+    assert any(name.startswith("kid-reference-sums-float64-n300-5-100-") for name in kept), kept
     images_seen.clear()
     second = fidelity_of_images(generated, reference, "test-reference", LENET, lenet_weights(), options, cuda=False)
     assert sum(images_seen) == 300  # the generated samples only

@@ -79,8 +79,30 @@ def test_missing_files_name_path_files_and_fixes(tmp_path, shared_data):
     message = str(error.value)
     assert str(tmp_path / "MNIST" / "raw") in message
     assert "train-images-idx3-ubyte" in message and "--download" in message and "--data-root" in message
+    # A folder holding only the test split's files names the other split as a fix.
+    only_test = tmp_path / "only-test" / "MNIST" / "raw"
+    only_test.mkdir(parents=True)
+    for name in ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"):
+        (only_test / name).write_bytes((shared_data / "MNIST" / "raw" / name).read_bytes())
     with pytest.raises(UserError, match="or --split test \\(those files are there\\)"):
-        load_dataset("mnist", DataOptions(data_root=str(shared_data), split="train"))
+        load_dataset("mnist", DataOptions(data_root=str(tmp_path / "only-test"), split="train"))
+
+
+# Images per class of MNIST's canonical training labels (LeCun et al.), digits 0..9.
+MNIST_TRAIN_CLASS_COUNTS = [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
+
+
+def test_shared_training_split_loads(shared_data):
+    """``../shared/data`` holds MNIST's training split (images uncompressed): 60,000 images with
+    the canonical labels, checked by their MD5 and by the canonical count of each digit."""
+    train = load_dataset("mnist", DataOptions(data_root=str(shared_data), split="train", image_size=28))
+    assert train.images.shape == (60_000, 1, 28, 28) and train.images.dtype == torch.uint8
+    assert torch.bincount(train.labels, minlength=10).tolist() == MNIST_TRAIN_CLASS_COUNTS
+    assert train.provenance["split"] == "train"
+    assert train.provenance["files"]["train-labels-idx1-ubyte.gz"]["md5"] == "d53e105ee54ea40749a09fcbcd1e9432"
+    assert train.provenance["files"]["train-images-idx3-ubyte"]["md5"] == "6bbc9ace898e44ae57da46a324031adb"
+    test = load_dataset("mnist", DataOptions(data_root=str(shared_data), split="test", image_size=28))
+    assert len(test.images) == 10_000
 
 
 def test_image_folder_with_and_without_classes(tmp_path):
