@@ -92,6 +92,8 @@ def test_two_gaussians_have_the_closed_form_fid():
     a = gaussian_sample(mean_a.double(), var_a.double(), 1500, generator)
     b = gaussian_sample(mean_b.double(), var_b.double(), 1500, generator)
     # Diagonal covariances: FID = |mu_a - mu_b|^2 + sum_i (sqrt(a_i) - sqrt(b_i))^2 = 2 + (1 + 1 + 0.25) = 4.25.
+    # rel 1e-5: the samples have these moments exactly (whitened in float64); from_features rounds
+    # them to float32, and only that rounding separates the value from 4.25, on any CPU.
     assert from_features(a, b)["fid"] == pytest.approx(4.25, rel=1e-5)
     same = from_features(a, gaussian_sample(mean_a.double(), var_a.double(), 1500, generator))
     assert same["fid"] == pytest.approx(0.0, abs=1e-4)
@@ -162,8 +164,15 @@ def test_agrees_with_torch_fidelity_called_directly():
     pairs = {"fid": "frechet_inception_distance", "is_mean": "inception_score_mean", "is_std": "inception_score_std",
              "kid_mean": "kernel_inception_distance_mean", "kid_std": "kernel_inception_distance_std",
              "precision": "precision", "recall": "recall"}
+    # FID and IS come from torch-fidelity's own functions on the same features, precision/recall
+    # are counts of the same distance comparisons: 1e-5 leaves room for float32 feature extraction
+    # in another batch order only. KID: torch-fidelity computes its kernels in float32, ganbench
+    # in float64 (exact agreement on float64 features: test_kid_equals_torch_fidelity_on_float64_
+    # features_to_1e_6), so they differ by torch-fidelity's rounding, measured up to 1.7e-4
+    # relative on 10,000 lenet features; 1e-3 bounds it on an Intel Xeon and an AMD EPYC.
     for ours_key, theirs in pairs.items():
-        assert ours[ours_key] == pytest.approx(direct[theirs], rel=1e-5, abs=1e-9), ours_key
+        rel = 1e-3 if ours_key.startswith("kid") else 1e-5
+        assert ours[ours_key] == pytest.approx(direct[theirs], rel=rel, abs=1e-9), ours_key
     assert ours["fid"] > 1.0  # the two sets differ
     assert ours["fid_ci_low"] < ours["fid"] < ours["fid_ci_high"]  # the default bootstrap, 200 resamples
     assert ours["fid_ci_resamples"] == 200
