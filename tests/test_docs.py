@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from ganbench.gan.model import VARIANTS
-from ganbench.metrics import EVALUATION_SETTINGS
-from ganbench.style import STYLE_SETTINGS
 from tools import docs_tables
+
+# The schema objects the code uses (changed in place by the tests below, restored by monkeypatch).
+VARIANT_SETTINGS, EVALUATION_SETTINGS, STYLE_SETTINGS = docs_tables.schemas()
 
 BLOCKS = {"gan": "commands.md", "eval": "metrics.md", "style": "style.md", "fc": "suites.md",
           "dcgan": "suites.md", "progan": "suites.md", "msggan": "suites.md"}
@@ -54,7 +54,7 @@ def test_a_changed_default_or_help_text_makes_the_check_fail_and_write_fixes_it(
 
 def test_a_changed_variant_default_reaches_the_shared_and_the_variant_table(monkeypatch, tmp_path):
     root = _docs_copy(tmp_path)
-    schema = VARIANTS.get("dcgan").settings
+    schema = VARIANT_SETTINGS["dcgan"]
     _change(monkeypatch, schema, "g_width", default=48)
     _change(monkeypatch, schema, "lr_d", default=1e-4)
     assert docs_tables.stale(root) == [root / "docs" / "commands.md", root / "docs" / "suites.md"]
