@@ -20,11 +20,18 @@ BUDGET_SUMMARIES = {
 
 @dataclass(frozen=True)
 class Budget:
-    """Training length (iterations, one number or one per variant; or ``images``: the number of
-    training images every run sees, its iterations following from its batch), checkpoint interval
-    (0: every tenth of the run), evaluation settings, per-variant setting changes this budget makes
-    (e.g. narrower networks to fit a CPU; key ``*`` for every variant where a kind allows it), the
-    number of seeds when it differs from the suite's, and an optional time limit per run (seconds).
+    """How long a suite's runs train and how much they are evaluated, for any member of the suite
+    (a GAN variant, a style preset), including one the suite has never heard of.
+
+    Length: ``images`` (the number of training images every run sees, its iterations following
+    from its batch) or else ``iterations``, for every member; where ``lengths`` names a schedule,
+    a member that declares its own length under that name (e.g. a variant's published schedule for
+    ``paper``) trains for that instead. Settings: ``scale`` names the setting changes members
+    declare for this budget (e.g. ``quick``: networks narrow enough for a CPU; a member declaring
+    none keeps its defaults or its kind's default for that scale), then ``settings`` makes the
+    suite's own changes, per member name or, under key ``*``, for every member having the key.
+    Also the checkpoint interval (0: every tenth of the run), evaluation settings, the number of
+    seeds when it differs from the suite's, and an optional time limit per run (seconds).
 
     - ``smoke``: seconds; for tests and for checking that a set-up works.
     - ``quick``: the whole suite within minutes on a 2-core CPU; numbers are indicative.
@@ -34,22 +41,34 @@ class Budget:
     - ``paper``: the schedule lengths of the publications the suite follows.
     """
 
-    iterations: int | Mapping[str, int] = 0
+    iterations: int = 0
     evaluation: Mapping[str, Any] = field(default_factory=dict)
     settings: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     seeds: int | None = None
     checkpoint_every: int = 0
     max_seconds: float | None = None
     images: int | None = None
+    scale: str | None = None
+    lengths: str | None = None
 
-    def iterations_for(self, variant: str, images_per_iteration: int = 1) -> int:
-        """The run's length: with ``images`` set, ``round(images / images_per_iteration)`` (at least
-        1; a GAN iteration draws ``batch_size * n_critic`` real images), else ``iterations``."""
+    def iterations_for(self, own_lengths: Mapping[str, int] | None = None, images_per_iteration: int = 1) -> int:
+        """A run's length.
+
+        Args:
+            own_lengths: the member's own lengths in iterations, by schedule name; used where this
+                budget's ``lengths`` names one of them.
+            images_per_iteration: real training images one iteration draws (a GAN iteration draws
+                ``batch_size * n_critic``).
+
+        Returns:
+            The member's own length where it declares one for ``lengths``; else, with ``images``
+            set, ``round(images / images_per_iteration)`` (at least 1); else ``iterations``.
+        """
+        if self.lengths is not None and own_lengths and self.lengths in own_lengths:
+            return own_lengths[self.lengths]
         if self.images is not None:
             return max(1, round(self.images / images_per_iteration))
-        if isinstance(self.iterations, int):
-            return self.iterations
-        return self.iterations[variant]
+        return self.iterations
 
     def seeds_or(self, suite_seeds: int) -> int:
         """The seeds a run at this budget repeats over, without ``--seeds``."""

@@ -3,8 +3,10 @@ one place (in the manner of torch-fidelity's ``registry.py``).
 
 No other module registers anything as a side effect of being imported: a module defines its
 things, and this one names them. Adding a GAN variant is a module in
-:mod:`ganbench.gan.variants` and one line in :func:`register_builtins`; adding an evaluator is a
-module in :mod:`ganbench.metrics` and one line here.
+:mod:`ganbench.gan.variants` (defining ``VARIANT``, which declares how it scales with the budgets)
+and its name in :data:`VARIANT_MODULES`; adding an evaluator is a module in
+:mod:`ganbench.metrics` and one line here. ``tests/test_architecture.py`` checks that nothing
+else names them.
 
 Layers (imports go down the list only; the shared layer never imports a kind):
 
@@ -16,6 +18,8 @@ Layers (imports go down the list only; the shared layer never imports a kind):
 
 from __future__ import annotations
 
+import importlib
+
 import torch_fidelity
 
 from ganbench.data import DATASET_PREFIXES, register_dataset
@@ -23,7 +27,6 @@ from ganbench.data import images, stacked, toy
 from ganbench.gan import suites as gan_suites
 from ganbench.gan.model import VARIANTS
 from ganbench.gan.report import GanReport
-from ganbench.gan.variants import dcgan, fc, msggan, progan
 from ganbench.metrics import EVALUATORS
 from ganbench.metrics.backbones import (
     BACKBONES,
@@ -43,6 +46,14 @@ from ganbench.runs import SUITES
 from ganbench.style.report import StyleReport
 from ganbench.style.suite import STYLE
 
+# The built-in GAN variants: one module of ganbench.gan.variants each, one line here each.
+VARIANT_MODULES = (
+    "fc",
+    "dcgan",
+    "progan",
+    "msggan",
+)
+
 
 def register_builtins() -> None:
     """Fill the registries with the built-in entries; once per process (later calls do nothing)."""
@@ -61,7 +72,8 @@ def register_builtins() -> None:
     DATASET_PREFIXES.add("folder:", images.load_folder)
 
     # GAN variants.
-    for variant in (fc.VARIANT, dcgan.VARIANT, progan.VARIANT, msggan.VARIANT):
+    for module in VARIANT_MODULES:
+        variant = importlib.import_module(f"ganbench.gan.variants.{module}").VARIANT
         VARIANTS.add(variant.name, variant)
 
     # Backbones of the fidelity metrics.

@@ -413,7 +413,8 @@ def _list_settings(scope: str, suite_name: str | None, budget: str | None) -> in
         budget = budget or suite.default_budget
         schema, values = suite.resolved_settings(scope, budget)
         plan = suite.budgets[budget]
-        length = "" if scope in ("eval", STYLE_SCOPE) else f", {plan.iterations_for(scope):,} iterations"
+        iterations = suite.iterations(scope, budget, values) if scope in VARIANTS else plan.iterations_for()
+        length = "" if scope in ("eval", STYLE_SCOPE) else f", {iterations:,} iterations"
         print(f"settings of {scope} in suite {suite.name} at budget {budget} "
               f"({plan.seeds_or(suite.seeds)} seeds{length}; override with --set {scope}.KEY=VALUE):")
     for name, setting in schema.items():

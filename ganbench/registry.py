@@ -34,6 +34,10 @@ class Registry(Generic[T]):
             raise ValueError(f"{self.kind} {name!r} is registered twice")
         self._items[name] = obj
 
+    def remove(self, name: str) -> T:
+        """Unregister ``name`` (e.g. what a test or a plugin added) and return its object."""
+        return self._items.pop(name)
+
     def get(self, name: str) -> T:
         try:
             return self._items[name]

@@ -92,3 +92,68 @@ def test_only_builtins_registers():
                 if name in ("add", "register_dataset", "register_feature_extractor") or name.startswith("register"):
                     registering.append(f"{module_name(path)}: {ast.unparse(node)[:60]}")
     assert not registering, registering
+
+
+def builtin_entries() -> dict[str, dict[str, tuple[str, set[str]]]]:
+    """Every built-in variant, dataset, evaluator and backbone, by registry: {name: (the module that
+    defines it, the Python identifiers builtins.py may name it by besides its name)}."""
+    from ganbench.builtins import register_builtins
+    from ganbench.data import DATASETS
+    from ganbench.gan.model import VARIANTS
+    from ganbench.metrics import EVALUATORS
+    from ganbench.metrics.backbones import BACKBONES
+
+    register_builtins()
+    return {
+        "variant": {name: (variant.build.__module__, set()) for name, variant in VARIANTS.items()},
+        "dataset": {name: (factory.__module__, {factory.__name__}) for name, factory in DATASETS.items()},
+        "evaluator": {name: (type(evaluator).__module__, {type(evaluator).__name__})
+                      for name, evaluator in EVALUATORS.items()},
+        "backbone": {name: (backbone.locate.__module__, {backbone.locate.__name__})
+                     for name, backbone in BACKBONES.items()},
+    }
+
+
+def mentions_in(node: ast.AST) -> tuple[set[str], set[str]]:
+    """The strings and the identifiers (names, attributes) a statement mentions."""
+    strings, identifiers = set(), set()
+    for child in ast.walk(node):
+        if isinstance(child, ast.Constant) and isinstance(child.value, str):
+            strings.add(child.value)
+        elif isinstance(child, ast.Name):
+            identifiers.add(child.id)
+        elif isinstance(child, ast.Attribute):
+            identifiers.add(child.attr)
+    return strings, identifiers
+
+
+def test_a_builtin_is_its_module_and_one_line_of_builtins():
+    """Adding a variant, dataset, evaluator or backbone is its module and one line of builtins.py:
+    builtins.py names each built-in in exactly one statement (imports aside), and no other module
+    keeps a table of them -- a dict whose keys are two or more names of one registry, as the GAN
+    suites' per-variant budget tables were -- outside the module that defines them (a variant
+    declares how it scales with the budgets itself)."""
+    entries = builtin_entries()
+    tree = ast.parse((PACKAGE / "builtins.py").read_text())
+    statements = [node for node in tree.body if not isinstance(node, (ast.Import, ast.ImportFrom, ast.FunctionDef))]
+    statements += [node for function in tree.body if isinstance(function, ast.FunctionDef) for node in function.body]
+    mentions = [mentions_in(statement) for statement in statements]
+    wrong = []
+    for registry, named in entries.items():
+        for name, (_, identifiers) in named.items():
+            count = sum(1 for strings, found in mentions if name in strings or found & identifiers)
+            if count != 1:
+                wrong.append(f"builtins.py names {registry} {name!r} in {count} statements")
+    for path in PACKAGE.rglob("*.py"):
+        module = module_name(path)
+        if module == "ganbench.builtins":
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if not isinstance(node, ast.Dict) or len(node.keys) < 2:
+                continue
+            keys = [key.value for key in node.keys if isinstance(key, ast.Constant) and isinstance(key.value, str)]
+            for registry, named in entries.items():
+                if len(keys) == len(node.keys) and set(keys) <= set(named) and \
+                        any(named[key][0] != module for key in keys):
+                    wrong.append(f"{module}:{node.lineno} keeps a table of {registry}s {', '.join(keys)}")
+    assert not wrong, wrong

@@ -21,9 +21,13 @@ def read_records(out):
 
 def test_a_budget_in_images_sets_iterations_from_the_batch():
     budget = Budget(images=19_200)
-    assert budget.iterations_for("any", 64) == 300
-    assert budget.iterations_for("any", 32) == 600
-    assert Budget(iterations={"a": 5}).iterations_for("a", 64) == 5
+    assert budget.iterations_for(None, 64) == 300
+    assert budget.iterations_for(None, 32) == 600
+    # A member's own length where the budget names its schedule; the budget's length otherwise.
+    paper = Budget(images=19_200, lengths="paper")
+    assert paper.iterations_for({"paper": 5}, 64) == 5
+    assert paper.iterations_for({"quick": 5}, 64) == 300
+    assert Budget(iterations=7, lengths="paper").iterations_for({}, 64) == 7
 
 
 SMALL_REFERENCE = {"eval": {"kid_subset_size": "100"}}  # the synthetic split has 600 images

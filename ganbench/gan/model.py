@@ -10,7 +10,7 @@ from __future__ import annotations
 import copy
 import math
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import torch
@@ -114,9 +114,25 @@ class GAN(nn.Module):
         return []
 
 
+# The setting changes a variant that declares no scale of a budget's name gets at that budget:
+# ``smoke`` trains at a tiny batch (its networks stay at their defaults).
+DEFAULT_SCALES: Mapping[str, Mapping[str, Any]] = {"smoke": {"batch_size": 16}}
+
+
 @dataclass(frozen=True)
 class Variant:
-    """A named GAN variant: its settings, which data kinds it handles and its builder."""
+    """A named GAN variant: its settings, which data kinds it handles, its builder, and how it
+    scales with a suite's budget, so that it runs in every suite at every budget with no table
+    entry elsewhere.
+
+    ``scales``: setting changes by scale name, which a budget applies by naming the scale
+    (:attr:`ganbench.budgets.Budget.scale`; the image suites' ``smoke`` applies ``"smoke"``,
+    ``quick`` and ``equal`` apply ``"quick"``), e.g. ``{"smoke": {"g_width": 8, "batch_size": 16}}``;
+    an undeclared scale is :data:`DEFAULT_SCALES`' entry, or no change. ``lengths``: the variant's
+    own training length in iterations by schedule name, which a budget uses where it names the
+    schedule (:attr:`ganbench.budgets.Budget.lengths`; the image suites' ``quick`` and ``paper``),
+    e.g. ``{"paper": 11_700}``; undeclared, the budget's length by images applies.
+    """
 
     name: str
     summary: str
@@ -124,6 +140,14 @@ class Variant:
     settings: Schema
     kinds: tuple[str, ...]
     build: Callable[[dict[str, Any], BenchDataset], GAN]
+    scales: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    lengths: Mapping[str, int] = field(default_factory=dict)
+
+    def scale(self, name: str | None) -> Mapping[str, Any]:
+        """The setting changes of scale ``name`` (None: none): the declared ones, else the default."""
+        if name is None:
+            return {}
+        return self.scales.get(name, DEFAULT_SCALES.get(name, {}))
 
     def create(self, settings: dict[str, Any], data: BenchDataset) -> GAN:
         """The variant's GAN for ``settings``, keeping an EMA of G when ``settings["ema"]`` is on."""

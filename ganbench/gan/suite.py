@@ -49,22 +49,36 @@ class GanSuite:
     def resolved_settings(self, scope: str, budget: str) -> tuple[Mapping[str, Any], dict[str, Any]]:
         if scope == EVALUATION_SCOPE:
             return EVALUATION_SETTINGS, resolve(EVALUATION_SETTINGS, scope, self.budgets[budget].evaluation)
-        if scope not in self.variants:
+        if scope not in self.variants and scope not in VARIANTS:
             raise UserError(f"{scope!r} is not a variant of suite {self.name}; choose one of: "
                             f"{', '.join([*self.variants, EVALUATION_SCOPE])}")
         return VARIANTS.get(scope).settings, variant_settings(self, scope, budget)
+
+    def iterations(self, variant_name: str, budget: str, settings: Mapping[str, Any] | None = None) -> int:
+        """The length of a run of ``variant_name`` at ``budget`` (without ``--iterations``), for
+        ``settings`` (default: the budget's, before any ``--set``): the variant's own length where
+        the budget names one it declares, else the budget's, by images where it gives images."""
+        settings = settings or variant_settings(self, variant_name, budget)
+        return self.budgets[budget].iterations_for(VARIANTS.get(variant_name).lengths,
+                                                   settings["batch_size"] * settings["n_critic"])
 
 
 def variant_settings(suite: GanSuite, variant_name: str, budget: str,
                      overrides: Mapping[str, Mapping[str, str]] | None = None) -> dict[str, Any]:
     """The settings a run of ``variant_name`` in ``suite`` at ``budget`` uses: the variant's
-    defaults, then the suite's changes, the budget's, ``--set KEY=`` (where the variant has the
-    key) and ``--set VARIANT.KEY=``."""
+    defaults, then the suite's changes, the variant's scale that the budget names, the budget's
+    changes for every variant (where the variant has the key) and for this one, ``--set KEY=``
+    (where the variant has the key) and ``--set VARIANT.KEY=``."""
     variant = VARIANTS.get(variant_name)
+    plan = suite.budgets[budget]
     overrides = overrides or {}
-    unscoped = {key: value for key, value in overrides.get("*", {}).items() if key in variant.settings}
-    return resolve(variant.settings, variant_name, suite.settings.get(variant_name, {}),
-                   suite.budgets[budget].settings.get(variant_name, {}), unscoped, overrides.get(variant_name, {}))
+
+    def own(changes: Mapping[str, Any]) -> dict[str, Any]:
+        return {key: value for key, value in changes.items() if key in variant.settings}
+
+    return resolve(variant.settings, variant_name, suite.settings.get(variant_name, {}), variant.scale(plan.scale),
+                   own(plan.settings.get("*", {})), plan.settings.get(variant_name, {}), own(overrides.get("*", {})),
+                   overrides.get(variant_name, {}))
 
 
 def plan_runs(suite: GanSuite, request: RunRequest) -> list[GanRun]:
@@ -121,8 +135,7 @@ def plan_runs(suite: GanSuite, request: RunRequest) -> list[GanRun]:
                     dataset=dataset_name,
                     seed=seed,
                     budget=budget,
-                    iterations=request.iterations or plan.iterations_for(
-                        variant_name, settings["batch_size"] * settings["n_critic"]),
+                    iterations=request.iterations or suite.iterations(variant_name, budget, settings),
                     checkpoint_every=plan.checkpoint_every,
                     max_seconds=request.time_limit or plan.max_seconds,
                     settings=settings,

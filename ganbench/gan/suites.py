@@ -30,26 +30,17 @@ IMAGE_VARIANT_SETTINGS = {
     "fc": {"latent_dim": 100, "g_widths": (256, 512, 1024), "d_widths": (512, 256), "maxout_pieces": 1,
            "batch_size": 64, "lr_g": 2e-4, "lr_d": 2e-4, "beta1": 0.5},
 }
-# Budgets: ``smoke`` tiny networks for seconds-long tests; ``quick`` narrower networks so the
-# four variants fit 15 minutes on a 2-core CPU (one seed); ``standard`` and ``paper`` the full
-# networks. Paper lengths: fc 100 epochs of 60k at batch 64 (~94k iterations); DCGAN 25 epochs
-# at batch 128 (pytorch/examples, ~11.7k); ProGAN 800k real images per phase x 7 phases at
-# batch 64 (87.5k); MSG-GAN the same number of images as ProGAN.
-SMOKE_SETTINGS = {
-    "fc": {"g_widths": (32,), "d_widths": (32,), "batch_size": 16},
-    "dcgan": {"g_width": 8, "d_width": 8, "batch_size": 16},
-    "progan": {"width": 8, "max_width": 16, "latent_dim": 32, "batch_size": 16},
-    "msggan": {"width": 8, "max_width": 16, "latent_dim": 32, "batch_size": 16},
-}
-QUICK_SETTINGS = {
-    "dcgan": {"g_width": 32, "d_width": 32, "batch_size": 64},
-    "progan": {"width": 16, "max_width": 64, "latent_dim": 128, "batch_size": 32},
-    "msggan": {"width": 16, "max_width": 64, "latent_dim": 128, "batch_size": 32},
-}
+# Budgets, for any variant: each variant declares its ``smoke`` and ``quick`` scales and its own
+# ``quick`` and ``paper`` lengths (:class:`ganbench.gan.model.Variant`); one that declares none
+# trains at smoke at batch 16, and for QUICK_IMAGES / PAPER_IMAGES at quick / paper.
+# ``smoke``: tiny networks for seconds-long tests, 4 iterations. ``quick``: narrower networks so
+# the four built-in variants fit 15 minutes on a 2-core CPU (one seed). ``standard`` and ``paper``:
+# the full networks; paper at the lengths of the variants' publications.
+QUICK_IMAGES = 96_000  # DCGAN's quick length: 1,500 iterations at batch 64
+PAPER_IMAGES = 1_500_000  # DCGAN's 25 epochs of MNIST's 60,000 training images
 # ``equal``: the CPU comparison. Every variant sees EQUAL_IMAGES real training images at batch 64
 # (so also the same iterations and evaluation points), with quick's networks; 3 seeds; evaluated
 # every EQUAL_EVERY iterations (the metric history against images seen and training seconds).
-EQUAL_SETTINGS = {name: {**settings, "batch_size": 64} for name, settings in QUICK_SETTINGS.items()}
 # 19,200 images = 300 iterations at batch 64, evaluated at 4,800, 9,600, 14,400 and 19,200 images;
 # sized for the 12 runs (4 variants x 3 seeds) with their evaluations to take about 30 minutes on
 # a quiet 2-core CPU (docs/suites.md says how that was measured).
@@ -70,18 +61,17 @@ def image_suite(name: str, dataset: str, summary: str) -> GanSuite:
         datasets=(dataset,),
         seeds=3,
         budgets={
-            "smoke": Budget(iterations=4, settings=SMOKE_SETTINGS, seeds=1,
+            "smoke": Budget(iterations=4, scale="smoke", seeds=1,
                             evaluation={**IMAGE_EVALUATION, "samples": 200, "reference_samples": 200,
                                         "kid_subset_size": 100, "kid_subsets": 10, "throughput_samples": 64}),
-            "quick": Budget(iterations={"fc": 3000, "dcgan": 1500, "progan": 700, "msggan": 500},
-                            settings=QUICK_SETTINGS, seeds=1, evaluation={**IMAGE_EVALUATION, "samples": 5000}),
-            "equal": Budget(images=EQUAL_IMAGES, settings=EQUAL_SETTINGS, seeds=3,
+            "quick": Budget(images=QUICK_IMAGES, lengths="quick", scale="quick", seeds=1,
+                            evaluation={**IMAGE_EVALUATION, "samples": 5000}),
+            "equal": Budget(images=EQUAL_IMAGES, scale="quick", settings={"*": {"batch_size": 64}}, seeds=3,
                             evaluation={**IMAGE_EVALUATION, "samples": 5000, "every": EQUAL_EVERY}),
             # 20,000 iterations at batch 64: 1,280,000 images for every variant (dcgan's batch 128
             # makes it 10,000 iterations).
             "standard": Budget(images=1_280_000, evaluation=IMAGE_EVALUATION),
-            "paper": Budget(iterations={"fc": 94_000, "dcgan": 11_700, "progan": 87_500, "msggan": 87_500},
-                            evaluation=IMAGE_EVALUATION),
+            "paper": Budget(images=PAPER_IMAGES, lengths="paper", evaluation=IMAGE_EVALUATION),
         },
         default_budget="quick",
         comparison_budget="equal",

@@ -130,7 +130,7 @@ def plan_style_runs(suite: StyleSuite, request: RunRequest) -> list[StyleRun]:
                 for seed in range(request.seeds or budget.seeds or suite.seeds):
                     runs.append(StyleRun(
                         suite=suite.name, preset=preset, content=content, style=style, seed=seed,
-                        budget=request.budget, iterations=request.iterations or budget.iterations_for(preset),
+                        budget=request.budget, iterations=request.iterations or budget.iterations_for(),
                         checkpoint_every=budget.checkpoint_every,
                         max_seconds=request.time_limit or budget.max_seconds,
                         settings=settings, weights=weights, execution=request.execution,

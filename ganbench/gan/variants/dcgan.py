@@ -96,4 +96,9 @@ VARIANT = Variant(
     settings=SETTINGS,
     kinds=("images",),
     build=build,
+    # smoke tiny networks; quick narrower ones for a 2-core CPU; paper 25 epochs of 60,000 at
+    # batch 128 (pytorch/examples).
+    scales={"smoke": {"g_width": 8, "d_width": 8, "batch_size": 16},
+            "quick": {"g_width": 32, "d_width": 32, "batch_size": 64}},
+    lengths={"quick": 1500, "paper": 11_700},
 )

@@ -222,4 +222,9 @@ VARIANT = Variant(
     settings=SETTINGS,
     kinds=("images",),
     build=build,
+    # smoke tiny networks; quick narrower ones for a 2-core CPU; paper 800k real images per phase
+    # x 7 phases at batch 64.
+    scales={"smoke": {"width": 8, "max_width": 16, "latent_dim": 32, "batch_size": 16},
+            "quick": {"width": 16, "max_width": 64, "latent_dim": 128, "batch_size": 32}},
+    lengths={"quick": 700, "paper": 87_500},
 )
