@@ -14,7 +14,8 @@ from ganbench.errors import UserError
 from ganbench.handlers import LossHistory
 from ganbench.results import ResultsStore
 from ganbench.budgets import Budget
-from ganbench.runs import EngineRun, Execution, RunContext, RunRequest, check_request, run_id_for, run_suite
+from ganbench.engines import EngineRun
+from ganbench.runs import Execution, RunContext, RunRequest, check_request, run_id_for, run_suite
 
 CPU = torch.device("cpu")
 
@@ -64,11 +65,11 @@ class CountRun:
 
         engine = Engine(step)
         history = LossHistory(lambda e: {"iteration": e.state.iteration, **e.state.output})
-        engine.add_event_handler(Events.ITERATION_COMPLETED, history)
+        lifecycle = EngineRun(engine, history, {"counter": counter}, context.run_dir, CPU, self.iterations,
+                              checkpoint_every=2)
         if self.interrupt_at is not None:
             engine.add_event_handler(Events.ITERATION_COMPLETED(once=self.interrupt_at), self.interrupt)
-        lifecycle = EngineRun(engine, {"trainer": engine, "counter": counter, "history": history}, context.run_dir,
-                              self.iterations, checkpoint_every=2).run()
+        lifecycle.run()
         outcome = lifecycle.outcome({})
         outcome.setdefault("status", "finished")
         outcome["metrics"] = {"total": float(counter.total), "logged": history.length}
