@@ -47,8 +47,8 @@ class StyleRun(RunCell):
     (the common fields are :class:`~ganbench.engines.RunCell`'s). The record's identity names
     the preset as ``variant`` and ``<content>+<style>`` as ``dataset``.
 
-    ``evaluators`` is left out of :meth:`config` (the suite's list, the same for every run), so
-    the run ids are those of the runs recorded before the style metrics were evaluators.
+    ``evaluators`` (the suite's list, the same for every style run) is not part of :meth:`config`,
+    so it does not enter the run id.
     """
 
     kind: ClassVar[str] = KIND
@@ -92,8 +92,9 @@ def deepest_layer(arch: str, layers: list[str]) -> str:
 def transfer_style(run: StyleRun, device: torch.device, run_dir: Path, provenance: dict[str, Any],
                    progress: bool) -> dict[str, Any]:
     """Optimise the image of one run, resuming from the newest checkpoint in ``run_dir``, and
-    evaluate the result; its outcome for the record (status, metrics, throughput, artifacts). A
-    run whose losses become non-finite ends ``diverged`` without evaluation."""
+    evaluate the result with the run's evaluators; its outcome for the record (status, metrics,
+    throughput, artifacts). A run whose losses become non-finite or exceed ``diverge_above`` ends
+    ``diverged`` without evaluation."""
     settings = run.settings
     size = settings["image_size"]
     provenance["feature_network"] = {**asdict(run.weights), "description": run.weights.describe()}
@@ -113,9 +114,9 @@ def transfer_style(run: StyleRun, device: torch.device, run_dir: Path, provenanc
     else:
         start = torch.rand(content.shape, generator=seeding.generator(run.seed, seeding.INIT)).to(device)
     transfer = create_style_engine(objective, start, settings)
-    lifecycle = EngineRun.of(run, transfer.engine, loss_history(), {"image": transfer.image,
-                                                                    "optimizer": transfer.optimizer},
-                             run_dir, device, ("total_loss",) if progress else None).run()
+    state = {"image": transfer.image, "optimizer": transfer.optimizer}
+    lifecycle = EngineRun.of(run, transfer.engine, loss_history(), state, run_dir, device,
+                             ("total_loss",) if progress else None).run()
 
     final = final_losses(transfer)
     lifecycle.losses.append({"step": transfer.engine.state.iteration, **final, "evaluations": 0.0})
