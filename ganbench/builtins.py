@@ -43,6 +43,7 @@ from ganbench.metrics.modes import ClassCoverage, StackedCoverage
 from ganbench.metrics.throughput import Throughput
 from ganbench.report.sections import SECTIONS
 from ganbench.runs import SUITES
+from ganbench.style import metrics as style_metrics
 from ganbench.style.report import StyleReport
 from ganbench.style.suite import STYLE
 
@@ -88,6 +89,10 @@ def register_builtins() -> None:
 
     # Evaluators; their table columns appear in this order (throughput's last).
     for evaluator in (MixtureCoverage(), SampleGrid(), Fidelity(), ClassCoverage(), StackedCoverage(), Throughput()):
+        EVALUATORS.add(evaluator.name, evaluator)
+    # Style transfer's, SSIM first: the style tables show SSIM, the losses, then the steps to converge.
+    for evaluator in (style_metrics.ContentSimilarity(), style_metrics.FinalLosses(), style_metrics.Convergence(),
+                      style_metrics.StyleThroughput()):
         EVALUATORS.add(evaluator.name, evaluator)
 
     # Suites of every kind, and each kind's part of the report.

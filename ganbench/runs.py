@@ -5,8 +5,8 @@ This module knows nothing of GANs, style transfer or images. A *kind* (``ganbenc
 into :class:`PlannedRun` cells, every name and value checked before anything runs; this module
 checks the request's common fields, runs each cell (skipping those already recorded), wraps what
 the cell's ``work`` returns into a record with identity, configuration, provenance and timings,
-and stores it. Engines of every kind run through :func:`run_engine` (checkpoints and resume) and
-end in :func:`engine_outcome` (finished, diverged or stopped by the time limit).
+and stores it. Engines of every kind run through :class:`ganbench.engines.EngineRun` (checkpoints, resume and
+the outcome: finished, diverged or stopped by the time limit).
 
 A run's id is ``<variant>_<dataset>_seed<k>_<budget>_<hash>``, the hash covering its whole
 configuration (its :class:`Execution` included: thread count and precision change the numbers),
@@ -39,12 +39,11 @@ from typing import Any, Protocol
 
 import ignite.distributed as idist
 import torch
-from ignite.engine import Engine, Events
 from torch import nn
 
 from ganbench.budgets import Budget
 from ganbench.errors import UserError
-from ganbench.handlers import Divergence, TimeLimit, checkpoint_files, checkpointer, resume_from_checkpoint
+from ganbench.handlers import checkpoint_files
 from ganbench.provenance import device_description, software, utc_now
 from ganbench.registry import Registry
 from ganbench.results import FINAL_STATUSES, Claim, ResultsStore, atomic_write_text, file_safe
@@ -374,72 +373,6 @@ def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
-
-
-class _QuietEngineErrors(logging.Filter):
-    """Drops ignite's ``Engine run is terminating due to exception: ...`` log line: an interrupt
-    ends in the command's own message, a failure in the run's record and ``error.txt``."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return "run is terminating due to exception" not in record.getMessage()
-
-
-_QUIET_ENGINE_ERRORS = _QuietEngineErrors()
-
-
-@dataclass
-class EngineRun:
-    """An engine with the handlers every kind attaches: divergence check (``divergence``, e.g.
-    ``Divergence(settings["diverge_above"])``), optional time limit, checkpoints of ``to_save``
-    every ``checkpoint_every`` iterations (0: every tenth of the run) with resume from the newest.
-    :meth:`run` runs it to ``iterations``."""
-
-    engine: Engine
-    to_save: dict[str, Any]
-    run_dir: Path
-    iterations: int
-    checkpoint_every: int = 0
-    max_seconds: float | None = None
-    divergence: Divergence = field(default_factory=Divergence)
-    time_limit: TimeLimit | None = None
-    resumed_from: int = 0
-
-    def __post_init__(self) -> None:
-        if _QUIET_ENGINE_ERRORS not in self.engine.logger.filters:
-            self.engine.logger.addFilter(_QUIET_ENGINE_ERRORS)
-        self.engine.add_event_handler(Events.ITERATION_COMPLETED, self.divergence)
-        if self.max_seconds is not None:
-            self.time_limit = TimeLimit(self.max_seconds).attach(self.engine)
-
-    def run(self) -> EngineRun:
-        """Resume from the newest checkpoint and run to ``iterations``. In a data-parallel run
-        (:func:`data_parallel`) every process resumes from the same file and only rank 0 writes
-        checkpoints."""
-        directory = self.run_dir / "checkpoints"
-        every = self.checkpoint_every or max(1, self.iterations // 10)
-        if idist.get_rank() == 0:
-            self.engine.add_event_handler(Events.ITERATION_COMPLETED(every=every),
-                                          checkpointer(self.to_save, directory))
-        self.resumed_from = resume_from_checkpoint(self.to_save, directory)
-        if self.resumed_from < self.iterations:
-            self.engine.run(None, max_epochs=1, epoch_length=self.iterations)
-        return self
-
-    def outcome(self, artifacts: dict[str, Any]) -> dict[str, Any]:
-        """The record fields every run has once its engine stopped: iterations planned and done,
-        where it resumed, its artifacts, and ``status="diverged"`` (with the iteration) or
-        ``stopped_by``."""
-        outcome: dict[str, Any] = {
-            "iterations_planned": self.iterations,
-            "iterations_done": self.engine.state.iteration,
-            "resumed_from_iteration": self.resumed_from or None,
-            "artifacts": artifacts,
-        }
-        if self.divergence.diverged_at is not None:
-            outcome.update(status="diverged", diverged_at=self.divergence.diverged_at, error=self.divergence.reason)
-        elif self.time_limit is not None and self.time_limit.reached:
-            outcome["stopped_by"] = "time_limit"
-        return outcome
 
 
 class MatrixProgress:

@@ -3,8 +3,8 @@ recorded, skipped when recorded, resumed from its checkpoint after an interrupt,
 divergence end in the statuses the records promise."""
 
 import os
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, replace
+from typing import Any, ClassVar
 
 import pytest
 import torch
@@ -14,7 +14,8 @@ from ganbench.errors import UserError
 from ganbench.handlers import LossHistory
 from ganbench.results import ResultsStore
 from ganbench.budgets import Budget
-from ganbench.runs import EngineRun, Execution, RunContext, RunRequest, check_request, run_id_for, run_suite
+from ganbench.engines import EngineRun, RunCell
+from ganbench.runs import Execution, RunContext, RunRequest, check_request, run_id_for, run_suite
 
 CPU = torch.device("cpu")
 
@@ -64,12 +65,12 @@ class CountRun:
 
         engine = Engine(step)
         history = LossHistory(lambda e: {"iteration": e.state.iteration, **e.state.output})
-        engine.add_event_handler(Events.ITERATION_COMPLETED, history)
+        lifecycle = EngineRun(engine, history, {"counter": counter}, context.run_dir, CPU, self.iterations,
+                              checkpoint_every=2)
         if self.interrupt_at is not None:
             engine.add_event_handler(Events.ITERATION_COMPLETED(once=self.interrupt_at), self.interrupt)
-        lifecycle = EngineRun(engine, {"trainer": engine, "counter": counter, "history": history}, context.run_dir,
-                              self.iterations, checkpoint_every=2).run()
-        outcome = lifecycle.outcome({})
+        lifecycle.run()
+        outcome = lifecycle.outcome({"losses": lifecycle.write_losses()})
         outcome.setdefault("status", "finished")
         outcome["metrics"] = {"total": float(counter.total), "logged": history.length}
         return outcome
@@ -125,6 +126,41 @@ def test_an_interrupted_run_resumes_from_its_checkpoint(tmp_path):
     (record,) = run_suite(SUITE, [run], store, CPU, progress=False)
     assert record["resumed_from_iteration"] == 4
     assert record["metrics"] == {"total": 6.0, "logged": 6}  # the checkpoint's state, continued
+    (whole,) = run_suite(SUITE, [run], ResultsStore(tmp_path / "whole"), CPU, progress=False)
+    losses = (tmp_path / record["artifacts"]["losses"]).read_text()
+    assert losses == (tmp_path / "whole" / whole["artifacts"]["losses"]).read_text()
+    assert losses.splitlines()[0] == "iteration,total" and len(losses.splitlines()) == 1 + 6
+
+
+@dataclass(frozen=True)
+class CountCell(RunCell):
+    """The fake kind's cell on the shared skeleton: only its names and configuration are its own."""
+
+    kind: ClassVar[str] = "count"
+
+    step: float
+
+    @property
+    def names(self) -> tuple[str, str]:
+        return "counter", f"step{self.step:g}"
+
+    def kind_config(self) -> dict[str, Any]:
+        return {"step": self.step, "seed": self.seed}
+
+    def work(self, context: RunContext) -> dict[str, Any]:
+        return {}
+
+
+def test_a_run_cell_derives_identity_configuration_run_id_and_label():
+    cell = CountCell(step=2.0, suite="count", seed=1, budget="smoke", iterations=6, checkpoint_every=0,
+                     max_seconds=None, settings={}, execution=Execution(threads=2))
+    assert cell.config() == {"step": 2.0, "seed": 1, "execution": {"threads": 2, "precision": "fp32",
+                                                                    "channels_last": False, "compile": False}}
+    assert cell.identity == {"kind": "count", "suite": "count", "variant": "counter", "dataset": "step2", "seed": 1,
+                             "budget": "smoke"}
+    assert cell.label == "counter step2 seed 1"
+    assert cell.run_id == run_id_for("counter", "step2", 1, "smoke", cell.config())
+    assert cell.run_id != replace(cell, execution=Execution()).run_id  # the execution is in the hash
 
 
 def test_a_broken_run_is_recorded_failed_and_the_suite_goes_on(tmp_path):

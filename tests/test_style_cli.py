@@ -147,3 +147,7 @@ def test_list_shows_the_style_suite_and_settings(capsys):
     listing = capsys.readouterr().out
     for name in ("content_layer", "style_layers", "style_weight", "tv_weight", "optimizer", "init", "pooling"):
         assert name in listing
+    assert main(["list", "evaluators"]) == 0
+    listing = capsys.readouterr().out
+    for name in ("style-losses", "ssim", "convergence", "style-throughput"):
+        assert f"\n  {name} " in listing

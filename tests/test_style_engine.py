@@ -1,6 +1,8 @@
 """The Ignite style-transfer engine on tiny images with random VGG weights: it lowers the loss,
 keeps valid pixels, leaves the content image alone when only content counts, and resumes exactly."""
 
+from dataclasses import replace
+
 import pytest
 import torch
 from ignite.engine import Events
@@ -131,6 +133,16 @@ def test_a_resumed_run_ends_where_an_uninterrupted_one_does(optimizer, tmp_path,
     assert resumed["metrics"] == whole["metrics"]
     assert (tmp_path / "cut" / "losses.csv").read_text() == (tmp_path / "whole" / "losses.csv").read_text()
 
+
+def test_the_suites_evaluators_make_the_records_numbers(tmp_path):
+    """A style run's metrics and throughput are what the evaluators its suite lists give, in their order."""
+    suite = replace(SUITES.get("style"), evaluators=("ssim", "style-losses"))
+    request = RunRequest(budget="smoke", variants=["gatys"], iterations=2, overrides={"style": {"weights": "random"}},
+                         options={"--content": ["astronaut"], "--style": ["coffee"]})
+    (run,) = plan_style_runs(suite, request)
+    outcome = transfer_style(run, CPU, tmp_path, {}, progress=False)
+    assert list(outcome["metrics"]) == ["ssim", "content_loss", "style_loss", "tv_loss", "total_loss"]
+    assert outcome["throughput"] == {}
 
 
 def test_lbfgs_takes_every_step_however_small_the_losses_are():

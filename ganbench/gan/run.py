@@ -7,7 +7,7 @@ import copy
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import ignite.distributed as idist
 import torch
@@ -19,39 +19,35 @@ from ganbench.data import BenchDataset, DataOptions, load_dataset
 from ganbench.gan.model import GAN, VARIANTS
 from ganbench.gan.sampling import GENERATION_BATCH, POINTS_BATCH, SampleSet
 from ganbench.gan.trainer import create_gan_trainer
-from ganbench.handlers import Divergence, History, IterationTimer, LossHistory, TrainingClock, progress_bar
-from ganbench.metrics import EVALUATORS, EvaluationContext
+from ganbench.engines import EngineRun, RunCell
+from ganbench.handlers import History, LossHistory, TrainingClock
+from ganbench.metrics import EVALUATORS, EvaluationContext, evaluate
 from ganbench.results import atomic_write_text
-from ganbench.runs import EngineRun, Execution, RunContext, data_parallel, run_id_for
+from ganbench.runs import RunContext, data_parallel
 
 KIND = "gan"
 FLOP_SAMPLES = 8  # samples generated to count generation FLOPs (they scale with the count)
 
 
 @dataclass(frozen=True)
-class GanRun:
-    """One cell of a GAN suite's matrix, fully resolved."""
+class GanRun(RunCell):
+    """One cell of a GAN suite's matrix, fully resolved: a variant trained on a dataset and
+    evaluated by ``evaluators`` with the ``evaluation`` settings (the common fields are
+    :class:`~ganbench.engines.RunCell`'s)."""
 
-    suite: str
+    kind: ClassVar[str] = KIND
+
     variant: str
     dataset: str
-    seed: int
-    budget: str
-    iterations: int
-    checkpoint_every: int
-    max_seconds: float | None
-    settings: Mapping[str, Any]
     evaluation: Mapping[str, Any]
     evaluators: tuple[str, ...]
     data: DataOptions
-    execution: Execution = Execution()
 
     @property
-    def identity(self) -> dict[str, Any]:
-        return {"kind": KIND, "suite": self.suite, "variant": self.variant, "dataset": self.dataset,
-                "seed": self.seed, "budget": self.budget}
+    def names(self) -> tuple[str, str]:
+        return self.variant, self.dataset
 
-    def config(self) -> dict[str, Any]:
+    def kind_config(self) -> dict[str, Any]:
         data = asdict(self.data)
         return {
             "variant": self.variant,
@@ -63,16 +59,7 @@ class GanRun:
             "evaluation": dict(self.evaluation),
             "evaluators": list(self.evaluators),
             "data": {key: data[key] for key in ("split", "image_size")},
-            "execution": self.execution.config(),
         }
-
-    @property
-    def run_id(self) -> str:
-        return run_id_for(self.variant, self.dataset, self.seed, self.budget, self.config())
-
-    @property
-    def label(self) -> str:
-        return f"{self.variant} {self.dataset} seed {self.seed}"
 
     def work(self, context: RunContext) -> dict[str, Any]:
         if self.execution.processes > 1:
@@ -122,19 +109,14 @@ def train_and_evaluate(run: GanRun, dataset: BenchDataset, device: torch.device,
     run.execution.prepare(gan, compiled=(gan.generator, gan.discriminator))
     training = create_gan_trainer(gan, dataset, run.settings, run.seed, run.execution, shard)
     engine = training.engine
-    losses = loss_history(gan)
-    engine.add_event_handler(Events.ITERATION_COMPLETED, losses)
     metric_history = History()
     clock = TrainingClock(device)
-    timer = IterationTimer(device, warmup=min(5, run.iterations // 4))
-    to_save = {"trainer": engine, "gan": gan, "losses": losses, "metric_history": metric_history,
-               "training_clock": clock, "timer": timer,
-               **{f"optimizer_{k}": v for k, v in training.optimizers.items()}}
+    state = {"gan": gan, "metric_history": metric_history, "training_clock": clock,
+             **{f"optimizer_{k}": v for k, v in training.optimizers.items()}}
     if training.scaler is not None:
-        to_save["grad_scaler"] = training.scaler
-    lifecycle = EngineRun(engine, to_save, run_dir, run.iterations, run.checkpoint_every, run.max_seconds,
-                          Divergence(run.settings["diverge_above"]))
-    timer.attach(engine)
+        state["grad_scaler"] = training.scaler
+    lifecycle = EngineRun.of(run, engine, loss_history(gan), state, run_dir, device,
+                             ("loss_d", "loss_g") if progress else None)
     gan.attach(engine, run.iterations, training.optimizers)
     clock.attach(engine)  # after the variant's handlers (EMA), before evaluations and checkpoints
     per_iteration = training.images_per_iteration
@@ -161,19 +143,15 @@ def train_and_evaluate(run: GanRun, dataset: BenchDataset, device: torch.device,
             # the last iteration's evaluation is the final one, made after training
             if lifecycle.divergence.diverged_at is None and engine.state.iteration < run.iterations:
                 row = compute_so_far(engine.state.iteration)
-                row.update(_numbers(evaluate(quality, evaluation_now(final=False))))
+                row.update(_numbers(evaluate(quality, evaluation_now(final=False))["metrics"]))
                 metric_history.append(row)
 
         engine.add_event_handler(Events.ITERATION_COMPLETED(every=every), evaluate_during_training)
-    if progress:
-        bar, transform = progress_bar(run.label, ("loss_d", "loss_g"))
-        bar.attach(engine, output_transform=transform)
     lifecycle.run()
     if rank != 0:
         return {}
 
-    atomic_write_text(run_dir / "losses.csv", losses.to_csv())
-    artifacts["losses"] = run_dir / "losses.csv"
+    artifacts["losses"] = lifecycle.write_losses()
     outcome = lifecycle.outcome(artifacts)
     outcome["samples_from"] = gan.samples_from
     outcome["images_seen"] = engine.state.iteration * per_iteration
@@ -182,11 +160,10 @@ def train_and_evaluate(run: GanRun, dataset: BenchDataset, device: torch.device,
         outcome["schedule"] = gan.schedule_summary()
     if outcome.get("status") == "diverged":
         return outcome
+    timer = lifecycle.timer
     context = evaluation_now({**timer.summary(training.images_per_iteration), **timer.memory_summary(),
                               **flop_counts(gan, dataset, run.settings, run.seed, engine.state.iteration)})
-    sections: dict[str, dict[str, Any]] = {"metrics": {}, "throughput": {}}
-    for name in run.evaluators:
-        sections[EVALUATORS.get(name).section].update(EVALUATORS.get(name).evaluate(context))
+    sections = evaluate(run.evaluators, context)
     if metric_history.length and metric_history.columns["iteration"][-1] != engine.state.iteration:
         metric_history.append({**compute_so_far(engine.state.iteration), **_numbers(sections["metrics"])})
     if metric_history.length:
@@ -213,13 +190,6 @@ def flop_counts(gan: GAN, dataset: BenchDataset, settings: Mapping[str, Any], se
         model.eval()
         sample = count_flops(lambda: model.sample(z))
     return {"train_gflop_per_iteration": step / 1e9, "generate_gflop_per_sample": sample / FLOP_SAMPLES / 1e9}
-
-
-def evaluate(names: list[str], context: EvaluationContext) -> dict[str, Any]:
-    values: dict[str, Any] = {}
-    for name in names:
-        values.update(EVALUATORS.get(name).evaluate(context))
-    return values
 
 
 def _numbers(values: Mapping[str, Any]) -> dict[str, float]:

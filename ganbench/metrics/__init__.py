@@ -1,16 +1,20 @@
-"""Evaluators by name: each turns the samples of a trained model into numbers for its record.
+"""Evaluators by name: each turns what a run produced into numbers for its record.
 
-Evaluators are kind-neutral: they see a :class:`SampleSource` (generated samples drawn once per
-evaluation from fixed seeded latents, shared by every evaluator), the real data, the evaluation
-settings and the training timings, never the model. Each declares in :class:`Evaluator` where its
-numbers go in the record (``section``), the table columns it adds, and a ``check`` made when the
-runs are planned, before anything trains (e.g. that a weights file exists).
-:mod:`ganbench.builtins` registers the built-in ones.
+Every evaluator declares in :class:`Evaluator` where its numbers go in the record (``section``)
+and the table columns it adds; :func:`evaluate` runs a run's evaluators in order and collects
+their numbers by section, for runs of every kind. An evaluator's ``evaluate`` takes the context
+its kind's runs give. Runs that generate samples (GAN runs) give an :class:`EvaluationContext`
+to their :class:`SampleEvaluator` evaluators: a :class:`SampleSource` (generated samples drawn
+once per evaluation from fixed seeded latents, shared by every evaluator), the real data, the
+evaluation settings and the training timings, never the model; these evaluators also say which
+data they apply to and make a ``check`` when the runs are planned, before anything trains (e.g.
+that a weights file exists). A kind whose runs produce something else defines its own context
+beside its evaluators. :mod:`ganbench.builtins` registers the built-in ones.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -45,7 +49,7 @@ class SampleSource(Protocol):
 
 @dataclass
 class EvaluationContext:
-    """What an evaluator may use: the samples, the real data (and the options it was loaded with,
+    """What a :class:`SampleEvaluator` may use: the samples, the real data (and the options it was loaded with,
     to load it again at another size), the run's seed, device and folder, the training timings
     (``training``: ms per iteration, images/s, peak memory) and the evaluation settings
     (``options``, e.g. ``samples``). Files an evaluator writes into ``run_dir`` are named in
@@ -63,10 +67,19 @@ class EvaluationContext:
 
 
 class Evaluator(Protocol):
+    """Numbers for a run's record from what the run produced (``context``, of the type the run's
+    kind gives its evaluators)."""
+
     name: str
     summary: str
-    section: str  # "metrics" (quality, also evaluated during training) or "throughput"
+    section: str  # "metrics" (quality; a GAN run also evaluates them during training) or "throughput"
     columns: tuple[Column, ...]  # the table columns its numbers fill
+
+    def evaluate(self, context: Any) -> dict[str, Any]: ...
+
+
+class SampleEvaluator(Evaluator, Protocol):
+    """An evaluator of a model's generated samples, given an :class:`EvaluationContext`."""
 
     def applies_to(self, dataset: BenchDataset) -> bool: ...
 
@@ -77,6 +90,16 @@ class Evaluator(Protocol):
 
 
 EVALUATORS: Registry[Evaluator] = Registry("evaluator")
+
+
+def evaluate(names: Sequence[str], context: Any) -> dict[str, dict[str, Any]]:
+    """The numbers of the evaluators ``names`` on ``context``, evaluated in that order, by record
+    section: ``{"metrics": {...}, "throughput": {...}}`` (both present, each in evaluation order)."""
+    sections: dict[str, dict[str, Any]] = {"metrics": {}, "throughput": {}}
+    for name in names:
+        evaluator = EVALUATORS.get(name)
+        sections[evaluator.section].update(evaluator.evaluate(context))
+    return sections
 
 EVALUATION_SETTINGS: dict[str, Setting] = {
     "samples": Setting(2500, "generated samples per evaluation (coverage, fidelity)", minimum=1),

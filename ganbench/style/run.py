@@ -7,25 +7,23 @@ resolved settings, the iterations, both images' pixel hashes and the feature net
 Artefacts in ``runs/<id>/``: ``result.png`` (``result-random-weights.png`` with untrained
 weights), ``content.png`` and ``style.png`` at the run's size, each PNG with tEXt metadata naming
 the feature network and its weights; ``losses.csv`` (one row per optimiser step, see
-:func:`ganbench.style.engine.attach_loss_history`, and the final image's row). Checkpoints, for
+:func:`ganbench.style.engine.loss_history`, and the final image's row). Checkpoints, for
 resuming an interrupted run, are deleted once the run has ended (unless ``--keep-checkpoints``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
-from ignite.engine import Events
 
 import ganbench
 from ganbench import seeding
-from ganbench.handlers import Divergence, IterationTimer, progress_bar
-from ganbench.results import atomic_write_text
-from ganbench.runs import EngineRun, Execution, RunContext, run_id_for
+from ganbench.engines import EngineRun, RunCell
+from ganbench.metrics import evaluate
+from ganbench.runs import RunContext
 from ganbench.style.engine import (
     StyleObjective,
     create_style_engine,
@@ -36,35 +34,40 @@ from ganbench.style.engine import (
 )
 from ganbench.style.features import FeatureWeights, feature_network, layer_names
 from ganbench.style.images import StyleImage, save_png
-from ganbench.style.metrics import iterations_to_converge, structural_similarity
+from ganbench.style.metrics import StyleEvaluation
 
 
 KIND = "style"
 
 
 @dataclass(frozen=True)
-class StyleRun:
-    """One cell of the style suite's matrix, resolved and checked."""
+class StyleRun(RunCell):
+    """One cell of the style suite's matrix, resolved and checked: a preset's settings applied to
+    a content and a style image with a feature network's weights, evaluated by ``evaluators``
+    (the common fields are :class:`~ganbench.engines.RunCell`'s). The record's identity names
+    the preset as ``variant`` and ``<content>+<style>`` as ``dataset``.
 
-    suite: str
+    ``evaluators`` (the suite's list, the same for every style run) is not part of :meth:`config`,
+    so it does not enter the run id.
+    """
+
+    kind: ClassVar[str] = KIND
+
     preset: str
     content: StyleImage
     style: StyleImage
-    seed: int
-    budget: str
-    iterations: int
-    checkpoint_every: int
-    max_seconds: float | None
-    settings: Mapping[str, Any]
     weights: FeatureWeights
-    execution: Execution = Execution()
+    evaluators: tuple[str, ...]
 
     @property
     def dataset(self) -> str:
         return f"{self.content.name}+{self.style.name}"
 
-    def config(self) -> dict[str, Any]:
-        """The JSON-able configuration stored in the record (and hashed into the run id)."""
+    @property
+    def names(self) -> tuple[str, str]:
+        return self.preset, self.dataset
+
+    def kind_config(self) -> dict[str, Any]:
         return {
             "preset": self.preset,
             "content": {"name": self.content.name, "sha256": self.content.sha256},
@@ -74,22 +77,7 @@ class StyleRun:
             "max_seconds": self.max_seconds,
             "settings": dict(self.settings),
             "feature_weights": self.weights.identity(),
-            "execution": self.execution.config(),
         }
-
-    @property
-    def run_id(self) -> str:
-        return run_id_for(self.preset, self.dataset, self.seed, self.budget, self.config())
-
-    @property
-    def label(self) -> str:
-        return f"{self.preset} {self.dataset} seed {self.seed}"
-
-    @property
-    def identity(self) -> dict[str, Any]:
-        """The record's identity: the preset as ``variant``, ``<content>+<style>`` as ``dataset``."""
-        return {"kind": KIND, "suite": self.suite, "variant": self.preset, "dataset": self.dataset,
-                "seed": self.seed, "budget": self.budget}
 
     def work(self, context: RunContext) -> dict[str, Any]:
         return transfer_style(self, context.device, context.run_dir, context.provenance, context.progress)
@@ -103,8 +91,10 @@ def deepest_layer(arch: str, layers: list[str]) -> str:
 
 def transfer_style(run: StyleRun, device: torch.device, run_dir: Path, provenance: dict[str, Any],
                    progress: bool) -> dict[str, Any]:
-    """Optimise the image of one run, resuming from the newest checkpoint in ``run_dir``; its
-    outcome for the record (status, metrics, throughput, artifacts)."""
+    """Optimise the image of one run, resuming from the newest checkpoint in ``run_dir``, and
+    evaluate the result with the run's evaluators; its outcome for the record (status, metrics,
+    throughput, artifacts). A run whose losses become non-finite or exceed ``diverge_above`` ends
+    ``diverged`` without evaluation."""
     settings = run.settings
     size = settings["image_size"]
     provenance["feature_network"] = {**asdict(run.weights), "description": run.weights.describe()}
@@ -124,44 +114,21 @@ def transfer_style(run: StyleRun, device: torch.device, run_dir: Path, provenanc
     else:
         start = torch.rand(content.shape, generator=seeding.generator(run.seed, seeding.INIT)).to(device)
     transfer = create_style_engine(objective, start, settings)
-    engine = transfer.engine
-    history = loss_history()
-    engine.add_event_handler(Events.ITERATION_COMPLETED, history)
-    timer = IterationTimer(device, warmup=min(5, run.iterations // 4))
-    to_save = {"trainer": engine, "image": transfer.image, "optimizer": transfer.optimizer, "losses": history,
-               "timer": timer}
-    lifecycle = EngineRun(engine, to_save, run_dir, run.iterations, run.checkpoint_every, run.max_seconds,
-                          Divergence(settings["diverge_above"]))
-    timer.attach(engine)
-    if progress:
-        bar, transform = progress_bar(run.label, ("total_loss",))
-        bar.attach(engine, output_transform=transform)
-    lifecycle.run()
+    state = {"image": transfer.image, "optimizer": transfer.optimizer}
+    lifecycle = EngineRun.of(run, transfer.engine, loss_history(), state, run_dir, device,
+                             ("total_loss",) if progress else None).run()
 
     final = final_losses(transfer)
-    history.append({"step": engine.state.iteration, **final, "evaluations": 0.0})
-    atomic_write_text(run_dir / "losses.csv", history.to_csv())
+    lifecycle.losses.append({"step": transfer.engine.state.iteration, **final, "evaluations": 0.0})
     result = transfer.image.pixels().detach()
-    artifacts = {"losses": run_dir / "losses.csv", **save_images(run, run_dir, result, held_content, style)}
+    artifacts = {"losses": lifecycle.write_losses(), **save_images(run, run_dir, result, held_content, style)}
     outcome = lifecycle.outcome(artifacts)
     if outcome.get("status") == "diverged":
         return outcome
-    timing = timer.summary(images_per_iteration=1)
-    evaluations = [row["evaluations"] for row in history.rows()[:-1]]
-    throughput = {
-        "ms_per_iteration": timing["ms_per_iteration"],
-        "ms_per_iteration_median": timing["ms_per_iteration_median"],
-        "timed_iterations": timing.get("timed_iterations", 0),
-        "evaluations_per_iteration": sum(evaluations) / len(evaluations) if evaluations else None,
-        **timer.memory_summary(),
-        "parameters_feature_network": sum(p.numel() for p in network.parameters()),
-    }
-    metrics = {
-        **final,
-        "ssim": structural_similarity(result, held_content),
-        "convergence_iterations": iterations_to_converge(history.columns["total_loss"]),
-    }
-    outcome.update(status="finished", metrics=metrics, throughput=throughput)
+    training = {**lifecycle.timer.summary(images_per_iteration=1), **lifecycle.timer.memory_summary()}
+    parameters = {"parameters_feature_network": sum(p.numel() for p in network.parameters())}
+    context = StyleEvaluation(result, held_content, final, lifecycle.losses, training, parameters)
+    outcome.update(status="finished", **evaluate(run.evaluators, context))
     return outcome
 
 

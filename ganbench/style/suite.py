@@ -35,7 +35,8 @@ class Preset:
 @dataclass(frozen=True)
 class StyleSuite:
     """Presets x content images x style images x seeds, at a budget. A budget's ``settings`` are
-    keyed by preset name or ``*`` (every preset) and apply after the preset's own."""
+    keyed by preset name or ``*`` (every preset) and apply after the preset's own; ``evaluators``
+    (registered in :data:`~ganbench.metrics.EVALUATORS`) evaluate each run's result, in order."""
 
     name: str
     summary: str
@@ -43,6 +44,7 @@ class StyleSuite:
     seeds: int
     budgets: Mapping[str, Budget]
     default_budget: str
+    evaluators: tuple[str, ...]
     kind: str = KIND
     options: tuple[str, ...] = ("--content", "--style", "--vgg-weights")
 
@@ -92,6 +94,7 @@ STYLE = StyleSuite(
         "paper": Budget(iterations=1000, settings={"*": {"image_size": 512}}, checkpoint_every=250),
     },
     default_budget="quick",
+    evaluators=("style-losses", "ssim", "convergence", "style-throughput"),
 )
 
 
@@ -133,7 +136,8 @@ def plan_style_runs(suite: StyleSuite, request: RunRequest) -> list[StyleRun]:
                         budget=request.budget, iterations=request.iterations or budget.iterations_for(),
                         checkpoint_every=budget.checkpoint_every,
                         max_seconds=request.time_limit or budget.max_seconds,
-                        settings=settings, weights=weights, execution=request.execution,
+                        settings=settings, weights=weights, evaluators=suite.evaluators,
+                        execution=request.execution,
                     ))
     return runs
 
