@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import torch_fidelity
 
+from ganbench.columns import COLUMNS, ColumnSet
 from ganbench.data import DATASET_PREFIXES, register_dataset
 from ganbench.data import images, stacked, toy
 from ganbench.gan import suites as gan_suites
@@ -77,10 +78,12 @@ def register_builtins() -> None:
     # Evaluators; their table columns appear in this order (throughput's last).
     for evaluator in (MixtureCoverage(), SampleGrid(), Fidelity(), ClassCoverage(), StackedCoverage(), Throughput()):
         EVALUATORS.add(evaluator.name, evaluator)
+        COLUMNS.add(f"evaluator:{evaluator.name}", ColumnSet(evaluator.columns, speed=evaluator.section == "throughput"))
 
     # Suites of every kind, and each kind's part of the report.
     for suite in (gan_suites.TOY, gan_suites.MNIST, gan_suites.FASHION, gan_suites.STACKED_MNIST, STYLE):
         SUITES.add(suite.name, suite)
-    SECTIONS.add("gan", GanReport())
-    SECTIONS.add("style", StyleReport())
+    for section in (GanReport(), StyleReport()):
+        SECTIONS.add(section.kind, section)
+        COLUMNS.add(f"kind:{section.kind}", ColumnSet(section.columns))
 

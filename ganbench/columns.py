@@ -1,8 +1,15 @@
-"""How a number of the records is shown in tables: the columns evaluators and kinds declare."""
+"""How a number of the records is shown in tables: the columns evaluators and kinds declare.
+
+:data:`COLUMNS` holds each evaluator's and kind's declaration (a :class:`ColumnSet` named
+``evaluator:<name>`` or ``kind:<name>``, filled by :mod:`ganbench.builtins`), so the report reads which metrics to show, in which order, from here
+and never from the evaluators themselves.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+
+from ganbench.registry import Registry
 
 
 @dataclass(frozen=True)
@@ -49,3 +56,31 @@ class Column:
             return self
         return replace(self, header=self.header.replace("img/s", "points/s"),
                        unit=self.unit.replace("images", "points"))
+
+
+@dataclass(frozen=True)
+class ColumnSet:
+    """The table columns one evaluator or kind declares; ``speed``: they are throughput numbers
+    (the record's ``throughput`` section), shown after every quality column."""
+
+    columns: tuple[Column, ...]
+    speed: bool = False
+
+
+COLUMNS: Registry[ColumnSet] = Registry("column set")
+
+
+def table_columns() -> list[Column]:
+    """The metrics the tables show, in order: the quality columns in the order their evaluators
+    and kinds declared them, then the speed columns; a key shown once."""
+    sets = [column_set for _, column_set in COLUMNS.items()]
+    shown: dict[str, Column] = {}
+    for column_set in [s for s in sets if not s.speed] + [s for s in sets if s.speed]:
+        for column in column_set.columns:
+            shown.setdefault(column.key, column)
+    return list(shown.values())
+
+
+def speed_keys() -> set[str]:
+    """The keys of the declared speed columns."""
+    return {column.key for _, column_set in COLUMNS.items() if column_set.speed for column in column_set.columns}

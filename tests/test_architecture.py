@@ -92,3 +92,12 @@ def test_only_builtins_registers():
                 if name in ("add", "register_dataset", "register_feature_extractor") or name.startswith("register"):
                     registering.append(f"{module_name(path)}: {ast.unparse(node)[:60]}")
     assert not registering, registering
+
+
+def test_metrics_and_report_do_not_import_each_other():
+    """Metrics write numbers into records; the report reads records and the column declarations
+    (:mod:`ganbench.columns`). The maths both need is in the neutral :mod:`ganbench.stats`."""
+    wrong = [(module, target) for module, targets in imports().items() for target in targets
+             for a, b in (("ganbench.metrics", "ganbench.report"), ("ganbench.report", "ganbench.metrics"))
+             if in_layer(module, a) and in_layer(target, b)]
+    assert not wrong, f"imports between metrics and report: {wrong}"

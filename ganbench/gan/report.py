@@ -12,13 +12,14 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
+from ganbench.columns import table_columns
 from ganbench.data import DataOptions, load_dataset
 from ganbench.data.toy import GaussianMixture2D
 from ganbench.gan.run import KIND
 from ganbench.report.comparison_figures import axis_label
 from ganbench.report.figures import file_stem, plt, save_figure
-from ganbench.report.statistics import display_precision, t_interval
-from ganbench.report.tables import GROUP, configuration, configuration_id, differing_settings, table_columns
+from ganbench.report.tables import GROUP, configuration, configuration_id, differing_settings
+from ganbench.stats import display_precision, t_interval
 
 # Metrics compared at equal compute, where a run's metric history has them.
 HEADLINE_METRICS = ("fid", "reverse_kl", "modes_covered", "class_kl")

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ganbench.columns import Column
+from ganbench.columns import Column, speed_keys
 from ganbench.report.sections import SECTIONS, by_kind
 from ganbench.report.tables import GROUP, Cell, SummaryRow, SummaryTable, configuration, summarize
 
@@ -125,12 +125,6 @@ def data_kind(records: Sequence[dict[str, Any]]) -> str | None:
     return kinds.pop() if len(kinds) == 1 else None
 
 
-def _speed_keys() -> set[str]:
-    from ganbench.metrics import EVALUATORS
-
-    return {c.key for _, e in EVALUATORS.items() if e.section == "throughput" for c in e.columns}
-
-
 def _records_by_row(summary: SummaryTable, records: Sequence[dict[str, Any]]) -> list[list[dict[str, Any]]]:
     """Each row's records, matched as :func:`summarize` buckets them (identity and configuration)."""
     index = {(tuple(str(row.identity[k]) for k in summary.group), json.dumps(row.configuration, sort_keys=True,
@@ -149,7 +143,7 @@ def comparison_tables(records: Sequence[dict[str, Any]]) -> list[ComparisonTable
     """One :class:`ComparisonTable` per kind of run in ``records`` (in :data:`SECTIONS` order),
     summarised by the kind's section's ``comparison_group`` and ``comparison_pooled``."""
     tables = []
-    speed = _speed_keys()
+    speed = speed_keys()
     groups = by_kind(records)
     for kind, section in SECTIONS.items():
         kind_records = groups.get(kind)

@@ -27,9 +27,9 @@ import jinja2
 import ganbench
 from ganbench.citation import citation_text, result_citation
 from ganbench.report.comparisons import ComparisonTable, unit_groups
-from ganbench.report.statistics import BEST
 from ganbench.report.tables import SIGNIFICANCE_NOTE, cell_text, format_p
 from ganbench.results import atomic_write_text
+from ganbench.stats import BEST
 
 TEMPLATES = Path(__file__).parent / "templates"
 

@@ -19,9 +19,9 @@ from pathlib import Path
 
 from ganbench.columns import Column
 from ganbench.report.comparisons import ComparisonTable, unit_groups
-from ganbench.report.statistics import BEST
 from ganbench.report.tables import cell_text
 from ganbench.results import atomic_write_text
+from ganbench.stats import BEST
 
 _SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
             "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",

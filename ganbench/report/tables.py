@@ -10,19 +10,19 @@ image pairs, pools the config keys that name the pooled identity (``pooled``).
 
 Only runs with status ``finished`` enter the numbers; the ``runs`` column says how many of the
 planned seeds finished (e.g. ``2/3 (1 diverged)``). Each cell holds the values over the finished
-seeds and their Student-t 95 % interval (:func:`ganbench.report.statistics.t_interval`); it is
+seeds and their Student-t 95 % interval (:func:`ganbench.stats.t_interval`); it is
 shown as ``mean ± half-width`` at the precision the interval supports
-(:func:`~ganbench.report.statistics.display_precision`). A single-seed cell has no interval over
+(:func:`~ganbench.stats.display_precision`). A single-seed cell has no interval over
 seeds: it shows the value alone, or with the run's own bootstrap interval over its generated
 samples (metrics ``<key>_ci_low`` / ``<key>_ci_high`` in the record), or with the run's own
 spread (a column's ``spread_key``, e.g. KID's standard deviation over its subsets).
 
 For each *headline* column (:attr:`ganbench.columns.Column.headline`) the rows of a family (the
 rows that share every grouping key but variant and budget, e.g. one suite and dataset) are
-compared pairwise (:func:`~ganbench.report.statistics.pairwise`: Welch's t-test, or an exact
+compared pairwise (:func:`~ganbench.stats.pairwise`: Welch's t-test, or an exact
 permutation test below 5 seeds a side, Holm-corrected over the pairs of that family and metric),
 and the best entry is marked only where it is significantly better than every other
-(:func:`~ganbench.report.statistics.best_marks`).
+(:func:`~ganbench.stats.best_marks`).
 
 The data structure, for renderers (Markdown, LaTeX, HTML): :func:`summarize` returns a
 :class:`SummaryTable` of :class:`SummaryRow` (identity, configuration, settings that differ,
@@ -42,10 +42,9 @@ from typing import Any
 
 import pandas as pd
 
-from ganbench.columns import Column
-from ganbench.metrics import EVALUATORS
-from ganbench.report.sections import SECTIONS
-from ganbench.report.statistics import (
+from ganbench.columns import Column, table_columns
+from ganbench.results import atomic_write_text
+from ganbench.stats import (
     ALPHA,
     BEST,
     Interval,
@@ -55,7 +54,6 @@ from ganbench.report.statistics import (
     pairwise,
     t_interval,
 )
-from ganbench.results import atomic_write_text
 
 GROUP = ["suite", "variant", "dataset", "budget"]
 VARIANT_GROUP = ["suite", "variant", "budget"]
@@ -71,19 +69,6 @@ CONFIDENCE = 0.95
 # (a bootstrap over its generated samples), shown on single-seed rows.
 CI_LOW, CI_HIGH = "_ci_low", "_ci_high"
 IDENTITY = ("suite", "variant", "dataset", "budget", "seed", "status", "run_id")
-
-
-# Throughput columns come last; the others in the order their evaluators and kinds registered.
-def table_columns() -> list[Column]:
-    """The metrics the Markdown/LaTeX tables show, in order: each quality evaluator's columns,
-    each kind's own (its report section's), then the throughput columns; a key shown once."""
-    quality = [c for _, e in EVALUATORS.items() if e.section != "throughput" for c in e.columns]
-    kinds = [c for _, section in SECTIONS.items() for c in section.columns]
-    speed = [c for _, e in EVALUATORS.items() if e.section == "throughput" for c in e.columns]
-    shown: dict[str, Column] = {}
-    for column in (*quality, *kinds, *speed):
-        shown.setdefault(column.key, column)
-    return list(shown.values())
 
 
 def flatten(record: dict[str, Any]) -> dict[str, Any]:
@@ -241,7 +226,7 @@ class Significance:
     labels (``pair.label_a`` ranks better), their seed counts and means, ``samples`` (the sample
     count both rows' values were computed on, for a column with a ``samples_key``; else nan),
     and ``pair``, the
-    :class:`~ganbench.report.statistics.PairRow` (difference a − b with its Welch 95 % interval,
+    :class:`~ganbench.stats.PairRow` (difference a − b with its Welch 95 % interval,
     raw and Holm-adjusted p-values, the test, and whether it is significant at ``ALPHA``)."""
 
     family: dict[str, Any]
