@@ -78,7 +78,8 @@ def register_builtins() -> None:
     # Evaluators; their table columns appear in this order (throughput's last).
     for evaluator in (MixtureCoverage(), SampleGrid(), Fidelity(), ClassCoverage(), StackedCoverage(), Throughput()):
         EVALUATORS.add(evaluator.name, evaluator)
-        COLUMNS.add(f"evaluator:{evaluator.name}", ColumnSet(evaluator.columns, speed=evaluator.section == "throughput"))
+        speed = evaluator.section == "throughput"
+        COLUMNS.add(f"evaluator:{evaluator.name}", ColumnSet(evaluator.columns, speed))
 
     # Suites of every kind, and each kind's part of the report.
     for suite in (gan_suites.TOY, gan_suites.MNIST, gan_suites.FASHION, gan_suites.STACKED_MNIST, STYLE):

@@ -1,8 +1,8 @@
 """How a number of the records is shown in tables: the columns evaluators and kinds declare.
 
 :data:`COLUMNS` holds each evaluator's and kind's declaration (a :class:`ColumnSet` named
-``evaluator:<name>`` or ``kind:<name>``, filled by :mod:`ganbench.builtins`), so the report reads which metrics to show, in which order, from here
-and never from the evaluators themselves.
+``evaluator:<name>`` or ``kind:<name>``, filled by :mod:`ganbench.builtins`), so the report
+reads which metrics to show, in which order, from here and never from the evaluators themselves.
 """
 
 from __future__ import annotations
