@@ -18,7 +18,7 @@ from ganbench.data.toy import GaussianMixture2D
 from ganbench.gan.run import KIND
 from ganbench.report.comparison_figures import axis_label
 from ganbench.report.figures import file_stem, plt, save_figure
-from ganbench.report.tables import GROUP, configuration, configuration_id, differing_settings
+from ganbench.report.tables import GROUP, SummaryTable, configuration, configuration_id, differing_settings
 from ganbench.stats import display_precision, t_interval
 
 # Metrics compared at equal compute, where a run's metric history has them.
@@ -271,10 +271,14 @@ class GanReport:
     comparison_group = tuple(GROUP)
     comparison_pooled = ()
 
+    def claims(self, record: dict[str, Any]) -> bool:
+        """GAN runs, and records written before records named their kind (all GAN runs)."""
+        return record.get("kind", KIND) == KIND
+
     def plots(self, records: Sequence[dict[str, Any]], root: Path) -> list[Path]:
         return plot_gan_runs(records, root) + plot_metric_curves(records, root)
 
-    def markdown(self, records: Sequence[dict[str, Any]], root: Path) -> list[str]:
+    def markdown(self, records: Sequence[dict[str, Any]], summary: SummaryTable, root: Path) -> list[str]:
         lines = equal_compute_tables(records)
         grids = sample_grids(records)
         if not grids:

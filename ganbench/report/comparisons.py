@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from ganbench.columns import Column, speed_keys
-from ganbench.report.sections import SECTIONS, by_kind
-from ganbench.report.tables import GROUP, Cell, SummaryRow, SummaryTable, configuration, summarize
+from ganbench.report.sections import SECTIONS, ReportSection, by_kind
+from ganbench.report.tables import Cell, SummaryRow, SummaryTable, configuration, summarize
 
 
 @dataclass
@@ -139,21 +139,20 @@ def _records_by_row(summary: SummaryTable, records: Sequence[dict[str, Any]]) ->
     return out
 
 
+def comparison_table(kind: str, section: ReportSection, records: Sequence[dict[str, Any]]) -> ComparisonTable | None:
+    """The :class:`ComparisonTable` of one kind's ``records``, summarised by its section's
+    ``comparison_group`` and ``comparison_pooled``; None without rows."""
+    summary = summarize(records, section.comparison_group, section.comparison_pooled)
+    if not summary.rows:
+        return None
+    shown = data_kind(records)
+    return ComparisonTable(kind, summary, _records_by_row(summary, records),
+                           [c.for_data(shown) for c in summary.columns], speed_keys(), shown)
+
+
 def comparison_tables(records: Sequence[dict[str, Any]]) -> list[ComparisonTable]:
-    """One :class:`ComparisonTable` per kind of run in ``records`` (in :data:`SECTIONS` order),
-    summarised by the kind's section's ``comparison_group`` and ``comparison_pooled``."""
-    tables = []
-    speed = speed_keys()
-    groups = by_kind(records)
-    for kind, section in SECTIONS.items():
-        kind_records = groups.get(kind)
-        if not kind_records:
-            continue
-        group = tuple(getattr(section, "comparison_group", GROUP))
-        summary = summarize(kind_records, group, getattr(section, "comparison_pooled", ()))
-        if not summary.rows:
-            continue
-        shown = data_kind(kind_records)
-        tables.append(ComparisonTable(kind, summary, _records_by_row(summary, kind_records),
-                                      [c.for_data(shown) for c in summary.columns], speed, shown))
-    return tables
+    """One :class:`ComparisonTable` per kind of run in ``records`` (in :data:`SECTIONS` order,
+    each section's records being those it claims)."""
+    tables = (comparison_table(kind, SECTIONS.get(kind), kind_records)
+              for kind, kind_records in by_kind(records).items())
+    return [table for table in tables if table is not None]

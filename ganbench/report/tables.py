@@ -619,16 +619,3 @@ SIGNIFICANCE_NOTE = (
     "compared); significant: Holm p < 0.05. Families where fewer "
     "than two configurations have two or more seeds are not tested."
 )
-
-
-def write_tables(records: Sequence[dict[str, Any]], root: Path) -> list[Path]:
-    """summary.csv (all numbers), summary.md (the display table and its notes) and
-    summary_significance.csv (the pairwise tests); summary.tex is :mod:`ganbench.report.latex`'s."""
-    table = summarize(records)
-    shown = display_table(table)
-    notes = table_notes(table)
-    paths = [root / "summary.csv", root / "summary.md", root / "summary_significance.csv"]
-    atomic_write_text(paths[0], frame(table).to_csv(index=False))
-    atomic_write_text(paths[1], shown.to_markdown(index=False) + "\n\n" + "\n".join(f"- {n}" for n in notes) + "\n")
-    atomic_write_text(paths[2], significance_frame(table).to_csv(index=False))
-    return paths

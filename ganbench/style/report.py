@@ -21,9 +21,9 @@ from ganbench.report.figures import file_stem, plt, save_figure
 from ganbench.report.tables import (
     SIGNIFICANCE_NOTE,
     VARIANT_GROUP,
+    SummaryTable,
     display_significance,
     display_table,
-    summarize,
     table_notes,
 )
 from ganbench.style.run import KIND
@@ -125,25 +125,28 @@ class StyleReport:
         Column("convergence_iterations", "steps to 1 %", False, 0, unit="steps"),
     )
 
+    def claims(self, record: dict[str, Any]) -> bool:
+        return record.get("kind") == KIND
+
     def plots(self, records: Sequence[dict[str, Any]], root: Path) -> list[Path]:
         return plot_style_runs(records, root)
 
-    def markdown(self, records: Sequence[dict[str, Any]], root: Path) -> list[str]:
+    def markdown(self, records: Sequence[dict[str, Any]], summary: SummaryTable, root: Path) -> list[str]:
         """A "By preset" table: each preset over all its content x style pairs and seeds (its
-        intervals over runs: the pairs and seeds together)."""
-        table = summarize(records, VARIANT_GROUP, POOLED)
+        intervals over runs: the pairs and seeds together), the summary by
+        :attr:`comparison_group`."""
         lines = [
             "## By preset",
             "",
             "Each preset over all its content × style pairs and seeds.",
             "",
-            display_table(table).to_markdown(index=False),
+            display_table(summary).to_markdown(index=False),
             "",
-            *(f"- {note}" for note in table_notes(table, "runs (image pairs × seeds)", "By preset: significance")),
+            *(f"- {note}" for note in table_notes(summary, "runs (image pairs × seeds)", "By preset: significance")),
             "",
         ]
-        if table.significance:
+        if summary.significance:
             lines += ["## By preset: significance", "", "Pairs of presets over their runs (image pairs × seeds). "
                       + SIGNIFICANCE_NOTE, "",
-                      display_significance(table).to_markdown(index=False), ""]
+                      display_significance(summary).to_markdown(index=False), ""]
         return lines
