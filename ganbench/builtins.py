@@ -86,5 +86,5 @@ def register_builtins() -> None:
         SUITES.add(suite.name, suite)
     for section in (GanReport(), StyleReport()):
         SECTIONS.add(section.kind, section)
-        COLUMNS.add(f"kind:{section.kind}", ColumnSet(section.columns))
+        COLUMNS.add(f"kind:{section.kind}", ColumnSet(section.columns, descriptions=section.descriptions))
 

@@ -7,7 +7,9 @@ reads which metrics to show, in which order, from here and never from the evalua
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from typing import Any
 
 from ganbench.registry import Registry
 
@@ -59,12 +61,31 @@ class Column:
 
 
 @dataclass(frozen=True)
+class Description:
+    """A text a kind shows beside its numbers, one column of a row: its ``header`` and where
+    each record holds it, ``path`` (keys from the record's top), e.g. the feature network a
+    style run's numbers come from, ``("provenance", "feature_network", "description")``."""
+
+    header: str
+    path: tuple[str, ...]
+
+    def read(self, record: Mapping[str, Any]) -> Any:
+        """The record's value at ``path``; None where the record has none (or an empty one)."""
+        value: Any = record
+        for key in self.path:
+            value = value.get(key) if isinstance(value, Mapping) else None
+        return value or None
+
+
+@dataclass(frozen=True)
 class ColumnSet:
     """The table columns one evaluator or kind declares; ``speed``: they are throughput numbers
-    (the record's ``throughput`` section), shown after every quality column."""
+    (the record's ``throughput`` section), shown after every quality column; ``descriptions``:
+    the texts shown beside them."""
 
     columns: tuple[Column, ...]
     speed: bool = False
+    descriptions: tuple[Description, ...] = ()
 
 
 COLUMNS: Registry[ColumnSet] = Registry("column set")
@@ -84,3 +105,9 @@ def table_columns() -> list[Column]:
 def speed_keys() -> set[str]:
     """The keys of the declared speed columns."""
     return {column.key for _, column_set in COLUMNS.items() if column_set.speed for column in column_set.columns}
+
+
+def descriptions() -> list[Description]:
+    """The declared descriptions, one per header, in the order of their headers."""
+    declared = {d.header: d for _, column_set in COLUMNS.items() for d in column_set.descriptions}
+    return [declared[header] for header in sorted(declared)]

@@ -101,3 +101,13 @@ def test_metrics_and_report_do_not_import_each_other():
              for a, b in (("ganbench.metrics", "ganbench.report"), ("ganbench.report", "ganbench.metrics"))
              if in_layer(module, a) and in_layer(target, b)]
     assert not wrong, f"imports between metrics and report: {wrong}"
+
+
+def test_the_report_loads_no_dataset():
+    """The report is made from records and run folders alone: neither the shared report nor a
+    kind's report module imports the data layer."""
+    reports = [module for module in imports() if in_layer(module, "ganbench.report")
+               or module in (f"{kind}.report" for kind in KINDS)]
+    wrong = [(module, target) for module in reports for target in imports()[module]
+             if in_layer(target, "ganbench.data")]
+    assert len(reports) > 2 and not wrong, f"report modules importing the data layer: {wrong}"

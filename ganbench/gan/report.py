@@ -12,9 +12,7 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
-from ganbench.columns import table_columns
-from ganbench.data import DataOptions, load_dataset
-from ganbench.data.toy import GaussianMixture2D
+from ganbench.columns import Description, table_columns
 from ganbench.gan.run import KIND
 from ganbench.report.comparison_figures import axis_label
 from ganbench.report.figures import file_stem, plt, save_figure
@@ -94,16 +92,21 @@ def plot_losses(records: Sequence[dict[str, Any]], root: Path, title: str) -> pl
     return figure
 
 
+def modes_path(record: dict[str, Any]) -> str:
+    """Where a run's mixture means (K, 2) are, relative to the output folder: its ``modes``
+    artifact (the coverage evaluator's), or for records written before the artifact was named,
+    ``modes.npy`` in its run folder."""
+    return (record.get("artifacts") or {}).get("modes") or f"runs/{record['run_id']}/modes.npy"
+
+
 def plot_points(records: Sequence[dict[str, Any]], root: Path, title: str) -> plt.Figure | None:
-    """Generated 2D samples (one panel per seed) over the mixture means (red crosses)."""
+    """Generated 2D samples (one panel per seed) over the mixture means (red crosses), from each
+    run's ``samples`` and modes (:func:`modes_path`); the report loads no dataset."""
     finished = [r for r in records if r.get("status") == "finished" and (r.get("artifacts") or {}).get("samples")
-                and r["provenance"].get("data", {}).get("kind") == "points"]
+                and (root / modes_path(r)).is_file()]
     if not finished:
         return None
-    mixture = load_dataset(finished[0]["dataset"], DataOptions())
-    if not isinstance(mixture, GaussianMixture2D):
-        return None
-    means = mixture.means.numpy()
+    means = np.load(root / modes_path(finished[0]), allow_pickle=False)
     figure, axes = plt.subplots(1, len(finished), figsize=(3.2 * len(finished) + 1.4, 3.6), squeeze=False,
                                 layout="constrained")
     span = np.abs(means).max() * 1.5 + 0.5
@@ -268,6 +271,7 @@ class GanReport:
 
     kind = KIND
     columns = ()  # the evaluators declare the GAN tables' columns
+    descriptions = (Description("samples from", ("samples_from",)),)  # "ema 0.999" or "live"
     comparison_group = tuple(GROUP)
     comparison_pooled = ()
 

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
-from ganbench.columns import Column
+from ganbench.columns import Column, Description
 from ganbench.registry import Registry
 from ganbench.report.tables import SummaryTable
 
@@ -16,6 +16,7 @@ class ReportSection(Protocol):
 
     kind: str
     columns: tuple[Column, ...]  # table columns of the kind's own metrics
+    descriptions: tuple[Description, ...]  # texts shown beside the numbers, e.g. which G made the samples
     # The record keys a configuration of the comparisons shares (see ganbench.report.comparisons),
     # e.g. ("suite", "variant", "dataset", "budget"); a style preset pools all its image pairs.
     comparison_group: tuple[str, ...]

@@ -42,7 +42,7 @@ from typing import Any
 
 import pandas as pd
 
-from ganbench.columns import Column, table_columns
+from ganbench.columns import Column, descriptions, table_columns
 from ganbench.results import atomic_write_text
 from ganbench.stats import (
     ALPHA,
@@ -57,10 +57,6 @@ from ganbench.stats import (
 
 GROUP = ["suite", "variant", "dataset", "budget"]
 VARIANT_GROUP = ["suite", "variant", "budget"]
-# Descriptive columns carried into a group's row (the distinct values of its runs, joined), e.g.
-# a style run's feature network, whose weights may be RANDOM, or which G a GAN run's samples
-# come from ("ema 0.999" or "live").
-DESCRIPTIONS = ["feature network", "samples from"]
 # The grouping keys that may differ between rows compared with each other; rows that share the
 # other grouping keys (suite, dataset) form a family, compared pairwise.
 COMPARED = ("variant", "budget")
@@ -72,13 +68,14 @@ IDENTITY = ("suite", "variant", "dataset", "budget", "seed", "status", "run_id")
 
 
 def flatten(record: dict[str, Any]) -> dict[str, Any]:
-    """One flat row per record: identity columns, status, and every numeric metric/throughput value."""
+    """One flat row per record: identity columns, status, the declared descriptions it has
+    (:func:`ganbench.columns.descriptions`, e.g. a style run's feature network, whose weights may
+    be RANDOM, or which G a GAN run's samples come from), and every numeric metric/throughput value."""
     row = {key: record.get(key) for key in IDENTITY}
-    network = ((record.get("provenance") or {}).get("feature_network") or {}).get("description")
-    if network:
-        row["feature network"] = network
-    if record.get("samples_from"):
-        row["samples from"] = record["samples_from"]
+    for description in descriptions():
+        value = description.read(record)
+        if value:
+            row[description.header] = value
     for section in ("metrics", "throughput"):
         for key, value in (record.get(section) or {}).items():
             if isinstance(value, (int, float)) and not isinstance(value, bool):
@@ -375,11 +372,12 @@ def summarize(records: Sequence[dict[str, Any]], group: Sequence[str] = GROUP,
     group = tuple(group)
     pooled = tuple(pooled) + tuple(key for key in GROUP if key not in group)
     shown = {column.key: column for column in table_columns()}
+    described = [description.header for description in descriptions()]
     flat = [flatten(record) for record in records]
     keys: list[str] = []
     for run in flat:
         for key in run:
-            if key not in (*IDENTITY, *DESCRIPTIONS) and key not in keys:
+            if key not in (*IDENTITY, *described) and key not in keys:
                 keys.append(key)
     # A metric's interval bounds belong to its cell, not a column of their own.
     keys = [key for key in keys if not any(key.endswith(end) and key[: -len(end)] in keys for end in (CI_LOW, CI_HIGH))]
@@ -399,7 +397,7 @@ def summarize(records: Sequence[dict[str, Any]], group: Sequence[str] = GROUP,
             identity=dict(zip(group, identity)),
             configuration=members[0][1],
             descriptions={column: "; ".join(sorted({run[column] for run in runs if run.get(column)}))
-                          for column in DESCRIPTIONS if any(run.get(column) for run in runs)},
+                          for column in described if any(run.get(column) for run in runs)},
             runs=len(runs),
             finished=len(finished),
             diverged=sum(run.get("status") == "diverged" for run in runs),
@@ -482,9 +480,8 @@ def display_table(table: SummaryTable, bold: tuple[str, str] = ("**", "**")) -> 
     out = pd.DataFrame(index=range(len(table.rows)))
     for key in table.group:
         out[key] = [row.identity[key] for row in table.rows]
-    for key in DESCRIPTIONS:
-        if any(key in row.descriptions for row in table.rows):
-            out[key] = [row.descriptions.get(key, "") for row in table.rows]
+    for key in _described(table):
+        out[key] = [row.descriptions.get(key, "") for row in table.rows]
     if any(row.settings for row in table.rows):
         out["settings"] = [row.settings_text for row in table.rows]
     out["runs"] = [row.runs_text for row in table.rows]
@@ -502,6 +499,11 @@ def display_table(table: SummaryTable, bold: tuple[str, str] = ("**", "**")) -> 
             cells.append(text)
         out[header] = cells
     return out
+
+
+def _described(table: SummaryTable) -> list[str]:
+    """The headers of the descriptions some row of ``table`` has, in their declared order."""
+    return [d.header for d in descriptions() if any(d.header in row.descriptions for row in table.rows)]
 
 
 def _words(keys: Iterable[str]) -> str:
@@ -542,8 +544,7 @@ def frame(table: SummaryTable) -> pd.DataFrame:
     records = []
     for row in table.rows:
         out: dict[str, Any] = dict(row.identity)
-        out.update({key: row.descriptions.get(key, "") for key in DESCRIPTIONS
-                    if any(key in r.descriptions for r in table.rows)})
+        out.update({key: row.descriptions.get(key, "") for key in _described(table)})
         out["settings"] = row.settings_text
         out["configuration"] = row.configuration_id
         out["seeds"] = " ".join(str(seed) for seed in row.seeds)

@@ -16,7 +16,7 @@ import pandas as pd
 import seaborn as sns
 from PIL import Image
 
-from ganbench.columns import Column
+from ganbench.columns import Column, Description
 from ganbench.report.figures import file_stem, plt, save_figure
 from ganbench.report.tables import (
     SIGNIFICANCE_NOTE,
@@ -117,6 +117,8 @@ class StyleReport:
     kind = KIND
     comparison_group = tuple(VARIANT_GROUP)  # a preset over all its content x style pairs
     comparison_pooled = POOLED
+    # The feature network the numbers come from (its weights may be RANDOM).
+    descriptions = (Description("feature network", ("provenance", "feature_network", "description")),)
     columns = (
         Column("ssim", "SSIM", True, 3, headline=True, unit="index"),
         Column("content_loss", "content loss", False, 3, "g", headline=True, unit="loss"),
