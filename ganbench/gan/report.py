@@ -274,6 +274,7 @@ class GanReport:
     descriptions = (Description("samples from", ("samples_from",)),)  # "ema 0.999" or "live"
     comparison_group = tuple(GROUP)
     comparison_pooled = ()
+    intervals_over = "seeds"
 
     def claims(self, record: dict[str, Any]) -> bool:
         """GAN runs, and records written before records named their kind (all GAN runs)."""

@@ -25,8 +25,8 @@ from ganbench.report.tables import Cell, SummaryRow, SummaryTable, configuration
 @dataclass
 class ComparisonTable:
     """One kind's summary: ``summary`` (its rows and significance), ``records`` per row (same
-    order), ``columns`` as shown for the records' data (:meth:`Column.for_data`) and ``speed``,
-    the keys of the throughput columns."""
+    order), ``columns`` as shown for the records' data (:meth:`Column.for_data`), ``speed``,
+    the keys of the throughput columns, and ``over``, what its intervals run over."""
 
     kind: str
     summary: SummaryTable
@@ -34,6 +34,7 @@ class ComparisonTable:
     columns: list[Column]
     speed: set[str]
     data_kind: str | None = None
+    over: str = "seeds"  # what the intervals run over (the section's ``intervals_over``)
 
     @property
     def rows(self) -> list[SummaryRow]:
@@ -147,7 +148,7 @@ def comparison_table(kind: str, section: ReportSection, records: Sequence[dict[s
         return None
     shown = data_kind(records)
     return ComparisonTable(kind, summary, _records_by_row(summary, records),
-                           [c.for_data(shown) for c in summary.columns], speed_keys(), shown)
+                           [c.for_data(shown) for c in summary.columns], speed_keys(), shown, section.intervals_over)
 
 
 def comparison_tables(records: Sequence[dict[str, Any]]) -> list[ComparisonTable]:

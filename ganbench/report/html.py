@@ -103,7 +103,7 @@ def _table(table: ComparisonTable) -> dict[str, Any]:
         rows.append(cells)
     constant = table.constant()
     held = ", ".join(f"{key} {value}" for key, value in constant.items())
-    over = "runs (image pairs × seeds)" if "dataset" not in table.group else "seeds"
+    over = table.over
     caption = (f"{held}. Mean ± half-width of the 95 % Student-t interval over {over}, rounded to the interval's "
                "precision (a single run: its value, with its own bootstrap interval or spread where recorded); "
                "↑ higher is better, ↓ lower. "

@@ -22,6 +22,8 @@ class ReportSection(Protocol):
     comparison_group: tuple[str, ...]
     # Top-level config keys pooled into one configuration (e.g. a style run's content and style).
     comparison_pooled: tuple[str, ...]
+    # What a comparison row's intervals run over: "seeds", or e.g. "runs (image pairs × seeds)".
+    intervals_over: str
 
     def claims(self, record: dict[str, Any]) -> bool:
         """Whether ``record`` is a run of this kind (by its ``kind``; a kind may also claim

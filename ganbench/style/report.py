@@ -117,6 +117,7 @@ class StyleReport:
     kind = KIND
     comparison_group = tuple(VARIANT_GROUP)  # a preset over all its content x style pairs
     comparison_pooled = POOLED
+    intervals_over = "runs (image pairs × seeds)"
     # The feature network the numbers come from (its weights may be RANDOM).
     descriptions = (Description("feature network", ("provenance", "feature_network", "description")),)
     columns = (
@@ -144,7 +145,7 @@ class StyleReport:
             "",
             display_table(summary).to_markdown(index=False),
             "",
-            *(f"- {note}" for note in table_notes(summary, "runs (image pairs × seeds)", "By preset: significance")),
+            *(f"- {note}" for note in table_notes(summary, self.intervals_over, "By preset: significance")),
             "",
         ]
         if summary.significance:
