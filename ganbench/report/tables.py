@@ -37,13 +37,11 @@ import json
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from ganbench.columns import Column, descriptions, table_columns
-from ganbench.results import atomic_write_text
 from ganbench.stats import (
     ALPHA,
     BEST,
