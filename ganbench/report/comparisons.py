@@ -155,5 +155,5 @@ def comparison_tables(records: Sequence[dict[str, Any]]) -> list[ComparisonTable
     """One :class:`ComparisonTable` per kind of run in ``records`` (in :data:`SECTIONS` order,
     each section's records being those it claims)."""
     tables = (comparison_table(kind, SECTIONS.get(kind), kind_records)
-              for kind, kind_records in by_kind(records).items())
+              for kind, kind_records in by_kind(records).items() if kind_records)
     return [table for table in tables if table is not None]
