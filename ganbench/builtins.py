@@ -22,6 +22,7 @@ import importlib
 
 import torch_fidelity
 
+from ganbench.columns import COLUMNS, ColumnSet
 from ganbench.data import DATASET_PREFIXES, register_dataset
 from ganbench.data import images, stacked, toy
 from ganbench.gan import suites as gan_suites
@@ -94,10 +95,13 @@ def register_builtins() -> None:
     for evaluator in (style_metrics.ContentSimilarity(), style_metrics.FinalLosses(), style_metrics.Convergence(),
                       style_metrics.StyleThroughput()):
         EVALUATORS.add(evaluator.name, evaluator)
+    for name, evaluator in EVALUATORS.items():  # the columns of the throughput section are speed columns
+        COLUMNS.add(f"evaluator:{name}", ColumnSet(evaluator.columns, speed=evaluator.section != "metrics"))
 
     # Suites of every kind, and each kind's part of the report.
     for suite in (gan_suites.TOY, gan_suites.MNIST, gan_suites.FASHION, gan_suites.STACKED_MNIST, STYLE):
         SUITES.add(suite.name, suite)
-    SECTIONS.add("gan", GanReport())
-    SECTIONS.add("style", StyleReport())
+    for section in (GanReport(), StyleReport()):
+        SECTIONS.add(section.kind, section)
+        COLUMNS.add(f"kind:{section.kind}", ColumnSet(section.columns, descriptions=section.descriptions))
 

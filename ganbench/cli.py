@@ -241,7 +241,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _summary_line(label: str, record: dict[str, Any]) -> str:
-    from ganbench.report.tables import table_columns
+    from ganbench.columns import table_columns
 
     head = f"{label}: {record['status']} in {record['elapsed_seconds']:.1f} s"
     if record["status"] != "finished":

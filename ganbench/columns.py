@@ -1,8 +1,17 @@
-"""How a number of the records is shown in tables: the columns evaluators and kinds declare."""
+"""How a number of the records is shown in tables: the columns evaluators and kinds declare.
+
+:data:`COLUMNS` holds each evaluator's and kind's declaration (a :class:`ColumnSet` named
+``evaluator:<name>`` or ``kind:<name>``, filled by :mod:`ganbench.builtins`), so the report
+reads which metrics to show, in which order, from here and never from the evaluators themselves.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from typing import Any
+
+from ganbench.registry import Registry
 
 
 @dataclass(frozen=True)
@@ -49,3 +58,56 @@ class Column:
             return self
         return replace(self, header=self.header.replace("img/s", "points/s"),
                        unit=self.unit.replace("images", "points"))
+
+
+@dataclass(frozen=True)
+class Description:
+    """A text a kind shows beside its numbers, one column of a row: its ``header`` and where
+    each record holds it, ``path`` (keys from the record's top), e.g. the feature network a
+    style run's numbers come from, ``("provenance", "feature_network", "description")``."""
+
+    header: str
+    path: tuple[str, ...]
+
+    def read(self, record: Mapping[str, Any]) -> Any:
+        """The record's value at ``path``; None where the record has none (or an empty one)."""
+        value: Any = record
+        for key in self.path:
+            value = value.get(key) if isinstance(value, Mapping) else None
+        return value or None
+
+
+@dataclass(frozen=True)
+class ColumnSet:
+    """The table columns one evaluator or kind declares; ``speed``: they are throughput numbers
+    (the record's ``throughput`` section), shown after every quality column; ``descriptions``:
+    the texts shown beside them."""
+
+    columns: tuple[Column, ...]
+    speed: bool = False
+    descriptions: tuple[Description, ...] = ()
+
+
+COLUMNS: Registry[ColumnSet] = Registry("column set")
+
+
+def table_columns() -> list[Column]:
+    """The metrics the tables show, in order: the quality columns in the order their evaluators
+    and kinds declared them, then the speed columns; a key shown once."""
+    sets = [column_set for _, column_set in COLUMNS.items()]
+    shown: dict[str, Column] = {}
+    for column_set in [s for s in sets if not s.speed] + [s for s in sets if s.speed]:
+        for column in column_set.columns:
+            shown.setdefault(column.key, column)
+    return list(shown.values())
+
+
+def speed_keys() -> set[str]:
+    """The keys of the declared speed columns."""
+    return {column.key for _, column_set in COLUMNS.items() if column_set.speed for column in column_set.columns}
+
+
+def descriptions() -> list[Description]:
+    """The declared descriptions, one per header, in the order of their headers."""
+    declared = {d.header: d for _, column_set in COLUMNS.items() for d in column_set.descriptions}
+    return [declared[header] for header in sorted(declared)]

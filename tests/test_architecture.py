@@ -157,3 +157,22 @@ def test_a_builtin_is_its_module_and_one_line_of_builtins():
                         any(named[key][0] != module for key in keys):
                     wrong.append(f"{module}:{node.lineno} keeps a table of {registry}s {', '.join(keys)}")
     assert not wrong, wrong
+
+
+def test_metrics_and_report_do_not_import_each_other():
+    """Metrics write numbers into records; the report reads records and the column declarations
+    (:mod:`ganbench.columns`). The maths both need is in the neutral :mod:`ganbench.stats`."""
+    wrong = [(module, target) for module, targets in imports().items() for target in targets
+             for a, b in (("ganbench.metrics", "ganbench.report"), ("ganbench.report", "ganbench.metrics"))
+             if in_layer(module, a) and in_layer(target, b)]
+    assert not wrong, f"imports between metrics and report: {wrong}"
+
+
+def test_the_report_loads_no_dataset():
+    """The report is made from records and run folders alone: neither the shared report nor a
+    kind's report module imports the data layer."""
+    reports = [module for module in imports() if in_layer(module, "ganbench.report")
+               or module in (f"{kind}.report" for kind in KINDS)]
+    wrong = [(module, target) for module in reports for target in imports()[module]
+             if in_layer(target, "ganbench.data")]
+    assert len(reports) > 2 and not wrong, f"report modules importing the data layer: {wrong}"

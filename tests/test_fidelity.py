@@ -22,7 +22,7 @@ from ganbench.metrics.fidelity import (
     fidelity_of_images,
     torch_fidelity_options,
 )
-from ganbench.report.statistics import fid_from_features
+from ganbench.stats import fid_from_features
 from ganbench.report.tables import display_table, summarize
 from ganbench.settings import resolve
 

@@ -1,4 +1,4 @@
-"""ganbench.report.statistics against scipy and hand computations on fixed data."""
+"""ganbench.stats against scipy and hand computations on fixed data."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import scipy.stats
 
-from ganbench.report.statistics import (
+from ganbench.stats import (
     BEST,
     BEST_NOT_SIGNIFICANT,
     GaussianStatistics,

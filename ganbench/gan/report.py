@@ -12,13 +12,12 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
-from ganbench.data import DataOptions, load_dataset
-from ganbench.data.toy import GaussianMixture2D
+from ganbench.columns import Description, table_columns
 from ganbench.gan.run import KIND
 from ganbench.report.comparison_figures import axis_label
 from ganbench.report.figures import file_stem, plt, save_figure
-from ganbench.report.statistics import display_precision, t_interval
-from ganbench.report.tables import GROUP, configuration, configuration_id, differing_settings, table_columns
+from ganbench.report.tables import GROUP, SummaryTable, configuration, configuration_id, differing_settings
+from ganbench.stats import display_precision, t_interval
 
 # Metrics compared at equal compute, where a run's metric history has them.
 HEADLINE_METRICS = ("fid", "reverse_kl", "modes_covered", "class_kl")
@@ -93,16 +92,21 @@ def plot_losses(records: Sequence[dict[str, Any]], root: Path, title: str) -> pl
     return figure
 
 
+def modes_path(record: dict[str, Any]) -> str:
+    """Where a run's mixture means (K, 2) are, relative to the output folder: its ``modes``
+    artifact (the coverage evaluator's), or for records written before the artifact was named,
+    ``modes.npy`` in its run folder."""
+    return (record.get("artifacts") or {}).get("modes") or f"runs/{record['run_id']}/modes.npy"
+
+
 def plot_points(records: Sequence[dict[str, Any]], root: Path, title: str) -> plt.Figure | None:
-    """Generated 2D samples (one panel per seed) over the mixture means (red crosses)."""
+    """Generated 2D samples (one panel per seed) over the mixture means (red crosses), from each
+    run's ``samples`` and modes (:func:`modes_path`); the report loads no dataset."""
     finished = [r for r in records if r.get("status") == "finished" and (r.get("artifacts") or {}).get("samples")
-                and r["provenance"].get("data", {}).get("kind") == "points"]
+                and (root / modes_path(r)).is_file()]
     if not finished:
         return None
-    mixture = load_dataset(finished[0]["dataset"], DataOptions())
-    if not isinstance(mixture, GaussianMixture2D):
-        return None
-    means = mixture.means.numpy()
+    means = np.load(root / modes_path(finished[0]), allow_pickle=False)
     figure, axes = plt.subplots(1, len(finished), figsize=(3.2 * len(finished) + 1.4, 3.6), squeeze=False,
                                 layout="constrained")
     span = np.abs(means).max() * 1.5 + 0.5
@@ -267,13 +271,19 @@ class GanReport:
 
     kind = KIND
     columns = ()  # the evaluators declare the GAN tables' columns
+    descriptions = (Description("samples from", ("samples_from",)),)  # "ema 0.999" or "live"
     comparison_group = tuple(GROUP)
     comparison_pooled = ()
+    intervals_over = "seeds"
+
+    def claims(self, record: dict[str, Any]) -> bool:
+        """GAN runs, and records written before records named their kind (all GAN runs)."""
+        return record.get("kind", KIND) == KIND
 
     def plots(self, records: Sequence[dict[str, Any]], root: Path) -> list[Path]:
         return plot_gan_runs(records, root) + plot_metric_curves(records, root)
 
-    def markdown(self, records: Sequence[dict[str, Any]], root: Path) -> list[str]:
+    def markdown(self, records: Sequence[dict[str, Any]], summary: SummaryTable, root: Path) -> list[str]:
         lines = equal_compute_tables(records)
         grids = sample_grids(records)
         if not grids:

@@ -114,8 +114,10 @@ class MixtureCoverage:
         metric = ModeCoverage(mixture.means, mixture.sigma)
         for batch in points.split(BATCH):
             metric.update(batch)
-        buffer = io.BytesIO()
-        np.save(buffer, points.numpy(), allow_pickle=False)
-        atomic_write_bytes(context.run_dir / "samples.npy", buffer.getvalue())
-        context.artifacts["samples"] = context.run_dir / "samples.npy"
+        # The points and the mixture's means (K, 2), for the report's plot of one over the other.
+        for name, array in (("samples", points.numpy()), ("modes", mixture.means.numpy())):
+            buffer = io.BytesIO()
+            np.save(buffer, array, allow_pickle=False)
+            atomic_write_bytes(context.run_dir / f"{name}.npy", buffer.getvalue())
+            context.artifacts[name] = context.run_dir / f"{name}.npy"
         return metric.compute()

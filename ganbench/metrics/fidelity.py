@@ -36,7 +36,7 @@ FID's uncertainty and bias, from the features already extracted (no new forward 
   feature rows (``eval.fid_bootstrap`` resamples, seeded by the run's seed; the reference fixed),
   shifted by the resamples' extra bias so that it surrounds the N-sample FID
   (``fid_ci_method`` = "bias-shifted percentile bootstrap", see
-  :func:`ganbench.report.statistics.bootstrap_interval`): a single run's FID gets an error bar
+  :func:`ganbench.stats.bootstrap_interval`): a single run's FID gets an error bar
   covering the sampling of its generated images, not training;
 - ``fid_infinity`` (Chong & Forsyth 2020, ``eval.fid_infinity`` = number of points): FID at that
   many N evenly spaced from N/5 to N, on nested random subsets of the generated features, fitted
@@ -86,7 +86,7 @@ from ganbench.data.stacked import StackedMNIST
 from ganbench.errors import UserError
 from ganbench.metrics import EvaluationContext
 from ganbench.metrics.backbones import BACKBONES, Backbone, WeightsFile, cache_dir
-from ganbench.report.statistics import GaussianStatistics, fid_from_features, fid_interval, gaussian_statistics
+from ganbench.stats import GaussianStatistics, fid_from_features, fid_interval, gaussian_statistics
 
 if TYPE_CHECKING:
     from torch_fidelity.feature_extractor_base import FeatureExtractorBase

@@ -26,7 +26,7 @@ import seaborn as sns
 from ganbench.columns import Column
 from ganbench.report.comparisons import ComparisonTable
 from ganbench.report.figures import plt, save_figure
-from ganbench.report.statistics import BEST, t_interval
+from ganbench.stats import BEST, t_interval
 
 SPEED_AXES = ("train_images_per_second", "ms_per_iteration")
 

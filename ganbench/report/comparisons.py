@@ -17,16 +17,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ganbench.columns import Column
-from ganbench.report.sections import SECTIONS, by_kind
-from ganbench.report.tables import GROUP, Cell, SummaryRow, SummaryTable, configuration, summarize
+from ganbench.columns import Column, speed_keys
+from ganbench.report.sections import SECTIONS, ReportSection, by_kind
+from ganbench.report.tables import Cell, SummaryRow, SummaryTable, configuration, summarize
 
 
 @dataclass
 class ComparisonTable:
     """One kind's summary: ``summary`` (its rows and significance), ``records`` per row (same
-    order), ``columns`` as shown for the records' data (:meth:`Column.for_data`) and ``speed``,
-    the keys of the throughput columns."""
+    order), ``columns`` as shown for the records' data (:meth:`Column.for_data`), ``speed``,
+    the keys of the throughput columns, and ``over``, what its intervals run over."""
 
     kind: str
     summary: SummaryTable
@@ -34,6 +34,7 @@ class ComparisonTable:
     columns: list[Column]
     speed: set[str]
     data_kind: str | None = None
+    over: str = "seeds"  # what the intervals run over (the section's ``intervals_over``)
 
     @property
     def rows(self) -> list[SummaryRow]:
@@ -125,12 +126,6 @@ def data_kind(records: Sequence[dict[str, Any]]) -> str | None:
     return kinds.pop() if len(kinds) == 1 else None
 
 
-def _speed_keys() -> set[str]:
-    from ganbench.metrics import EVALUATORS
-
-    return {c.key for _, e in EVALUATORS.items() if e.section == "throughput" for c in e.columns}
-
-
 def _records_by_row(summary: SummaryTable, records: Sequence[dict[str, Any]]) -> list[list[dict[str, Any]]]:
     """Each row's records, matched as :func:`summarize` buckets them (identity and configuration)."""
     index = {(tuple(str(row.identity[k]) for k in summary.group), json.dumps(row.configuration, sort_keys=True,
@@ -145,21 +140,20 @@ def _records_by_row(summary: SummaryTable, records: Sequence[dict[str, Any]]) ->
     return out
 
 
+def comparison_table(kind: str, section: ReportSection, records: Sequence[dict[str, Any]]) -> ComparisonTable | None:
+    """The :class:`ComparisonTable` of one kind's ``records``, summarised by its section's
+    ``comparison_group`` and ``comparison_pooled``; None without rows."""
+    summary = summarize(records, section.comparison_group, section.comparison_pooled)
+    if not summary.rows:
+        return None
+    shown = data_kind(records)
+    return ComparisonTable(kind, summary, _records_by_row(summary, records),
+                           [c.for_data(shown) for c in summary.columns], speed_keys(), shown, section.intervals_over)
+
+
 def comparison_tables(records: Sequence[dict[str, Any]]) -> list[ComparisonTable]:
-    """One :class:`ComparisonTable` per kind of run in ``records`` (in :data:`SECTIONS` order),
-    summarised by the kind's section's ``comparison_group`` and ``comparison_pooled``."""
-    tables = []
-    speed = _speed_keys()
-    groups = by_kind(records)
-    for kind, section in SECTIONS.items():
-        kind_records = groups.get(kind)
-        if not kind_records:
-            continue
-        group = tuple(getattr(section, "comparison_group", GROUP))
-        summary = summarize(kind_records, group, getattr(section, "comparison_pooled", ()))
-        if not summary.rows:
-            continue
-        shown = data_kind(kind_records)
-        tables.append(ComparisonTable(kind, summary, _records_by_row(summary, kind_records),
-                                      [c.for_data(shown) for c in summary.columns], speed, shown))
-    return tables
+    """One :class:`ComparisonTable` per kind of run in ``records`` (in :data:`SECTIONS` order,
+    each section's records being those it claims)."""
+    tables = (comparison_table(kind, SECTIONS.get(kind), kind_records)
+              for kind, kind_records in by_kind(records).items() if kind_records)
+    return [table for table in tables if table is not None]

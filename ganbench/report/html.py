@@ -27,9 +27,10 @@ import jinja2
 import ganbench
 from ganbench.citation import citation_text, result_citation
 from ganbench.report.comparisons import ComparisonTable, unit_groups
-from ganbench.report.statistics import BEST
+from ganbench.report.model import ReportModel
 from ganbench.report.tables import SIGNIFICANCE_NOTE, cell_text, format_p
 from ganbench.results import atomic_write_text
+from ganbench.stats import BEST
 
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -102,7 +103,7 @@ def _table(table: ComparisonTable) -> dict[str, Any]:
         rows.append(cells)
     constant = table.constant()
     held = ", ".join(f"{key} {value}" for key, value in constant.items())
-    over = "runs (image pairs × seeds)" if "dataset" not in table.group else "seeds"
+    over = table.over
     caption = (f"{held}. Mean ± half-width of the 95 % Student-t interval over {over}, rounded to the interval's "
                "precision (a single run: its value, with its own bootstrap interval or spread where recorded); "
                "↑ higher is better, ↓ lower. "
@@ -151,10 +152,11 @@ def sample_grids(records: Sequence[dict[str, Any]], root: Path) -> list[dict[str
     return figures
 
 
-def render_html(records: Sequence[dict[str, Any]], root: Path, tables: Sequence[ComparisonTable],
-                comparison_plots: Sequence[Path], kind_plots: Mapping[str, Sequence[Path]],
-                cards: Sequence[tuple[str, list[tuple[str, str]]]]) -> str:
-    """The page's HTML (see the module docstring); ``records`` may be empty."""
+def render_html(model: ReportModel, root: Path, comparison_plots: Sequence[Path],
+                kind_plots: Mapping[str, Sequence[Path]]) -> str:
+    """The page's HTML (see the module docstring) of ``model`` (possibly without records), with
+    the comparison figures and each kind's figures written under ``root``."""
+    records = model.records
     script = (TEMPLATES / "report.js").read_text(encoding="utf-8")
     script_hash = "sha256-" + base64.b64encode(hashlib.sha256(script.encode("utf-8")).digest()).decode("ascii")
     suites = ", ".join(dict.fromkeys(str(r.get("suite")) for r in records)) or "no runs"
@@ -183,10 +185,10 @@ def render_html(records: Sequence[dict[str, Any]], root: Path, tables: Sequence[
                      if r.get("status") != "finished"],
         "comparison_figures": [_figure(p, f"{COMPARISON_CAPTIONS.get(p.stem.partition('_')[0], '')} "
                                           f"({p.stem.partition('_')[2]} runs)") for p in comparison_plots],
-        "tables": [_table(t) for t in tables],
+        "tables": [_table(t) for t in model.tables],
         "significance_note": SIGNIFICANCE_NOTE,
         "galleries": galleries,
-        "cards": cards,
+        "cards": model.cards,
         "citation": result_citation(records) if records else citation_text(),
         "script": script,
         "script_hash": script_hash,
@@ -194,9 +196,8 @@ def render_html(records: Sequence[dict[str, Any]], root: Path, tables: Sequence[
     return environment().get_template("report.html.j2").render(context)
 
 
-def write_html(records: Sequence[dict[str, Any]], root: Path, tables: Sequence[ComparisonTable],
-               comparison_plots: Sequence[Path], kind_plots: Mapping[str, Sequence[Path]],
-               cards: Sequence[tuple[str, list[tuple[str, str]]]]) -> Path:
+def write_html(model: ReportModel, root: Path, comparison_plots: Sequence[Path],
+               kind_plots: Mapping[str, Sequence[Path]]) -> Path:
     path = root / "report.html"
-    atomic_write_text(path, render_html(records, root, tables, comparison_plots, kind_plots, cards))
+    atomic_write_text(path, render_html(model, root, comparison_plots, kind_plots))
     return path

@@ -19,9 +19,9 @@ from pathlib import Path
 
 from ganbench.columns import Column
 from ganbench.report.comparisons import ComparisonTable, unit_groups
-from ganbench.report.statistics import BEST
 from ganbench.report.tables import cell_text
 from ganbench.results import atomic_write_text
+from ganbench.stats import BEST
 
 _SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
             "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
@@ -84,7 +84,7 @@ def latex_table(table: ComparisonTable, columns: Sequence[Column], what: str, la
     head += [header(c, table.all_samples(c)) for c in columns]
     held = ", ".join(f"{escape(k)} {escape(v)}" for k, v in constant.items())
     each = f"; runs finished/planned: {escape(runs.pop())} each" if len(runs) == 1 else ""
-    over = "runs (image pairs $\\times$ seeds)" if table.summary.pooled and "dataset" not in table.group else "seeds"
+    over = escape(table.over).replace("×", r"$\times$")
     caption = (f"{escape(what)} ({held}{each}). Mean $\\pm$ half-width of the 95\\,\\% Student-t interval over "
                f"{over}, rounded to the interval's precision (a single run: its value, with its own bootstrap "
                "interval or spread where recorded); $\\uparrow$ higher is better, $\\downarrow$ lower."

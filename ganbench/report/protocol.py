@@ -15,6 +15,8 @@ from typing import Any
 
 from ganbench.report.comparisons import ComparisonTable
 
+# A card: its title and (field, value) rows.
+Card = tuple[str, list[tuple[str, str]]]
 SOFTWARE = ("ganbench", "python", "torch", "torchvision", "pytorch-ignite", "torch-fidelity", "numpy", "platform")
 EVALUATOR_FIELDS = (("_samples", "N (generated samples)"), ("_reference_samples", "M (reference samples)"),
                     ("_backbone", "backbone"), ("_weights_sha256", "backbone weights sha256"),
@@ -36,11 +38,12 @@ def _distinct(values: Sequence[Any]) -> str:
 
 
 def _data_checksums(data: dict[str, Any]) -> list[str]:
-    """``name md5 ...`` / ``name sha256 ...`` of every file or image the data came from."""
+    """``name md5 ...`` of every file the data came from (``files``), then ``role name sha256 ...``
+    of every other entry of the data's provenance that names a sha256 (e.g. a style run's
+    ``content`` and ``style`` images), in key order."""
     sums = [f"{name} md5 {entry['md5']}" for name, entry in sorted((data.get("files") or {}).items())
             if isinstance(entry, dict) and entry.get("md5")]
-    for role in ("content", "style"):
-        entry = data.get(role)
+    for role, entry in sorted(data.items()):
         if isinstance(entry, dict) and entry.get("sha256"):
             sums.append(f"{role} {entry.get('name', '?')} sha256 {entry['sha256']}")
     return sums
@@ -98,7 +101,7 @@ def card(records: Sequence[dict[str, Any]]) -> list[tuple[str, str]]:
     return [(name, value) for name, value in rows if value]
 
 
-def protocol_cards(tables: Sequence[ComparisonTable]) -> list[tuple[str, list[tuple[str, str]]]]:
+def protocol_cards(tables: Sequence[ComparisonTable]) -> list[Card]:
     """(title, rows) of every configuration's card, in table order; the title names the kind and
     the configuration's every grouping key."""
     cards = []
@@ -110,7 +113,7 @@ def protocol_cards(tables: Sequence[ComparisonTable]) -> list[tuple[str, list[tu
     return cards
 
 
-def markdown(cards: Sequence[tuple[str, list[tuple[str, str]]]]) -> list[str]:
+def markdown(cards: Sequence[Card]) -> list[str]:
     """``report.md`` lines of the cards: a heading and a two-column table each."""
     lines = ["## Protocol", "", "How each configuration's numbers were made, from its records' provenance.", ""]
     for title, rows in cards:

@@ -10,19 +10,19 @@ image pairs, pools the config keys that name the pooled identity (``pooled``).
 
 Only runs with status ``finished`` enter the numbers; the ``runs`` column says how many of the
 planned seeds finished (e.g. ``2/3 (1 diverged)``). Each cell holds the values over the finished
-seeds and their Student-t 95 % interval (:func:`ganbench.report.statistics.t_interval`); it is
+seeds and their Student-t 95 % interval (:func:`ganbench.stats.t_interval`); it is
 shown as ``mean ± half-width`` at the precision the interval supports
-(:func:`~ganbench.report.statistics.display_precision`). A single-seed cell has no interval over
+(:func:`~ganbench.stats.display_precision`). A single-seed cell has no interval over
 seeds: it shows the value alone, or with the run's own bootstrap interval over its generated
 samples (metrics ``<key>_ci_low`` / ``<key>_ci_high`` in the record), or with the run's own
 spread (a column's ``spread_key``, e.g. KID's standard deviation over its subsets).
 
 For each *headline* column (:attr:`ganbench.columns.Column.headline`) the rows of a family (the
 rows that share every grouping key but variant and budget, e.g. one suite and dataset) are
-compared pairwise (:func:`~ganbench.report.statistics.pairwise`: Welch's t-test, or an exact
+compared pairwise (:func:`~ganbench.stats.pairwise`: Welch's t-test, or an exact
 permutation test below 5 seeds a side, Holm-corrected over the pairs of that family and metric),
 and the best entry is marked only where it is significantly better than every other
-(:func:`~ganbench.report.statistics.best_marks`).
+(:func:`~ganbench.stats.best_marks`).
 
 The data structure, for renderers (Markdown, LaTeX, HTML): :func:`summarize` returns a
 :class:`SummaryTable` of :class:`SummaryRow` (identity, configuration, settings that differ,
@@ -37,15 +37,12 @@ import json
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from ganbench.columns import Column
-from ganbench.metrics import EVALUATORS
-from ganbench.report.sections import SECTIONS
-from ganbench.report.statistics import (
+from ganbench.columns import Column, descriptions, table_columns
+from ganbench.stats import (
     ALPHA,
     BEST,
     Interval,
@@ -55,14 +52,9 @@ from ganbench.report.statistics import (
     pairwise,
     t_interval,
 )
-from ganbench.results import atomic_write_text
 
 GROUP = ["suite", "variant", "dataset", "budget"]
 VARIANT_GROUP = ["suite", "variant", "budget"]
-# Descriptive columns carried into a group's row (the distinct values of its runs, joined), e.g.
-# a style run's feature network, whose weights may be RANDOM, or which G a GAN run's samples
-# come from ("ema 0.999" or "live").
-DESCRIPTIONS = ["feature network", "samples from"]
 # The grouping keys that may differ between rows compared with each other; rows that share the
 # other grouping keys (suite, dataset) form a family, compared pairwise.
 COMPARED = ("variant", "budget")
@@ -73,27 +65,15 @@ CI_LOW, CI_HIGH = "_ci_low", "_ci_high"
 IDENTITY = ("suite", "variant", "dataset", "budget", "seed", "status", "run_id")
 
 
-# Throughput columns come last; the others in the order their evaluators and kinds registered.
-def table_columns() -> list[Column]:
-    """The metrics the Markdown/LaTeX tables show, in order: each quality evaluator's columns,
-    each kind's own (its report section's), then the throughput columns; a key shown once."""
-    quality = [c for _, e in EVALUATORS.items() if e.section != "throughput" for c in e.columns]
-    kinds = [c for _, section in SECTIONS.items() for c in section.columns]
-    speed = [c for _, e in EVALUATORS.items() if e.section == "throughput" for c in e.columns]
-    shown: dict[str, Column] = {}
-    for column in (*quality, *kinds, *speed):
-        shown.setdefault(column.key, column)
-    return list(shown.values())
-
-
 def flatten(record: dict[str, Any]) -> dict[str, Any]:
-    """One flat row per record: identity columns, status, and every numeric metric/throughput value."""
+    """One flat row per record: identity columns, status, the declared descriptions it has
+    (:func:`ganbench.columns.descriptions`, e.g. a style run's feature network, whose weights may
+    be RANDOM, or which G a GAN run's samples come from), and every numeric metric/throughput value."""
     row = {key: record.get(key) for key in IDENTITY}
-    network = ((record.get("provenance") or {}).get("feature_network") or {}).get("description")
-    if network:
-        row["feature network"] = network
-    if record.get("samples_from"):
-        row["samples from"] = record["samples_from"]
+    for description in descriptions():
+        value = description.read(record)
+        if value:
+            row[description.header] = value
     for section in ("metrics", "throughput"):
         for key, value in (record.get(section) or {}).items():
             if isinstance(value, (int, float)) and not isinstance(value, bool):
@@ -241,7 +221,7 @@ class Significance:
     labels (``pair.label_a`` ranks better), their seed counts and means, ``samples`` (the sample
     count both rows' values were computed on, for a column with a ``samples_key``; else nan),
     and ``pair``, the
-    :class:`~ganbench.report.statistics.PairRow` (difference a − b with its Welch 95 % interval,
+    :class:`~ganbench.stats.PairRow` (difference a − b with its Welch 95 % interval,
     raw and Holm-adjusted p-values, the test, and whether it is significant at ``ALPHA``)."""
 
     family: dict[str, Any]
@@ -390,11 +370,12 @@ def summarize(records: Sequence[dict[str, Any]], group: Sequence[str] = GROUP,
     group = tuple(group)
     pooled = tuple(pooled) + tuple(key for key in GROUP if key not in group)
     shown = {column.key: column for column in table_columns()}
+    described = [description.header for description in descriptions()]
     flat = [flatten(record) for record in records]
     keys: list[str] = []
     for run in flat:
         for key in run:
-            if key not in (*IDENTITY, *DESCRIPTIONS) and key not in keys:
+            if key not in (*IDENTITY, *described) and key not in keys:
                 keys.append(key)
     # A metric's interval bounds belong to its cell, not a column of their own.
     keys = [key for key in keys if not any(key.endswith(end) and key[: -len(end)] in keys for end in (CI_LOW, CI_HIGH))]
@@ -414,7 +395,7 @@ def summarize(records: Sequence[dict[str, Any]], group: Sequence[str] = GROUP,
             identity=dict(zip(group, identity)),
             configuration=members[0][1],
             descriptions={column: "; ".join(sorted({run[column] for run in runs if run.get(column)}))
-                          for column in DESCRIPTIONS if any(run.get(column) for run in runs)},
+                          for column in described if any(run.get(column) for run in runs)},
             runs=len(runs),
             finished=len(finished),
             diverged=sum(run.get("status") == "diverged" for run in runs),
@@ -497,9 +478,8 @@ def display_table(table: SummaryTable, bold: tuple[str, str] = ("**", "**")) -> 
     out = pd.DataFrame(index=range(len(table.rows)))
     for key in table.group:
         out[key] = [row.identity[key] for row in table.rows]
-    for key in DESCRIPTIONS:
-        if any(key in row.descriptions for row in table.rows):
-            out[key] = [row.descriptions.get(key, "") for row in table.rows]
+    for key in _described(table):
+        out[key] = [row.descriptions.get(key, "") for row in table.rows]
     if any(row.settings for row in table.rows):
         out["settings"] = [row.settings_text for row in table.rows]
     out["runs"] = [row.runs_text for row in table.rows]
@@ -517,6 +497,11 @@ def display_table(table: SummaryTable, bold: tuple[str, str] = ("**", "**")) -> 
             cells.append(text)
         out[header] = cells
     return out
+
+
+def _described(table: SummaryTable) -> list[str]:
+    """The headers of the descriptions some row of ``table`` has, in their declared order."""
+    return [d.header for d in descriptions() if any(d.header in row.descriptions for row in table.rows)]
 
 
 def _words(keys: Iterable[str]) -> str:
@@ -557,8 +542,7 @@ def frame(table: SummaryTable) -> pd.DataFrame:
     records = []
     for row in table.rows:
         out: dict[str, Any] = dict(row.identity)
-        out.update({key: row.descriptions.get(key, "") for key in DESCRIPTIONS
-                    if any(key in r.descriptions for r in table.rows)})
+        out.update({key: row.descriptions.get(key, "") for key in _described(table)})
         out["settings"] = row.settings_text
         out["configuration"] = row.configuration_id
         out["seeds"] = " ".join(str(seed) for seed in row.seeds)
@@ -634,16 +618,3 @@ SIGNIFICANCE_NOTE = (
     "compared); significant: Holm p < 0.05. Families where fewer "
     "than two configurations have two or more seeds are not tested."
 )
-
-
-def write_tables(records: Sequence[dict[str, Any]], root: Path) -> list[Path]:
-    """summary.csv (all numbers), summary.md (the display table and its notes) and
-    summary_significance.csv (the pairwise tests); summary.tex is :mod:`ganbench.report.latex`'s."""
-    table = summarize(records)
-    shown = display_table(table)
-    notes = table_notes(table)
-    paths = [root / "summary.csv", root / "summary.md", root / "summary_significance.csv"]
-    atomic_write_text(paths[0], frame(table).to_csv(index=False))
-    atomic_write_text(paths[1], shown.to_markdown(index=False) + "\n\n" + "\n".join(f"- {n}" for n in notes) + "\n")
-    atomic_write_text(paths[2], significance_frame(table).to_csv(index=False))
-    return paths

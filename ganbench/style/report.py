@@ -1,4 +1,4 @@
-"""The style kind's part of the report: its table columns, per preset a content | style | result
+"""The style kind's part of the report: per preset a content | style | result
 grid and the loss curves, and a "By preset" table, regenerated from the records.
 
 Grids and captions say which feature network and weights produced the numbers; with untrained
@@ -16,14 +16,14 @@ import pandas as pd
 import seaborn as sns
 from PIL import Image
 
-from ganbench.columns import Column
+from ganbench.columns import Description
 from ganbench.report.figures import file_stem, plt, save_figure
 from ganbench.report.tables import (
     SIGNIFICANCE_NOTE,
     VARIANT_GROUP,
+    SummaryTable,
     display_significance,
     display_table,
-    summarize,
     table_notes,
 )
 from ganbench.style.run import KIND
@@ -117,33 +117,33 @@ class StyleReport:
     kind = KIND
     comparison_group = tuple(VARIANT_GROUP)  # a preset over all its content x style pairs
     comparison_pooled = POOLED
-    columns = (
-        Column("ssim", "SSIM", True, 3, headline=True, unit="index"),
-        Column("content_loss", "content loss", False, 3, "g", headline=True, unit="loss"),
-        Column("style_loss", "style loss", False, 3, "g", headline=True, unit="loss"),
-        Column("tv_loss", "TV loss", False, 3, "g", unit="loss"),
-        Column("convergence_iterations", "steps to 1 %", False, 0, unit="steps"),
-    )
+    intervals_over = "runs (image pairs × seeds)"
+    # The feature network the numbers come from (its weights may be RANDOM).
+    descriptions = (Description("feature network", ("provenance", "feature_network", "description")),)
+    columns = ()  # the style evaluators (ganbench.style.metrics) declare the style tables' columns
+
+    def claims(self, record: dict[str, Any]) -> bool:
+        return record.get("kind") == KIND
 
     def plots(self, records: Sequence[dict[str, Any]], root: Path) -> list[Path]:
         return plot_style_runs(records, root)
 
-    def markdown(self, records: Sequence[dict[str, Any]], root: Path) -> list[str]:
+    def markdown(self, records: Sequence[dict[str, Any]], summary: SummaryTable, root: Path) -> list[str]:
         """A "By preset" table: each preset over all its content x style pairs and seeds (its
-        intervals over runs: the pairs and seeds together)."""
-        table = summarize(records, VARIANT_GROUP, POOLED)
+        intervals over runs: the pairs and seeds together), the summary by
+        :attr:`comparison_group`."""
         lines = [
             "## By preset",
             "",
             "Each preset over all its content × style pairs and seeds.",
             "",
-            display_table(table).to_markdown(index=False),
+            display_table(summary).to_markdown(index=False),
             "",
-            *(f"- {note}" for note in table_notes(table, "runs (image pairs × seeds)", "By preset: significance")),
+            *(f"- {note}" for note in table_notes(summary, self.intervals_over, "By preset: significance")),
             "",
         ]
-        if table.significance:
+        if summary.significance:
             lines += ["## By preset: significance", "", "Pairs of presets over their runs (image pairs × seeds). "
                       + SIGNIFICANCE_NOTE, "",
-                      display_significance(table).to_markdown(index=False), ""]
+                      display_significance(summary).to_markdown(index=False), ""]
         return lines

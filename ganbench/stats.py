@@ -1,7 +1,8 @@
 """Statistics of comparisons a paper can rest on: intervals over seeds and over generated
 samples, two-group tests with a multiple-comparison correction, and numbers shown no more
 precisely than their uncertainty allows. Pure functions of numbers; scipy.stats does the
-statistics.
+statistics. Neutral: the metrics (FID's bootstrap interval, FID-infinity) and the report (intervals
+over seeds, tests, display) both use it, and it imports neither.
 
 - :func:`t_interval`: Student-t confidence interval of a mean over seeds.
 - :func:`bootstrap_interval` / :func:`fid_interval`: percentile bootstrap over the rows of a
