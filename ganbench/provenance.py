@@ -29,21 +29,41 @@ def package_version(name: str) -> str | None:
         return None
 
 
-@lru_cache(maxsize=1)
-def git_commit() -> dict[str, Any]:
-    """The commit of the ganbench source tree, if it is a git checkout, and whether it was dirty."""
-    source = Path(ganbench.__file__).resolve().parent.parent
+def git_state(source: Path, package: Path) -> dict[str, Any]:
+    """The commit checked out in the git work tree holding ``source`` and whether it is dirty: a
+    tracked file changed anywhere, or an untracked (not ignored) file under ``package`` (a new
+    source file changes what runs as surely as an edit). ``{"commit": None, "dirty": None}``
+    outside a git checkout."""
+    git = ["git", "-C", str(source)]
     try:
-        commit = subprocess.run(
-            ["git", "-C", str(source), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10, check=True
-        ).stdout.strip()
-        status = subprocess.run(
-            ["git", "-C", str(source), "status", "--porcelain", "--untracked-files=no"],
-            capture_output=True, text=True, timeout=10, check=True,
-        ).stdout
+        commit = subprocess.run([*git, "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10,
+                                check=True).stdout.strip()
+        changed = subprocess.run([*git, "status", "--porcelain", "--untracked-files=no"],
+                                 capture_output=True, text=True, timeout=10, check=True).stdout
+        untracked = subprocess.run([*git, "status", "--porcelain", "--untracked-files=all", "--", str(package)],
+                                   capture_output=True, text=True, timeout=10, check=True).stdout
     except (OSError, subprocess.SubprocessError):
         return {"commit": None, "dirty": None}
-    return {"commit": commit, "dirty": bool(status.strip())}
+    return {"commit": commit, "dirty": bool(changed.strip()) or any(line.startswith("??")
+                                                                     for line in untracked.splitlines())}
+
+
+@lru_cache(maxsize=1)
+def git_commit() -> dict[str, Any]:
+    """The commit of the ganbench source tree, if it is a git checkout, and whether it was dirty
+    (:func:`git_state`, untracked files counted under the ``ganbench`` package)."""
+    package = Path(ganbench.__file__).resolve().parent
+    return git_state(package.parent, package)
+
+
+def load_average() -> list[float] | None:
+    """The machine's load average over 1, 5 and 15 minutes (runnable processes; None where the
+    platform has none): recorded at a run's start and end, so that wall-clock figures of runs can
+    be compared only where the load was alike."""
+    try:
+        return [round(value, 2) for value in os.getloadavg()]
+    except OSError:
+        return None
 
 
 @lru_cache(maxsize=1)

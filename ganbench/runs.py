@@ -44,7 +44,7 @@ from torch import nn
 from ganbench.budgets import Budget
 from ganbench.errors import UserError
 from ganbench.handlers import checkpoint_files
-from ganbench.provenance import device_description, software, utc_now
+from ganbench.provenance import device_description, load_average, software, utc_now
 from ganbench.registry import Registry
 from ganbench.results import FINAL_STATUSES, Claim, ResultsStore, atomic_write_text, file_safe
 
@@ -285,7 +285,8 @@ def execute(run: PlannedRun, store: ResultsStore, device: torch.device, progress
         "run_id": run.run_id,
         **run.identity,
         "config": run.config(),
-        "provenance": {**software(), "device": device_description(device), "started_utc": utc_now()},
+        "provenance": {**software(), "device": device_description(device), "started_utc": utc_now(),
+                       "load_start": load_average()},
         "metrics": {},
         "throughput": {},
         "artifacts": {},
@@ -301,7 +302,7 @@ def execute(run: PlannedRun, store: ResultsStore, device: torch.device, progress
             record["artifacts"]["error"] = str((run_dir / "error.txt").relative_to(store.root))
         except OSError as unwritable:
             record["error"] += f" (and {run_dir / 'error.txt'} could not be written: {unwritable.strerror or unwritable})"
-    record["provenance"]["finished_utc"] = utc_now()
+    record["provenance"].update(finished_utc=utc_now(), load_end=load_average())
     record["elapsed_seconds"] = time.perf_counter() - clock
     for name, path in list(record["artifacts"].items()):
         if isinstance(path, Path):
