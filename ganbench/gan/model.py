@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import copy
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Hashable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -30,10 +31,11 @@ class GAN(nn.Module):
     batches as they are. Variants that grow (ProGAN) or see several scales (MSG-GAN) override
     :meth:`real_input`, :meth:`run_generator` and :meth:`discriminate`.
 
-    Every variant may sample from an exponential moving average of G (:meth:`keep_ema`, the
-    ``ema`` setting): ``generator_ema`` is then a frozen copy of G that the shared
-    :class:`~ganbench.handlers.ModelEMA` handler updates after every iteration, and every
-    evaluation sample (:meth:`sample`, :meth:`sample_scales`) comes from it.
+    Every variant may keep an exponential moving average of G (:meth:`keep_ema`, the ``ema``
+    setting): ``generator_ema`` is then a frozen copy of G that the shared
+    :class:`~ganbench.handlers.ModelEMA` handler updates after every iteration. Evaluation samples
+    (:meth:`sample`, :meth:`sample_scales`) come from the live G, and from the EMA copy within
+    :meth:`sampling_ema` (a run evaluates both, see :mod:`ganbench.gan.run`).
     """
 
     def __init__(self, generator: nn.Module, discriminator: nn.Module, latent_dim: int) -> None:
@@ -43,21 +45,35 @@ class GAN(nn.Module):
         self.latent_dim = latent_dim
         self.generator_ema: nn.Module | None = None
         self.ema_decay: float | None = None
+        self._sample_ema = False
 
     def keep_ema(self, decay: float) -> None:
-        """Sample from a moving average of G with ``decay`` (a copy of G's current weights)."""
+        """Keep a moving average of G with ``decay`` (from a copy of G's current weights)."""
         self.generator_ema = copy.deepcopy(self.generator).requires_grad_(False)
         self.ema_decay = decay
 
+    @contextmanager
+    def sampling_ema(self) -> Iterator[None]:
+        """Within this context, evaluation samples come from the EMA copy of G (which must be kept)."""
+        if self.generator_ema is None:
+            raise ValueError("this GAN keeps no moving average of G (setting ema)")
+        self._sample_ema = True
+        try:
+            yield
+        finally:
+            self._sample_ema = False
+
     @property
     def sampling_generator(self) -> nn.Module:
-        """The generator evaluation samples come from: the EMA copy if kept, else the live G."""
-        return self.generator if self.generator_ema is None else self.generator_ema
+        """The generator evaluation samples come from: the live G, or within :meth:`sampling_ema`
+        its EMA copy."""
+        return self.generator_ema if self._sample_ema and self.generator_ema is not None else self.generator
 
     @property
     def samples_from(self) -> str:
-        """For the record: ``"ema 0.999"`` (the decay) or ``"live"``."""
-        return "live" if self.ema_decay is None else f"ema {self.ema_decay:g}"
+        """For the record: ``"live"``, or ``"live + ema 0.999"`` (the decay) where the EMA of G is
+        evaluated too."""
+        return "live" if self.ema_decay is None else f"live + ema {self.ema_decay:g}"
 
     @property
     def device(self) -> torch.device:
@@ -87,8 +103,7 @@ class GAN(nn.Module):
 
     @torch.no_grad()
     def sample(self, z: torch.Tensor) -> torch.Tensor:
-        """Final generated samples for evaluation, (N, *sample_shape), from the generator used for
-        evaluation (the EMA copy where one is kept)."""
+        """Final generated samples for evaluation, (N, *sample_shape), from :attr:`sampling_generator`."""
         return self.run_generator(self.sampling_generator, z)
 
     @torch.no_grad()
@@ -108,6 +123,20 @@ class GAN(nn.Module):
     def schedule_state(self) -> dict[str, Any]:
         """Schedule values worth logging per iteration (e.g. resolution and fade-in alpha)."""
         return {}
+
+    def cost_states(self) -> list[Hashable]:
+        """The states in which a training iteration costs alike (the same layers run), for
+        counting a run's training FLOPs: one state unless the variant's schedule changes what
+        runs (ProGAN: each resolution, fading in or stable)."""
+        return [()]
+
+    def enter_cost_state(self, state: Hashable) -> None:
+        """Put the model in cost state ``state`` as during a training iteration of that state."""
+
+    def cost_groups(self, planned: int, done: int | None = None) -> dict[Hashable, int]:
+        """The first ``done`` iterations (default: all) of a run planned for ``planned``, counted
+        by cost state: ``{state: iterations}``, summing to ``done``."""
+        return {(): planned if done is None else done}
 
     def schedule_summary(self) -> list[dict[str, Any]]:
         """The schedule's phases for the record (e.g. when each ProGAN resolution started)."""
@@ -150,7 +179,8 @@ class Variant:
         return self.scales.get(name, DEFAULT_SCALES.get(name, {}))
 
     def create(self, settings: dict[str, Any], data: BenchDataset) -> GAN:
-        """The variant's GAN for ``settings``, keeping an EMA of G when ``settings["ema"]`` is on."""
+        """The variant's GAN for ``settings``, keeping an EMA of G (evaluated beside the live G)
+        when ``settings["ema"]`` is on."""
         gan = self.build(settings, data)
         if settings.get("ema"):
             gan.keep_ema(settings["ema_decay"])

@@ -4,7 +4,8 @@ evaluate it on one shared sample set, and return its outcome for the record."""
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping
+import json
+from collections.abc import Hashable, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -18,7 +19,7 @@ from ganbench.calibration import count_flops
 from ganbench.data import BenchDataset, DataOptions, load_dataset
 from ganbench.gan.model import GAN, VARIANTS
 from ganbench.gan.sampling import GENERATION_BATCH, POINTS_BATCH, SampleSet
-from ganbench.gan.trainer import create_gan_trainer
+from ganbench.gan.trainer import GanTraining, create_gan_trainer
 from ganbench.engines import EngineRun, RunCell
 from ganbench.handlers import History, LossHistory, TrainingClock
 from ganbench.metrics import EVALUATORS, EvaluationContext, evaluate
@@ -27,6 +28,7 @@ from ganbench.runs import RunContext, data_parallel
 
 KIND = "gan"
 FLOP_SAMPLES = 8  # samples generated to count generation FLOPs (they scale with the count)
+COUNT_BATCH = 2  # the batch a budget by GFLOP counts its runs' FLOPs at, before scaling to their batch
 
 
 @dataclass(frozen=True)
@@ -42,6 +44,7 @@ class GanRun(RunCell):
     evaluation: Mapping[str, Any]
     evaluators: tuple[str, ...]
     data: DataOptions
+    gflop: float | None = None  # the training GFLOP of a budget by FLOPs (recorded; its iterations are in the config)
 
     @property
     def names(self) -> tuple[str, str]:
@@ -126,16 +129,33 @@ def train_and_evaluate(run: GanRun, dataset: BenchDataset, device: torch.device,
         return {"iteration": iteration, "images_seen": iteration * per_iteration, "train_seconds": clock.seconds}
 
     artifacts: dict[str, Any] = {}
+    ema_artifacts: dict[str, Any] = {}
+    quality = [name for name in run.evaluators if EVALUATORS.get(name).section == "metrics"]
 
-    def evaluation_now(training: Mapping[str, Any] | None = None, final: bool = True) -> EvaluationContext:
+    def evaluation_now(training: Mapping[str, Any] | None = None, final: bool = True,
+                       ema: bool = False) -> EvaluationContext:
         """A context with a new sample set of the model as it is now, shared by every evaluator;
-        evaluations during training (``final`` False) leave out FID's bootstrap and FID-infinity."""
+        evaluations during training (``final`` False) leave out FID's bootstrap and FID-infinity.
+        ``ema``: the context of the EMA of G, whose files go to ``run_dir/ema``."""
         samples = SampleSet(gan, run.seed, POINTS_BATCH if dataset.kind == "points" else GENERATION_BATCH)
         options = dict(run.evaluation) if final else {**run.evaluation, "fid_bootstrap": 0, "fid_infinity": 0}
-        return EvaluationContext(samples, dataset, run.data, run.seed, device, run_dir, options, training or {},
-                                 artifacts)
+        directory = run_dir / "ema" if ema else run_dir
+        directory.mkdir(exist_ok=True)
+        return EvaluationContext(samples, dataset, run.data, run.seed, device, directory, options, training or {},
+                                 ema_artifacts if ema else artifacts)
 
-    quality = [name for name in run.evaluators if EVALUATORS.get(name).section == "metrics"]
+    def evaluate_live_and_ema(names: list[str] | tuple[str, ...], training: Mapping[str, Any] | None = None,
+                              final: bool = True) -> dict[str, dict[str, Any]]:
+        """The evaluators ``names`` on samples of the live G; where an EMA of G is kept, also the
+        quality evaluators on samples of the EMA, their numbers added to ``metrics`` as
+        ``ema_<key>`` (the same latents, evaluation settings and reference)."""
+        sections = evaluate(names, evaluation_now(training, final))
+        if gan.generator_ema is not None:
+            with gan.sampling_ema():
+                ema = evaluate([name for name in names if name in quality], evaluation_now(final=final, ema=True))
+            sections["metrics"].update({f"ema_{key}": value for key, value in ema["metrics"].items()})
+        return sections
+
     every = int(run.evaluation.get("every", 0))
     if every and quality and rank == 0:
 
@@ -143,7 +163,7 @@ def train_and_evaluate(run: GanRun, dataset: BenchDataset, device: torch.device,
             # the last iteration's evaluation is the final one, made after training
             if lifecycle.divergence.diverged_at is None and engine.state.iteration < run.iterations:
                 row = compute_so_far(engine.state.iteration)
-                row.update(_numbers(evaluate(quality, evaluation_now(final=False))["metrics"]))
+                row.update(_numbers(evaluate_live_and_ema(quality, final=False)["metrics"]))
                 metric_history.append(row)
 
         engine.add_event_handler(Events.ITERATION_COMPLETED(every=every), evaluate_during_training)
@@ -156,14 +176,17 @@ def train_and_evaluate(run: GanRun, dataset: BenchDataset, device: torch.device,
     outcome["samples_from"] = gan.samples_from
     outcome["images_seen"] = engine.state.iteration * per_iteration
     outcome["train_seconds"] = clock.seconds
+    if run.gflop is not None:
+        outcome["gflop_budget"] = run.gflop
     if gan.schedule_summary():
         outcome["schedule"] = gan.schedule_summary()
     if outcome.get("status") == "diverged":
         return outcome
     timer = lifecycle.timer
-    context = evaluation_now({**timer.summary(training.images_per_iteration), **timer.memory_summary(),
-                              **flop_counts(gan, dataset, run.settings, run.seed, engine.state.iteration)})
-    sections = evaluate(run.evaluators, context)
+    training_numbers = {**timer.summary(training.images_per_iteration), **timer.memory_summary(),
+                        **flop_counts(gan, dataset, run.settings, run.seed, engine.state.iteration, run.iterations)}
+    sections = evaluate_live_and_ema(run.evaluators, training_numbers)
+    artifacts.update({f"ema_{name}": path for name, path in ema_artifacts.items()})
     if metric_history.length and metric_history.columns["iteration"][-1] != engine.state.iteration:
         metric_history.append({**compute_so_far(engine.state.iteration), **_numbers(sections["metrics"])})
     if metric_history.length:
@@ -176,10 +199,12 @@ def train_and_evaluate(run: GanRun, dataset: BenchDataset, device: torch.device,
 
 
 def flop_counts(gan: GAN, dataset: BenchDataset, settings: Mapping[str, Any], seed: int,
-                iteration: int) -> dict[str, float]:
+                iteration: int, planned: int) -> dict[str, float]:
     """GFLOP of one training iteration (the step at ``iteration``: its D and G steps, forward and
-    backward) and of generating one sample, by torch's flop counter on a copy of the model with a
-    trainer of its own and the random state restored, so the run itself is untouched."""
+    backward), of the run's ``iteration`` iterations of a run planned for ``planned`` (every
+    iteration counted in its cost state, :func:`training_gflop`) and of generating one sample, by
+    torch's flop counter on a copy of the model with a trainer of its own and the random state
+    restored, so the run itself is untouched."""
     model = copy.deepcopy(gan)
     training = create_gan_trainer(model, dataset, settings, seed)
     training.engine.state.iteration = max(iteration, 1)
@@ -189,7 +214,65 @@ def flop_counts(gan: GAN, dataset: BenchDataset, settings: Mapping[str, Any], se
         step = count_flops(lambda: training.step(training.engine, None))
         model.eval()
         sample = count_flops(lambda: model.sample(z))
-    return {"train_gflop_per_iteration": step / 1e9, "generate_gflop_per_sample": sample / FLOP_SAMPLES / 1e9}
+        states = model.cost_states()
+        costs = {states[0]: step / 1e9} if len(states) == 1 else state_gflops(model, training)
+    return {"train_gflop_per_iteration": step / 1e9, "generate_gflop_per_sample": sample / FLOP_SAMPLES / 1e9,
+            "train_gflop": training_gflop(model, costs, planned, iteration)}
+
+
+def state_gflops(gan: GAN, training: GanTraining) -> dict[Hashable, float]:
+    """GFLOP of one training iteration of ``training`` (a trainer of ``gan``) in each of
+    ``gan``'s cost states (:meth:`~ganbench.gan.model.GAN.cost_states`); the steps are taken for
+    real, so pass a copy whose weights do not matter. Leaves ``gan`` in its last cost state."""
+    costs = {}
+    training.engine.state.iteration = max(training.engine.state.iteration, 1)  # the step draws the iteration's batch
+    for state in gan.cost_states():
+        gan.enter_cost_state(state)
+        costs[state] = count_flops(lambda: training.step(training.engine, None)) / 1e9
+    return costs
+
+
+def training_gflop(gan: GAN, costs: Mapping[Hashable, float], planned: int, done: int | None = None) -> float:
+    """Training GFLOP of the first ``done`` iterations (default: all) of a run of ``gan`` planned
+    for ``planned``: each cost state's iterations times its GFLOP per iteration (``costs``)."""
+    return sum(count * costs[state] for state, count in gan.cost_groups(planned, done).items())
+
+
+def iterations_for_gflop(gan: GAN, costs: Mapping[Hashable, float], gflop: float) -> int:
+    """The number of iterations n >= 1 whose training GFLOP (:func:`training_gflop` of a run
+    planned for n) comes nearest ``gflop``: within one iteration's GFLOP of it (within half of one
+    where every iteration costs alike). Searched around ``gflop`` over the mean GFLOP of an
+    iteration, where the schedule's share of each state has settled."""
+    probe = 1_000_000
+    estimate = max(1, round(gflop * probe / training_gflop(gan, costs, probe)))
+    window = 2 * len(costs) + 2  # a schedule of k states moves by at most k iterations between states
+    candidates = range(max(1, estimate - window), estimate + window + 1)
+    return min(candidates, key=lambda n: (abs(training_gflop(gan, costs, n) - gflop), n))
+
+
+_PLANNED_ITERATIONS: dict[str, int] = {}
+
+
+def planned_iterations_for_gflop(variant_name: str, settings: Mapping[str, Any], dataset: BenchDataset,
+                                 gflop: float) -> int:
+    """The iterations of a run of ``variant_name`` with ``settings`` on ``dataset`` (its sample
+    shape) that train for ``gflop`` GFLOP (:func:`iterations_for_gflop`), counted on a model built
+    on the CPU at a batch of :data:`COUNT_BATCH`, scaled to the run's batch, with the random state
+    restored; remembered per configuration for the process."""
+    key = json.dumps([variant_name, dict(settings), dataset.name, list(dataset.sample_shape), gflop],
+                     sort_keys=True, default=str)
+    if key not in _PLANNED_ITERATIONS:
+        # Counted at COUNT_BATCH and scaled to the batch: the counted work (matmuls, convolutions)
+        # of the built-in variants is linear in the batch (tests/test_equal_flops.py checks it).
+        small = {**settings, "batch_size": min(COUNT_BATCH, settings["batch_size"])}
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(0)
+            gan = VARIANTS.get(variant_name).create(dict(small), dataset)
+            costs = state_gflops(gan, create_gan_trainer(gan, dataset, small, 0))
+        scale = settings["batch_size"] / small["batch_size"]
+        _PLANNED_ITERATIONS[key] = iterations_for_gflop(gan, {state: cost * scale for state, cost in costs.items()},
+                                                        gflop)
+    return _PLANNED_ITERATIONS[key]
 
 
 def _numbers(values: Mapping[str, Any]) -> dict[str, float]:

@@ -6,10 +6,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ganbench.data import DataOptions, load_dataset
+from ganbench.data import BenchDataset, DataOptions, load_dataset
 from ganbench.errors import UserError
 from ganbench.gan.model import VARIANTS
-from ganbench.gan.run import KIND, GanRun
+from ganbench.gan.run import KIND, GanRun, planned_iterations_for_gflop
 from ganbench.metrics import EVALUATION_SETTINGS, EVALUATORS
 from ganbench.budgets import Budget, require_all_budgets
 from ganbench.runs import RunRequest, check_request
@@ -21,7 +21,7 @@ EVALUATION_SCOPE = "eval"
 @dataclass(frozen=True)
 class GanSuite:
     """A GAN suite: variants x datasets x seeds. ``settings`` changes variants' defaults, per
-    variant name; ``data`` gives data options (e.g. ``split``)."""
+    variant name or, under ``*``, for every variant having the key; ``data`` gives data options (e.g. ``split``)."""
 
     name: str
     summary: str
@@ -54,19 +54,28 @@ class GanSuite:
                             f"{', '.join([*self.variants, EVALUATION_SCOPE])}")
         return VARIANTS.get(scope).settings, variant_settings(self, scope, budget)
 
-    def iterations(self, variant_name: str, budget: str, settings: Mapping[str, Any] | None = None) -> int:
+    def iterations(self, variant_name: str, budget: str, settings: Mapping[str, Any] | None = None,
+                   dataset: BenchDataset | None = None) -> int:
         """The length of a run of ``variant_name`` at ``budget`` (without ``--iterations``), for
         ``settings`` (default: the budget's, before any ``--set``): the variant's own length where
-        the budget names one it declares, else the budget's, by images where it gives images."""
+        the budget names one it declares, else the budget's, by GFLOP (counted on ``dataset``'s
+        sample shape; default the suite's first dataset) or by images where it gives them."""
         settings = settings or variant_settings(self, variant_name, budget)
-        return self.budgets[budget].iterations_for(VARIANTS.get(variant_name).lengths,
-                                                   settings["batch_size"] * settings["n_critic"])
+        variant = VARIANTS.get(variant_name)
+
+        def for_gflop(gflop: float) -> int:
+            data = dataset or load_dataset(self.datasets[0], DataOptions(image_size=variant.image_size(settings)))
+            return planned_iterations_for_gflop(variant_name, settings, data, gflop)
+
+        return self.budgets[budget].iterations_for(variant.lengths, settings["batch_size"] * settings["n_critic"],
+                                                   for_gflop)
 
 
 def variant_settings(suite: GanSuite, variant_name: str, budget: str,
                      overrides: Mapping[str, Mapping[str, str]] | None = None) -> dict[str, Any]:
     """The settings a run of ``variant_name`` in ``suite`` at ``budget`` uses: the variant's
-    defaults, then the suite's changes, the variant's scale that the budget names, the budget's
+    defaults, then the suite's changes (for every variant having the key, under ``*``, then for
+    this one), the variant's scale that the budget names, the budget's
     changes for every variant (where the variant has the key) and for this one, ``--set KEY=``
     (where the variant has the key) and ``--set VARIANT.KEY=``."""
     variant = VARIANTS.get(variant_name)
@@ -76,7 +85,8 @@ def variant_settings(suite: GanSuite, variant_name: str, budget: str,
     def own(changes: Mapping[str, Any]) -> dict[str, Any]:
         return {key: value for key, value in changes.items() if key in variant.settings}
 
-    return resolve(variant.settings, variant_name, suite.settings.get(variant_name, {}), variant.scale(plan.scale),
+    return resolve(variant.settings, variant_name, own(suite.settings.get("*", {})),
+                   suite.settings.get(variant_name, {}), variant.scale(plan.scale),
                    own(plan.settings.get("*", {})), plan.settings.get(variant_name, {}), own(overrides.get("*", {})),
                    overrides.get(variant_name, {}))
 
@@ -135,13 +145,14 @@ def plan_runs(suite: GanSuite, request: RunRequest) -> list[GanRun]:
                     dataset=dataset_name,
                     seed=seed,
                     budget=budget,
-                    iterations=request.iterations or suite.iterations(variant_name, budget, settings),
+                    iterations=request.iterations or suite.iterations(variant_name, budget, settings, dataset),
                     checkpoint_every=plan.checkpoint_every,
                     max_seconds=request.time_limit or plan.max_seconds,
                     settings=settings,
                     evaluation=evaluation,
                     evaluators=evaluators,
                     data=data,
+                    gflop=None if request.iterations else plan.gflop,
                     execution=request.execution,
                 ))
     return runs

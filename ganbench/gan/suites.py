@@ -26,7 +26,10 @@ TOY = GanSuite(
 
 # The image suites. fc trains on flattened 28x28 images with the classic MLP of the MNIST GAN
 # literature; the conv variants train at 32x32 (MNIST padded by 2 pixels).
+# Every variant is evaluated alike: from its live G (the headline metrics) and from an EMA of G
+# (the ema_ metrics), so the EMA is kept for every variant (ProGAN and MSG-GAN keep one by default).
 IMAGE_VARIANT_SETTINGS = {
+    "*": {"ema": True},
     "fc": {"latent_dim": 100, "g_widths": (256, 512, 1024), "d_widths": (512, 256), "maxout_pieces": 1,
            "batch_size": 64, "lr_g": 2e-4, "lr_d": 2e-4, "beta1": 0.5},
 }
@@ -46,28 +49,44 @@ PAPER_IMAGES = 1_500_000  # DCGAN's 25 epochs of MNIST's 60,000 training images
 # a quiet 2-core CPU (docs/suites.md says how that was measured).
 EQUAL_IMAGES = 19_200
 EQUAL_EVERY = 75
+# ``equal-flops``: the CPU comparison at equal training FLOPs. Every variant trains for EQUAL_GFLOP
+# training GFLOP (matmuls and convolutions of its D and G steps, forward and backward, counted by
+# torch's flop counter: ganbench.gan.run.planned_iterations_for_gflop), to within one iteration,
+# with quick's networks at batch 64; evaluated once, at the end; 3 seeds (as equal). GFLOP per
+# iteration there: fc 1.199, dcgan 6.691, msggan 49.085, progan 1.545 / 12.42 / 41.43 / 70.44 at
+# 4 / 8 / 16 / 32 px (35.6 over its growth schedule), so 5,421, 971, 132 and 182 iterations. Their
+# ms per GFLOP differ little on a CPU (87-108 on one thread of the 2-core machine, docs/suites.md),
+# so EQUAL_GFLOP makes the training of the 4 variants take about as long as equal's 300 iterations.
+EQUAL_GFLOP = 6_500
 IMAGE_VARIANTS = ("fc", "dcgan", "progan", "msggan")
 IMAGE_EVALUATORS = ("grid", "fidelity", "classes", "throughput")
 # Fidelity on the lenet backbone: the fast, CPU-real metric for the MNIST family (Inception:
-# --set eval.backbone=inception with its weights); every variant evaluated at 32x32.
-IMAGE_EVALUATION = {"backbone": "lenet", "samples": 10_000, "reference_samples": 10_000}
+# --set eval.backbone=inception with its weights); every variant evaluated at 32x32. The headline
+# FID is FID-infinity (Chong & Forsyth 2020) fitted through FID_INFINITY_POINTS points from N/5 to
+# N, as in their paper, where N/5 exceeds the feature dimensions (lenet: 84 per channel); the
+# N-sample FID stays recorded.
+FID_INFINITY_POINTS = 15
+IMAGE_EVALUATION = {"backbone": "lenet", "samples": 10_000, "reference_samples": 10_000,
+                    "fid_infinity": FID_INFINITY_POINTS}
 
 
 def image_suite(name: str, dataset: str, summary: str) -> GanSuite:
     return GanSuite(
         name=name,
-        summary=summary,
+        summary=f"{summary}; equal-flops: {EQUAL_GFLOP:,} training GFLOP per run",
         variants=IMAGE_VARIANTS,
         datasets=(dataset,),
         seeds=3,
         budgets={
             "smoke": Budget(iterations=4, scale="smoke", seeds=1,
-                            evaluation={**IMAGE_EVALUATION, "samples": 200, "reference_samples": 200,
+                            evaluation={**IMAGE_EVALUATION, "samples": 500, "reference_samples": 200,
                                         "kid_subset_size": 100, "kid_subsets": 10, "throughput_samples": 64}),
             "quick": Budget(images=QUICK_IMAGES, lengths="quick", scale="quick", seeds=1,
                             evaluation={**IMAGE_EVALUATION, "samples": 5000}),
             "equal": Budget(images=EQUAL_IMAGES, scale="quick", settings={"*": {"batch_size": 64}}, seeds=3,
                             evaluation={**IMAGE_EVALUATION, "samples": 5000, "every": EQUAL_EVERY}),
+            "equal-flops": Budget(gflop=EQUAL_GFLOP, scale="quick", settings={"*": {"batch_size": 64}}, seeds=3,
+                                  evaluation={**IMAGE_EVALUATION, "samples": 5000}),
             # 20,000 iterations at batch 64: 1,280,000 images for every variant (dcgan's batch 128
             # makes it 10,000 iterations).
             "standard": Budget(images=1_280_000, evaluation=IMAGE_EVALUATION),
@@ -86,7 +105,8 @@ FASHION = image_suite("fashion", "fashion-mnist", "the mnist suite's matrix on F
 
 # Stacked MNIST as VEEGAN and PacGAN run it: a DCGAN, 26,000 samples to count the 1,000 modes,
 # fidelity on the lenet backbone (fast on a CPU; per-channel features, joint 1,000-way IS).
-STACKED_EVALUATION = {"backbone": "lenet", "samples": 10_000, "reference_samples": 10_000}
+STACKED_EVALUATION = {"backbone": "lenet", "samples": 10_000, "reference_samples": 10_000,
+                      "fid_infinity": FID_INFINITY_POINTS}
 STACKED_MNIST = GanSuite(
     name="stacked-mnist",
     summary="dcgan on Stacked MNIST (3 digits as RGB, 1,000 modes); modes covered and KL as in VEEGAN/PacGAN",

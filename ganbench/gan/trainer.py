@@ -38,7 +38,8 @@ TRAINER_SETTINGS: dict[str, Setting] = {
     "beta1": Setting(0.5, "Adam beta1 of both optimisers", minimum=0, maximum=0.9999),
     "beta2": Setting(0.999, "Adam beta2 of both optimisers", minimum=0, maximum=0.9999),
     "n_critic": Setting(1, "D steps per G step (each on its own real batch)", minimum=1),
-    "ema": Setting(False, "evaluate (sample) from an exponential moving average of G's weights instead of the live G"),
+    "ema": Setting(False, "also keep an exponential moving average of G's weights and evaluate it beside the live G "
+                   "(its metrics prefixed ema_; the headline metrics are the live G's)"),
     "ema_decay": Setting(0.999, "decay of G's moving average (warmed up as (1 + t) / (10 + t) while that is "
                          "smaller; ema only)", minimum=0, maximum=1),
     "d_skip_below": Setting(

@@ -205,7 +205,8 @@ def fid_uncertainty(generated: torch.Tensor, reference: torch.Tensor, resamples:
     """FID's bootstrap interval and FID-infinity from FID features of the generated (N, D) and
     reference (M, D) samples (see the module doc); ``resamples`` 0 or ``points`` 0 leaves that
     part out. Keys: ``fid_ci_low``, ``fid_ci_high``, ``fid_ci_method``, ``fid_ci_resamples``;
-    ``fid_infinity``, ``fid_infinity_slope``, ``fid_infinity_points``."""
+    ``fid_infinity``, ``fid_infinity_slope``, ``fid_infinity_points`` (or, where N is too small for
+    the fit, :func:`fid_infinity_allowed`, ``fid_infinity_skipped`` saying why)."""
     require_finite(generated, "generated")
     require_finite(reference, "reference")
     features = generated.double().cpu().numpy()
@@ -219,9 +220,20 @@ def fid_uncertainty(generated: torch.Tensor, reference: torch.Tensor, resamples:
             interval = fid_interval(features, stats, resamples=resamples, seed=seed, shift_bias=True)
             values.update(fid_ci_low=interval.low, fid_ci_high=interval.high, fid_ci_method=interval.method,
                           fid_ci_resamples=resamples)
-        if points:
+        if points and fid_infinity_allowed(*features.shape):
             values.update(fid_infinity_fit(features, stats, points, seed))
+        elif points:
+            values["fid_infinity_skipped"] = (f"N/5 = {len(features) // 5} samples do not exceed the "
+                                              f"{features.shape[1]} feature dimensions; raise eval.samples")
     return values
+
+
+def fid_infinity_allowed(samples: int, dimensions: int) -> bool:
+    """Whether ``samples`` generated feature rows allow the FID-infinity fit: its smallest subset,
+    ``samples // 5`` rows, must exceed the ``dimensions`` of the features, so that every fitted
+    point has a covariance that can be of full rank (below that FID's bias is not the ~1/N of the
+    fit's model)."""
+    return samples // 5 > dimensions
 
 
 def fid_infinity_fit(features: np.ndarray, reference: GaussianStatistics, points: int, seed: int) -> dict[str, Any]:
@@ -437,7 +449,8 @@ class Fidelity:
                "sample counts and the backbone's weights sha256")
     section = "metrics"
     columns = (
-        Column("fid", "FID", False, 2, samples_key="fidelity_samples", headline=True, unit="squared feature distance"),
+        Column("fid_infinity", "FID∞", False, 2, headline=True, unit="squared feature distance"),
+        Column("fid", "FID", False, 2, samples_key="fidelity_samples", unit="squared feature distance"),
         Column("is_mean", "IS", True, 2, spread_key="is_std", samples_key="fidelity_samples"),
         Column("kid_mean", "KID", False, 4, spread_key="kid_std",
                samples_key="fidelity_samples", unit="squared feature distance"),

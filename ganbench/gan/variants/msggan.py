@@ -11,8 +11,9 @@ downsampling block, combines its features with the image of that scale by a comb
 Gradients thus flow from D into every scale of G at once, without a growing schedule. Real images
 enter as their average-pooled pyramid. The loss is the relativistic average hinge; layers are
 ProGAN's (equalized learning rate, pixel norm, minibatch standard deviation); Adam betas (0, 0.99).
-As in the reference code (BMSG-GAN, ``use_ema=True``, beta 0.999), evaluation samples come from an
-exponential moving average of G (the shared ``ema`` setting, on by default here).
+As in the reference code (BMSG-GAN, ``use_ema=True``, beta 0.999), an exponential moving average
+of G is kept (the shared ``ema`` setting, on by default here) and evaluated beside the live G, whose
+metrics are the headline as for every variant.
 """
 
 from __future__ import annotations

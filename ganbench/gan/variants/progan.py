@@ -11,15 +11,15 @@ schedule where they stopped.
 Paper ingredients: pixelwise feature normalisation in G, minibatch standard deviation in D,
 equalized learning rate, WGAN-GP (lambda 10) with drift 0.001, Adam lr 1e-3, betas (0, 0.99), and
 an exponential moving average of G's weights (the shared ``ema`` setting, on by default here:
-decay 0.999, warmed up as (1 + t) / (10 + t) while that is smaller) used for every sample we
-evaluate. As the reference code (``reset_opt_for_new_lod``), both optimisers' Adam moments are
+decay 0.999, warmed up as (1 + t) / (10 + t) while that is smaller), evaluated beside the live G
+(whose metrics are the headline, as for every variant). As the reference code (``reset_opt_for_new_lod``), both optimisers' Adam moments are
 reset whenever the level of detail changes: at the first iteration of every phase after the first.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -134,7 +134,7 @@ def phase_at(phases: list[Phase], iteration: int) -> Phase:
 
 class ProGAN(GAN):
     """Holds the current level and alpha; evaluation samples come from the sampling generator (the
-    EMA copy by default) at the current level, upsampled to the final size (so mid-training
+    live G, or its EMA copy) at the current level, upsampled to the final size (so mid-training
     evaluations are comparable)."""
 
     def __init__(self, generator: Generator, discriminator: Discriminator, latent_dim: int, sizes: list[int]) -> None:
@@ -190,6 +190,24 @@ class ProGAN(GAN):
 
     def schedule_state(self) -> dict[str, Any]:
         return {"resolution": self.sizes[self.level], "alpha": self.alpha}
+
+    def cost_states(self) -> list[Hashable]:
+        """(level, fading) of every phase: a fade-in also runs the previous resolution's paths."""
+        return [(phase.level, phase.fading) for phase in growth_phases(self.sizes, 1)]
+
+    def enter_cost_state(self, state: Hashable) -> None:
+        level, fading = state  # type: ignore[misc]
+        self.level, self.alpha = level, 0.5 if fading else 1.0
+
+    def cost_groups(self, planned: int, done: int | None = None) -> dict[Hashable, int]:
+        """Iterations by (level, fading) of the growth schedule of a run planned for ``planned``
+        (iteration ``i`` is in the phase holding ``i - 1``, as :func:`phase_at` has it)."""
+        done = planned if done is None else done
+        groups: dict[Hashable, int] = {}
+        for phase in growth_phases(self.sizes, planned):
+            count = max(0, min(math.ceil(phase.end), done) - min(math.ceil(phase.start), done))
+            groups[(phase.level, phase.fading)] = groups.get((phase.level, phase.fading), 0) + count
+        return groups
 
     def schedule_summary(self) -> list[dict[str, Any]]:
         """Each phase's first iteration (1-based), resolution, kind, alpha at that iteration and
