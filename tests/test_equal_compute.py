@@ -109,7 +109,8 @@ def test_a_run_logs_its_metric_history_against_images_and_seconds(tmp_path):
         assert run["images_seen"] == 6000
         assert rows[-1]["reverse_kl_all"] == run["metrics"]["reverse_kl_all"]
     report = (out / "report.md").read_text()
-    assert "## At equal compute" in report and "at equal training seconds" in report
+    assert "## At equal images seen and equal training seconds" in report and "at equal training seconds" in report
+    assert "Machine load (1-minute load average at the runs' starts and ends): " in report  # from their provenance
 
 
 def test_a_suite_without_an_equal_budget_says_which_it_has(tmp_path, capsys):

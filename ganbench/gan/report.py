@@ -1,6 +1,6 @@
 """The GAN kind's part of the report: loss curves per configuration, for 2D data the
-generated samples over the true modes, metrics during training, the comparison at equal compute
-(images seen, training seconds) and the sample grids."""
+generated samples over the true modes, metrics during training, the comparison at equal images
+seen and equal training seconds and the sample grids."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from ganbench.report.figures import file_stem, plt, save_figure
 from ganbench.report.tables import GROUP, SummaryTable, configuration, configuration_id, differing_settings
 from ganbench.stats import display_precision, t_interval
 
-# Metrics compared at equal compute, where a run's metric history has them.
+# Metrics compared at equal images seen and training seconds, where a run's metric history has them.
 HEADLINE_METRICS = ("fid", "reverse_kl", "modes_covered", "class_kl")
 COMPUTE_AXES = {"images_seen": "images seen", "train_seconds": "training seconds"}
 COMPUTE_POINTS = 4  # grid points where runs' evaluation points differ
@@ -261,9 +261,24 @@ def equal_compute_tables(records: Sequence[dict[str, Any]]) -> list[str]:
                 lines += [f"### {header} on {dataset} at equal {axis_name}", "",
                           f"Mean ± half-width of the 95 % t-interval over seeds, {how}; – : no evaluation "
                           f"of every seed covers that point.{note}", "", *table, ""]
-    return (["## At equal compute", "", "Each run's metrics evaluated during training (`eval.every`) against "
+    return (["## At equal images seen and equal training seconds", "",
+             "Each run's metrics evaluated during training (`eval.every`) against "
              "the real images it had drawn and its training seconds (evaluations excluded); record field "
-             "`metric_history`.", "", *lines] if lines else [])
+             f"`metric_history`.{load_note(records)}", "", *lines] if lines else [])
+
+
+def load_note(records: Sequence[dict[str, Any]]) -> str:
+    """`` Machine load ...``: the range of the runs' 1-minute load averages at start and end
+    (``provenance.load_start`` / ``load_end``), for reading the tables at equal seconds; empty
+    where no record has them."""
+    loads = [load[0] for r in records for key in ("load_start", "load_end")
+             if (load := (r.get("provenance") or {}).get(key))]
+    if not loads:
+        return ""
+    cpus = sorted({(r.get("provenance") or {}).get("device", {}).get("cpu_count") for r in records} - {None})
+    return (f" Machine load (1-minute load average at the runs' starts and ends): {min(loads):.1f} to "
+            f"{max(loads):.1f}" + (f" on {', '.join(map(str, cpus))} CPUs" if cpus else "")
+            + "; training seconds compare only between runs under alike load.")
 
 
 class GanReport:
