@@ -190,7 +190,7 @@ def test_every_variant_has_the_shared_ema_setting_on_where_its_reference_uses_it
 
 
 @pytest.mark.parametrize("name", ["fc", "dcgan", "progan", "msggan"])
-def test_samples_come_from_the_ema_copy_when_it_is_on(name):
+def test_samples_come_from_the_live_g_and_within_sampling_ema_from_the_ema_copy(name):
     shape = (1, 32, 32)
     for ema in (True, False):
         gan, data, settings = build(name, shape, ema=ema)
@@ -201,17 +201,22 @@ def test_samples_come_from_the_ema_copy_when_it_is_on(name):
         z = torch.randn(3, 8)
         live = gan.generate(z)
         live = (live[-1] if isinstance(live, list) else live).clamp(-1, 1).reshape(3, -1)
-        sampled = gan.sample(z).reshape(3, -1)
-        assert gan.samples_from == ("ema 0.999" if ema else "live")
+        assert torch.allclose(gan.sample(z).reshape(3, -1), live)
+        assert gan.samples_from == ("live + ema 0.999" if ema else "live")
         if ema:
             assert gan.generator_ema is not None
             expected = gan.run_generator(gan.generator_ema, z)
             expected = (expected[-1] if isinstance(expected, list) else expected).clamp(-1, 1).reshape(3, -1)
+            with gan.sampling_ema():
+                sampled = gan.sample(z).reshape(3, -1)
             assert torch.allclose(sampled, expected)
             assert not torch.allclose(sampled, live)
+            assert torch.allclose(gan.sample(z).reshape(3, -1), live)  # live again after the context
         else:
             assert gan.generator_ema is None
-            assert torch.allclose(sampled, live)
+            with pytest.raises(ValueError, match="no moving average"):
+                with gan.sampling_ema():
+                    pass
 
 
 def test_ema_follows_the_parameters_and_copies_the_buffers():
