@@ -194,7 +194,7 @@ def test_list_settings_of_a_suite_and_budget_shows_what_its_runs_use(capsys):
     defaults = {line.split()[0]: line.split()[1] for line in capsys.readouterr().out.splitlines()[1:]}
     assert defaults["batch_size"] == "128" and defaults["g_width"] == "64"
     assert main(["list", "--settings", "eval", "--suite", "mnist", "--budget", "smoke"]) == 0
-    assert "samples            200 *" in capsys.readouterr().out
+    assert "samples            500 *" in capsys.readouterr().out
     assert main(["list", "--settings", "tv", "--suite", "style", "--budget", "quick"]) == 0
     out = capsys.readouterr().out
     assert "tv_weight          1.0 *" in out and "image_size         64 *" in out
@@ -203,8 +203,8 @@ def test_list_settings_of_a_suite_and_budget_shows_what_its_runs_use(capsys):
 def test_list_suites_shows_the_seeds_of_each_budget(capsys):
     assert main(["list", "suites"]) == 0
     mnist = next(line for line in capsys.readouterr().out.splitlines() if line.split()[0] == "mnist")
-    assert "seeds smoke 1, quick 1, equal 3, standard 3, paper 3" in mnist
-    assert "compare variants at budget equal" in mnist
+    assert "seeds smoke 1, quick 1, equal 3, equal-flops 3, standard 3, paper 3" in mnist
+    assert "compare variants at budget equal" in mnist and "equal-flops: 6,500 training GFLOP per run" in mnist
 
 
 @pytest.mark.parametrize("arguments, message", [

@@ -12,8 +12,9 @@ Paper ingredients: pixelwise feature normalisation in G, minibatch standard devi
 equalized learning rate, WGAN-GP (lambda 10) with drift 0.001, Adam lr 1e-3, betas (0, 0.99), and
 an exponential moving average of G's weights (the shared ``ema`` setting, on by default here:
 decay 0.999, warmed up as (1 + t) / (10 + t) while that is smaller), evaluated beside the live G
-(whose metrics are the headline, as for every variant). As the reference code (``reset_opt_for_new_lod``), both optimisers' Adam moments are
-reset whenever the level of detail changes: at the first iteration of every phase after the first.
+(whose metrics are the headline, as for every variant). As the reference code
+(``reset_opt_for_new_lod``), both optimisers' Adam moments are reset whenever the level of detail
+changes: at the first iteration of every phase after the first.
 """
 
 from __future__ import annotations
