@@ -267,6 +267,7 @@ def test_flop_counts_follow_the_layers_and_leave_the_run_untouched():
     expected = f_g + 2 * f_d + 2 * (2 * f_d - f_d1) + f_g + f_d + f_d + f_g + (f_g - f_g1)
     assert counts["train_gflop_per_iteration"] * 1e9 == pytest.approx(expected)
     assert counts["generate_gflop_per_sample"] * 1e9 == pytest.approx(f_g / batch)
+    assert counts["train_gflop"] * 1e9 == pytest.approx(7 * expected)  # 7 iterations alike
     assert all(torch.equal(weights[k], v) for k, v in gan.state_dict().items())
     assert torch.equal(torch.get_rng_state(), rng)
 

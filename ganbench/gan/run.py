@@ -199,9 +199,10 @@ def train_and_evaluate(run: GanRun, dataset: BenchDataset, device: torch.device,
 
 
 def flop_counts(gan: GAN, dataset: BenchDataset, settings: Mapping[str, Any], seed: int,
-                iteration: int, planned: int) -> dict[str, float]:
+                iteration: int, planned: int | None = None) -> dict[str, float]:
     """GFLOP of one training iteration (the step at ``iteration``: its D and G steps, forward and
-    backward), of the run's ``iteration`` iterations of a run planned for ``planned`` (every
+    backward), of the first ``iteration`` iterations of a run planned for ``planned`` (default:
+    ``iteration``; every
     iteration counted in its cost state, :func:`training_gflop`) and of generating one sample, by
     torch's flop counter on a copy of the model with a trainer of its own and the random state
     restored, so the run itself is untouched."""
@@ -217,7 +218,7 @@ def flop_counts(gan: GAN, dataset: BenchDataset, settings: Mapping[str, Any], se
         states = model.cost_states()
         costs = {states[0]: step / 1e9} if len(states) == 1 else state_gflops(model, training)
     return {"train_gflop_per_iteration": step / 1e9, "generate_gflop_per_sample": sample / FLOP_SAMPLES / 1e9,
-            "train_gflop": training_gflop(model, costs, planned, iteration)}
+            "train_gflop": training_gflop(model, costs, planned or iteration, iteration)}
 
 
 def state_gflops(gan: GAN, training: GanTraining) -> dict[Hashable, float]:
