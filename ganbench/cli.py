@@ -1,4 +1,16 @@
-"""The ``ganbench`` command line: run, list, report, cite.
+"""The ``ganbench`` command line.
+
+Commands: ``run`` (run a suite and write its records, tables, plots and report), ``list`` (suites,
+variants, datasets, evaluators, backbones, losses, budgets, or the settings of a variant),
+``report`` (rewrite the tables, plots and report of an output folder), ``merge`` (join output
+folders, e.g. of ``--shard`` runs, into one), ``classifier train`` (train the classifier of the
+lenet backbone) and ``cite`` (BibTeX for ganbench or a result folder).
+
+The options of ``run`` are built from their declarations (:class:`ganbench.options.Option`): the
+request's (:mod:`ganbench.runs`), how runs compute (:mod:`ganbench.execution`), where cells run
+(:mod:`ganbench.launch`) and each registered suite kind's own, so a new kind adds its options
+here without a line of this module. Messages name options by name; this module writes them as
+flags (:data:`FLAGS`).
 
 Every user mistake ends in one line ``ganbench: error: ...`` naming the accepted values or the
 fix, and exit status 2; nothing written before is touched.
@@ -7,18 +19,21 @@ fix, and exit status 2; nothing written before is touched.
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
 from ganbench import __version__
-from ganbench.errors import UserError
+from ganbench.errors import UserError, render
+from ganbench.options import Option, OptionValueError, comma_list
 
 EXIT_USAGE = 2
 EXIT_FAILED_RUNS = 1
 EXIT_INTERRUPTED = 130
-DEFAULT_SUITE = "toy"
+GROUPS = {"run": "run options", "data": "data options", "performance": "performance options",
+          "cluster": "cluster options"}
 
 
 class Parser(argparse.ArgumentParser):
@@ -28,127 +43,121 @@ class Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
-def _csv(text: str) -> list[str]:
-    """``a, b`` -> ``["a", "b"]``; empty names are kept, for the request check to refuse."""
-    return [part.strip() for part in text.split(",")]
+def flag(name: str) -> str:
+    """The command line's spelling of option ``name``: ``nproc_per_node`` -> ``--nproc-per-node``."""
+    return "--" + name.replace("_", "-")
 
 
-def _jobs(text: str) -> int | None:
-    if text == "auto":
+class FlagSpelling:
+    """Options and commands as the command line writes them: ``--amp bf16``, ``ganbench list --settings VARIANT``."""
+
+    def option(self, name: str, value: str | None) -> str:
+        return flag(name) if value is None else f"{flag(name)} {value}"
+
+    def command(self, words: str, arguments: list[str], options: dict[str, str]) -> str:
+        return " ".join(["ganbench", words, *arguments, *(f"{flag(name)} {value}" for name, value in options.items())])
+
+
+FLAGS = FlagSpelling()
+
+
+def _typed(parse: Callable[[str], Any] | None) -> Callable[[str], Any] | None:
+    """``parse`` for argparse: its :class:`OptionValueError` message becomes argparse's (``argument
+    --jobs: invalid value '0': ...``); any other ``ValueError`` reads ``invalid int value: 'x'``."""
+    if parse is None:
         return None
-    try:
-        jobs = int(text)
-    except ValueError:
-        jobs = 0
-    if jobs < 1:
-        raise argparse.ArgumentTypeError(f"invalid value {text!r}: give a positive number of processes, or auto")
-    return jobs
+
+    @functools.wraps(parse)
+    def typed(text: str) -> Any:
+        try:
+            return parse(text)
+        except OptionValueError as error:
+            raise argparse.ArgumentTypeError(str(error)) from None
+
+    return typed
 
 
-def _shard(text: str) -> tuple[int, int]:
-    number, _, count = text.partition("/")
-    try:
-        parsed = int(number), int(count)
-    except ValueError:
-        parsed = (0, 0)
-    if not 1 <= parsed[0] <= parsed[1]:
-        raise argparse.ArgumentTypeError(f"invalid value {text!r}: give I/N with 1 <= I <= N, e.g. 1/4")
-    return parsed
+def add_option(group: Any, declaration: Option) -> None:
+    """``declaration`` as an argparse option of ``group`` (its value under the option's name)."""
+    settings: dict[str, Any] = {"dest": declaration.name, "help": render(declaration.help, FLAGS)}
+    if declaration.given == "switch":
+        settings.update(action="store_true", default=bool(declaration.default))
+    elif declaration.given == "toggle":
+        settings.update(action=argparse.BooleanOptionalAction, default=declaration.default)
+    else:
+        settings.update(type=comma_list if declaration.given == "list" else _typed(declaration.parse),
+                        default=declaration.default, metavar=declaration.metavar, choices=declaration.choices)
+        if declaration.given == "paths":
+            settings["nargs"] = "+"
+        elif declaration.given == "optional":
+            settings.update(nargs="?", const=declaration.const)
+        elif declaration.given == "repeated":
+            settings.update(action="append", default=list(declaration.default or []))
+    group.add_argument(flag(declaration.name), **settings)
 
 
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"invalid value {text!r}: give a positive whole number")
-    return value
+def add_run_options(run: argparse.ArgumentParser) -> None:
+    """The options of ``run``: the shared ones by group, then one group per registered suite kind."""
+    from ganbench.execution import EXECUTION_OPTIONS
+    from ganbench.launch import LAUNCH_OPTIONS
+    from ganbench.runs import REQUEST_OPTIONS, kind_options
+
+    shared = (*REQUEST_OPTIONS, *EXECUTION_OPTIONS, *LAUNCH_OPTIONS)
+    groups = {key: run.add_argument_group(title) for key, title in GROUPS.items()}
+    for group in GROUPS:
+        for declaration in shared:
+            if declaration.group == group:
+                add_option(groups[group], declaration)
+    kinds: dict[str, Any] = {}
+    for kind, declaration in kind_options().values():
+        if kind not in kinds:
+            kinds[kind] = run.add_argument_group(f"{kind} suites")
+        add_option(kinds[kind], declaration)
 
 
-def build_parser() -> Parser:
-    from ganbench.budgets import BUDGETS
-
+def build_parser(run_options: bool = True) -> Parser:
+    """The parser of every command; ``run``'s options (which need the kinds registered, and torch)
+    only with ``run_options``."""
     parser = Parser(
         prog="ganbench",
         description="Train and evaluate GAN variants and neural style transfer; write records, tables, plots, a report.",
     )
     parser.add_argument("--version", action="version", version=f"ganbench {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
-
     run = commands.add_parser(
         "run",
         help="run a suite (default: the toy suite) and write its records, tables, plots and report",
         description="Run every (variant, dataset, seed) of a suite at a budget. Finished runs in --out are skipped, "
         "interrupted ones resume from their last checkpoint.",
     )
-    run.add_argument("--suite", default=DEFAULT_SUITE, help=f"suite name (default: {DEFAULT_SUITE}; see `ganbench list suites`)")
-    run.add_argument("--budget", choices=BUDGETS, help="training length: smoke (seconds), quick (minutes on a CPU), "
-                     "equal (the CPU comparison: the same training images for every variant, 3 seeds), standard "
-                     "(about an hour on a GPU), paper (published schedules); default: the suite's")
-    run.add_argument("--iterations", type=int, help="generator iterations per run, replacing the budget's")
-    run.add_argument("--time-limit", type=float, metavar="SECONDS",
-                     help="stop each run's training after this many seconds (recorded as stopped_by: time_limit)")
-    run.add_argument("--seeds", type=int, help="number of seeds, 0..N-1 (default: the suite's)")
-    run.add_argument("--variants", type=_csv, help="comma-separated variants (default: the suite's)")
-    run.add_argument("--datasets", type=_csv, help="comma-separated datasets (default: the suite's)")
-    run.add_argument("--out", type=Path, help="output folder (default: runs/SUITE-BUDGET)")
-    run.add_argument("--device", default="auto", help="auto (CUDA if available), cpu, cuda, cuda:N or mps, checked against what this "
-                     "machine has (default: auto)")
-    run.add_argument("--set", dest="assignments", action="append", default=[], metavar="[VARIANT.]KEY=VALUE",
-                     help="override a setting, e.g. --set dcgan.lr_d=1e-4, --set n_critic=2, --set eval.samples=5000; "
-                     "repeatable (see `ganbench list --settings VARIANT`)")
-    run.add_argument("--data-root", help="folder holding the datasets (default: $GANBENCH_DATA, else ~/.cache/ganbench/data)")
-    run.add_argument("--download", action="store_true", help="download missing datasets and Inception weights "
-                     "(needs network access)")
-    run.add_argument("--inception-weights", metavar="PATH", help="torch-fidelity's Inception weights file for the "
-                     "inception backbone (default: the torch hub cache); same as --set eval.inception_weights=PATH")
-    run.add_argument("--split", choices=("train", "test"), help="data split to train on (default: train; offline "
-                     "machines with only the MNIST test set use --split test)")
-    run.add_argument("--content", nargs="+", type=Path, metavar="PATH", help="style suites: content images (files, "
-                     "folders, or scikit-image photos: astronaut, chelsea, coffee, rocket; default: the suite's)")
-    run.add_argument("--style", nargs="+", type=Path, metavar="PATH", help="style suites: style images (files or "
-                     "folders; default: the suite's paintings in DATA_ROOT/style)")
-    run.add_argument("--vgg-weights", type=Path, metavar="PATH", help="style suites: torchvision VGG-16/19 ImageNet "
-                     "weights file (default: the torch hub cache)")
-    run.add_argument("--restart", action="store_true", help="ignore checkpoints and re-run runs that did not finish")
-    run.add_argument("--keep-checkpoints", action="store_true",
-                     help="keep the checkpoints of runs that ended (by default only unfinished runs keep them)")
-    run.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
-                     help="show progress bars (default: when stderr is a terminal)")
-    run.add_argument("--jobs", type=_jobs, default=None, metavar="N|auto",
-                     help="run the cells in N worker processes (default auto: one per core on a CPU, 1 on a GPU; "
-                     "$GANBENCH_JOBS overrides auto); results are the same as with --jobs 1")
-    run.add_argument("--threads", type=_positive, default=1, metavar="N",
-                     help="torch threads per run (default: 1, whatever --jobs); part of the run's configuration, "
-                     "since the thread count changes the numbers")
-    run.add_argument("--launcher", choices=("processes", "local", "slurm"), default="processes",
-                     help="where cells run: processes (this machine, --jobs of them; default), slurm (one task per "
-                     "cell of a job array, through submitit; the command waits and writes the tables) or local "
-                     "(submitit's local executor: the slurm code path on this machine)")
-    run.add_argument("--partition", help="--launcher slurm: the partition (default: the cluster's)")
-    run.add_argument("--time", type=_positive, default=60, metavar="MINUTES",
-                     help="--launcher slurm/local: wall-time limit per task in minutes (default: 60)")
-    run.add_argument("--gpus-per-task", type=int, default=0, metavar="N",
-                     help="--launcher slurm: GPUs per task (default: 0; with --device auto a task uses its GPU)")
-    run.add_argument("--cpus-per-task", type=_positive, default=None, metavar="N",
-                     help="--launcher slurm: CPUs per task (default: --threads)")
-    run.add_argument("--array-parallelism", type=_positive, default=64, metavar="N",
-                     help="--launcher slurm: most tasks of the array running at once (default: 64)")
-    run.add_argument("--amp", nargs="?", const="bf16", choices=("bf16", "fp16"), metavar="bf16|fp16",
-                     help="mixed precision: bf16 autocast (CPU and CUDA; the default of a bare --amp) or fp16 "
-                     "autocast with a gradient scaler (CUDA); recorded in config.execution.precision")
-    run.add_argument("--channels-last", action="store_true", help="image networks and batches in channels-last "
-                     "(NHWC) memory format; recorded in config.execution")
-    run.add_argument("--compile", action="store_true", help="compile the networks with torch.compile; recorded in "
-                     "config.execution")
-    run.add_argument("--nproc-per-node", type=_positive, default=1, metavar="N",
-                     help="GAN suites: train each run data-parallel in N processes (ignite.distributed: gloo on a "
-                     "CPU, nccl with one GPU each); the batch size stays the global batch; runs one cell at a time "
-                     "(--jobs 1); recorded in config.execution.processes")
-    run.add_argument("--shard", type=_shard, metavar="I/N",
-                     help="run only shard I of N of the matrix (a fixed slice by run id), e.g. one per machine; "
-                     "join the folders with `ganbench merge`")
+    run.set_defaults(func=command_run)
+    if run_options:
+        add_run_options(run)
+    _add_list(commands)
+    report = commands.add_parser("report", help="rewrite tables, plots and report.md of an output folder",
+                                 description="Regenerate summary.csv/.md/.tex, plots/ and report.md from records.jsonl.")
+    report.add_argument("out", type=Path, help="an output folder written by `ganbench run`")
+    report.set_defaults(func=command_report)
+    _add_classifier(commands)
+    merge = commands.add_parser("merge", help="join output folders (e.g. of --shard runs) into one",
+                                description="Copy the records and run folders of several output folders into one "
+                                "and write its tables, plots and report. Identical records of one run id are "
+                                "kept once; differing ones are an error naming both folders, and nothing is written.")
+    merge.add_argument("sources", nargs="+", type=Path, metavar="DIR", help="output folders written by `ganbench run`")
+    merge.add_argument("--out", type=Path, required=True, help="the folder to write (may be new, or hold records "
+                       "already, which then take part in the check)")
+    merge.set_defaults(func=command_merge)
+    cite = commands.add_parser("cite", help="print the BibTeX entry for ganbench, or for a result folder",
+                               description="Print how to cite ganbench; with DIR, how to cite the result set in DIR "
+                               "(suite, budget, date, version, commit, machine and the sha256 digest of its records), "
+                               "as its report.html shows it.")
+    cite.add_argument("out", type=Path, nargs="?", metavar="DIR", help="an output folder written by `ganbench run`")
+    cite.set_defaults(func=command_cite)
+    return parser
+
+
+def _add_list(commands: Any) -> None:
+    from ganbench.budgets import BUDGETS
 
     listing = commands.add_parser("list", help="list suites, variants, datasets, evaluators, backbones, losses, or "
                                   "settings",
@@ -163,11 +172,10 @@ def build_parser() -> Parser:
                          "defaults)")
     listing.add_argument("--budget", choices=BUDGETS, help="with --settings --suite: at this budget (default: the "
                          "suite's)")
+    listing.set_defaults(func=command_list)
 
-    report = commands.add_parser("report", help="rewrite tables, plots and report.md of an output folder",
-                                 description="Regenerate summary.csv/.md/.tex, plots/ and report.md from records.jsonl.")
-    report.add_argument("out", type=Path, help="an output folder written by `ganbench run`")
 
+def _add_classifier(commands: Any) -> None:
     classifier = commands.add_parser("classifier", help="train the MNIST-family classifier of the lenet backbone",
                                      description="The classifier behind the lenet backbone and the classes/stacked "
                                      "metrics.")
@@ -192,52 +200,29 @@ def build_parser() -> Parser:
                        help=f"seed of the split, initial weights, batches and shifts {plan_defaults}")
     train.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                        help="show a progress bar (default: when stderr is a terminal)")
-
-    merge = commands.add_parser("merge", help="join output folders (e.g. of --shard runs) into one",
-                                description="Copy the records and run folders of several output folders into one "
-                                "and write its tables, plots and report. Identical records of one run id are "
-                                "kept once; differing ones are an error naming both folders, and nothing is written.")
-    merge.add_argument("sources", nargs="+", type=Path, metavar="DIR", help="output folders written by `ganbench run`")
-    merge.add_argument("--out", type=Path, required=True, help="the folder to write (may be new, or hold records "
-                       "already, which then take part in the check)")
-
-    cite = commands.add_parser("cite", help="print the BibTeX entry for ganbench, or for a result folder",
-                               description="Print how to cite ganbench; with DIR, how to cite the result set in DIR "
-                               "(suite, budget, date, version, commit, machine and the sha256 digest of its records), "
-                               "as its report.html shows it.")
-    cite.add_argument("out", type=Path, nargs="?", metavar="DIR", help="an output folder written by `ganbench run`")
-    return parser
+    train.set_defaults(func=command_classifier)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    from ganbench.builtins import register_builtins  # imported after parsing: `--help` needs no torch
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    command = next((argument for argument in arguments if not argument.startswith("-")), None)
+    if command is not None:  # `ganbench --help` and `--version` need no torch
+        from ganbench.builtins import register_builtins
 
-    register_builtins()
+        register_builtins()
+    parser = build_parser(run_options=command is not None)
+    args = parser.parse_args(arguments)
+    if getattr(args, "func", None) is None:
+        parser.print_help()
+        return 0
     try:
-        if args.command is None:
-            parser.print_help()
-            return 0
-        if args.command == "run":
-            return command_run(args)
-        if args.command == "list":
-            return command_list(args)
-        if args.command == "report":
-            return command_report(args)
-        if args.command == "merge":
-            return command_merge(args)
-        if args.command == "classifier":
-            return command_classifier(args)
-        if args.command == "cite":
-            return command_cite(args)
+        return args.func(args)
     except UserError as error:
-        print(f"ganbench: error: {error}", file=sys.stderr)
+        print(f"ganbench: error: {error.render(FLAGS)}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("\nganbench: interrupted; run the same command again to resume from the last checkpoints", file=sys.stderr)
         return EXIT_INTERRUPTED
-    parser.error(f"unknown command {args.command}")
 
 
 def _summary_line(label: str, record: dict[str, Any]) -> str:
@@ -285,48 +270,29 @@ def torch_device_named(name: str) -> Any:
 
 
 def command_run(args: argparse.Namespace) -> int:
-    import os
-    from functools import partial
-
+    from ganbench.builtins import register_builtins
+    from ganbench.execution import execution_from, jobs_from, resolve_device
+    from ganbench.launch import LaunchOptions, check_cluster_options, cluster_launcher, run_suite
     from ganbench.report import write_outputs
     from ganbench.results import ResultsStore
-    from ganbench.builtins import register_builtins
-    from ganbench.runs import SUITES, Execution, RunRequest, cells_of, default_jobs, resolve_device, run_suite, shard
-    from ganbench.settings import parse_assignments
+    from ganbench.runs import SUITES, cells_of, request_from, shard
 
+    values = vars(args)
     suite = SUITES.get(args.suite)
     budget = args.budget or suite.default_budget
-    if args.launcher != "slurm" and (args.partition or args.gpus_per_task):
-        raise UserError("--partition and --gpus-per-task are options of --launcher slurm")
-    if args.gpus_per_task < 0:
-        raise UserError(f"--gpus-per-task must be 0 or more, got {args.gpus_per_task}")
+    check_cluster_options(values)
     # Cluster tasks resolve the device where they run (the submitting node may have no GPU).
     device = resolve_device(args.device) if args.launcher != "slurm" else torch_device_named(args.device)
-    data_root = args.data_root or os.environ.get("GANBENCH_DATA")
-    assignments = list(args.assignments)
-    if args.inception_weights:
-        assignments.append(f"eval.inception_weights={Path(args.inception_weights).expanduser().resolve()}")
-    execution = Execution(threads=args.threads, precision=args.amp or "fp32", channels_last=args.channels_last,
-                          compile=args.compile, processes=args.nproc_per_node)
-    if args.nproc_per_node > 1 and (args.jobs or 1) > 1:
-        raise UserError(f"--nproc-per-node {args.nproc_per_node} runs each cell in {args.nproc_per_node} processes, "
-                        f"one cell at a time: leave out --jobs {args.jobs} (or give --jobs 1)")
+    execution = execution_from(values)
     if args.launcher != "slurm":
         execution.check_device(device)
-    kind_options = {"--datasets": args.datasets, "--split": args.split, "--content": args.content,
-                    "--style": args.style, "--vgg-weights": args.vgg_weights}
-    runs = suite.plan(RunRequest(
-        budget=budget, seeds=args.seeds, variants=args.variants, overrides=parse_assignments(assignments),
-        data_root=data_root, download=args.download, iterations=args.iterations, time_limit=args.time_limit,
-        options={flag: value for flag, value in kind_options.items() if value is not None},
-        execution=execution,
-    ))
+    runs = suite.plan(request_from(values, budget, execution))
     cells = cells_of(runs)
     part = ""
     if args.shard:
         cells = shard(cells, *args.shard)
         part = f" (shard {args.shard[0]}/{args.shard[1]} of {len(runs)})"
-    jobs = args.jobs or (1 if args.nproc_per_node > 1 else default_jobs(device))
+    jobs = jobs_from(values, device)
     store = ResultsStore(args.out or Path("runs") / f"{suite.name}-{budget}")
     store.ensure_writable()
     progress = sys.stderr.isatty() if args.progress is None else args.progress
@@ -336,15 +302,10 @@ def command_run(args: argparse.Namespace) -> int:
         workers = f"{args.launcher} tasks through submitit x "
     print(f"ganbench {__version__}: suite {suite.name}, budget {budget}, {len(cells)} runs{part} on {shown_device} "
           f"({workers}{args.threads} thread{'s' if args.threads > 1 else ''}{_modes(execution)}), writing to {store.root}")
-    launcher = None
-    if args.launcher != "processes":
-        from ganbench.launch import ClusterOptions, SubmititLauncher
-
-        options = ClusterOptions(args.launcher, store.root / "submitit", args.partition, args.time, args.gpus_per_task,
-                                 args.cpus_per_task or args.threads, args.array_parallelism)
-        launcher = partial(SubmititLauncher, options=options)
-    records = run_suite(suite, cells, store, device, progress, args.restart, args.keep_checkpoints, _summary_line,
-                        jobs=jobs, worker_init=register_builtins, launcher=launcher, device_name=args.device)
+    records = run_suite(suite, cells, store, device, LaunchOptions(
+        progress=progress, restart=args.restart, keep_checkpoints=args.keep_checkpoints, jobs=jobs,
+        worker_init=register_builtins, launcher=cluster_launcher(values, store.root / "submitit"),
+        device_name=args.device, summary_line=_summary_line))
     written = write_outputs(store)
     print((store.root / "summary.md").read_text(), end="")
     print(_wrote_line(store.root, [store.records_path, *written]))
@@ -420,7 +381,7 @@ def _list_settings(scope: str, suite_name: str | None, budget: str | None) -> in
         value = values[name]
         shown = "none" if value is None else (",".join(map(str, value)) if isinstance(value, tuple) else value)
         changed = " *" if suite_name is not None and value != setting.default else ""
-        print(f"  {name:<18} {str(shown) + changed:<14} {setting.help}")
+        print(f"  {name:<18} {str(shown) + changed:<14} {render(setting.help, FLAGS)}")
     if suite_name is not None:
         print("  (* differs from the default)")
     return 0

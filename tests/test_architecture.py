@@ -92,3 +92,42 @@ def test_only_builtins_registers():
                 if name in ("add", "register_dataset", "register_feature_extractor") or name.startswith("register"):
                     registering.append(f"{module_name(path)}: {ast.unparse(node)[:60]}")
     assert not registering, registering
+
+
+def command_line_flags() -> set[str]:
+    """Every ``--flag`` of every command, the registered kinds' options included."""
+    import argparse
+
+    from ganbench.builtins import register_builtins
+    from ganbench.cli import build_parser
+
+    register_builtins()
+    flags: set[str] = set()
+    parsers = [build_parser()]
+    while parsers:
+        parser = parsers.pop()
+        for action in parser._actions:
+            flags.update(flag for flag in action.option_strings if flag.startswith("--"))
+            if isinstance(action, argparse._SubParsersAction):
+                parsers.extend(action.choices.values())
+    return flags
+
+
+def test_shared_layer_names_options_not_flags():
+    """Messages, help texts and docstrings of the shared layer name options (``nproc_per_node``,
+    through ``ganbench.errors.option``), never a front end's spelling (``--nproc-per-node``):
+    the command line renders the names as flags, the Python API as keywords."""
+    import re
+
+    flags = command_line_flags()
+    assert {"--nproc-per-node", "--datasets", "--vgg-weights", "--held-out"} <= flags
+    pattern = re.compile(r"(?<![\w-])--[a-z][a-z0-9-]*")
+    found = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        module = module_name(path)
+        if any(in_layer(module, layer) for layer in (*KINDS, *TOP)):
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                found += [f"{module}:{node.lineno} {flag}" for flag in pattern.findall(node.value) if flag in flags]
+    assert not found, f"flags in the shared layer: {found}"

@@ -63,7 +63,7 @@ def test_held_out_part_is_fixed_and_never_trained_on():
     assert set(train.tolist()).isdisjoint(held.tolist())
     assert sorted(train.tolist() + held.tolist()) == list(range(600))
     assert torch.equal(held, split_indices(600, plan)[1])
-    with pytest.raises(UserError, match="--held-out must be between 1 and 599"):
+    with pytest.raises(UserError, match="held_out must be between 1 and 599"):
         split_indices(600, TrainingPlan(held_out=600))
 
 

@@ -22,7 +22,8 @@ from ganbench.gan.trainer import create_gan_trainer
 from ganbench.handlers import Divergence, History, IterationTimer, LossHistory, TrainingClock, progress_bar
 from ganbench.metrics import EVALUATORS, EvaluationContext
 from ganbench.results import atomic_write_text
-from ganbench.runs import EngineRun, Execution, RunContext, data_parallel, run_id_for
+from ganbench.execution import Execution, data_parallel
+from ganbench.runs import EngineRun, RunContext, run_id_for
 
 KIND = "gan"
 FLOP_SAMPLES = 8  # samples generated to count generation FLOPs (they scale with the count)
@@ -87,7 +88,7 @@ class GanRun:
 
 def train_in_group(run: GanRun, device: torch.device, run_dir: Path) -> tuple[dict[str, Any], dict[str, Any]] | None:
     """One process of a data-parallel run (``--nproc-per-node``, through
-    :func:`ganbench.runs.data_parallel`): trains its slice of every batch with the group, and on
+    :func:`ganbench.execution.data_parallel`): trains its slice of every batch with the group, and on
     rank 0 also evaluates and writes the run's files, returning the outcome and the data's
     description (the other ranks return None). On CUDA each process takes the GPU of its local
     rank. No progress bar: the suite's bar, in the parent, names the run."""

@@ -25,7 +25,8 @@ import ganbench
 from ganbench import seeding
 from ganbench.handlers import Divergence, IterationTimer, progress_bar
 from ganbench.results import atomic_write_text
-from ganbench.runs import EngineRun, Execution, RunContext, run_id_for
+from ganbench.execution import Execution
+from ganbench.runs import EngineRun, RunContext, run_id_for
 from ganbench.style.engine import (
     StyleObjective,
     create_style_engine,
