@@ -1,10 +1,11 @@
 """Options as data: what a command takes, declared where it is used.
 
 Each layer declares the options it reads (:class:`Option`): the request's by :mod:`ganbench.runs`,
-how runs compute by :mod:`ganbench.execution`, where cells run by :mod:`ganbench.launch`, and each
-suite kind its own in its suites' ``options``. A front end builds its interface from these
-declarations (the command line: one flag per option, grouped by ``group``) and hands the
-values on keyed by option name, so a new kind adds options without touching a front end.
+how runs compute by :mod:`ganbench.execution`, where cells run by :mod:`ganbench.launch` and
+:mod:`ganbench.cluster`, and each suite kind its own in its suites' ``options``. A front end
+builds its interface from these declarations (the command line: one flag per option, grouped by
+``group``) and hands the values on keyed by option name, so a new kind adds options without
+touching a front end.
 
 Messages and help texts name an option through :func:`ganbench.errors.option`, never by a
 front end's spelling of it.

@@ -141,7 +141,7 @@ REQUEST_OPTIONS = (
     Option("variants", "comma-separated variants (default: the suite's)", given="list"),
     Option("set", f"override a setting, e.g. {option('set', 'dcgan.lr_d=1e-4')}, {option('set', 'n_critic=2')}, "
            f"{option('set', 'eval.samples=5000')}; repeatable (see `{command('list', settings='VARIANT')}`)",
-           given="repeated", default=[], metavar="[VARIANT.]KEY=VALUE"),
+           given="repeated", default=(), metavar="[VARIANT.]KEY=VALUE"),
     Option("data_root", "folder holding the datasets (default: $GANBENCH_DATA, else ~/.cache/ganbench/data)",
            group="data"),
     Option("download", "download missing datasets and Inception weights (needs network access)", group="data",
@@ -152,7 +152,7 @@ REQUEST_OPTIONS = (
     Option("shard", "run only shard I of N of the matrix (a fixed slice by run id), e.g. one per machine; join "
            f"the folders with `{command('merge')}`", group="cluster", parse=_shard_text, metavar="I/N"),
 )
-"""The options of every request (:func:`request_from`)."""
+"""The options of every run request (:func:`request_from`) and of the slice of its matrix (:func:`shard`)."""
 
 
 def kind_options() -> dict[str, tuple[str, Option]]:
@@ -167,13 +167,13 @@ def kind_options() -> dict[str, tuple[str, Option]]:
 def request_from(values: Mapping[str, Any], budget: str, execution: Execution) -> RunRequest:
     """The request that option ``values`` (by name: :data:`REQUEST_OPTIONS` and every kind's)
     make at ``budget``: ``inception_weights`` becomes ``set eval.inception_weights``, a data root
-    not given is ``$GANBENCH_DATA``, and the kinds' options given (other than their default) go to
-    ``options``, for the suite to take or refuse."""
+    not given is ``$GANBENCH_DATA``, and the kinds' options given (not None, empty or their default)
+    go to ``options``, for the suite to take or refuse."""
     assignments = list(values.get("set") or [])
     if values.get("inception_weights"):
         assignments.append(f"eval.inception_weights={Path(values['inception_weights']).expanduser().resolve()}")
     given = {name: values[name] for name, (_, declaration) in kind_options().items()
-             if values.get(name, declaration.default) != declaration.default}
+             if values.get(name) not in (None, [], ()) and values[name] != declaration.default}
     return RunRequest(
         budget=budget, seeds=values.get("seeds"), variants=values.get("variants"),
         overrides=parse_assignments(assignments), data_root=values.get("data_root") or os.environ.get("GANBENCH_DATA"),

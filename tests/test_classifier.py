@@ -6,7 +6,7 @@ import json
 import pytest
 import torch
 
-from ganbench.cli import main
+from ganbench.cli import FLAGS, main
 from ganbench.data import DataOptions, load_dataset
 from ganbench.data.images import ImageDataset
 from ganbench.errors import UserError
@@ -95,8 +95,9 @@ def test_a_dataset_without_a_classifier_names_the_command_that_trains_one(synthe
     dataset = load_dataset("mnist", DataOptions(data_root=str(synthetic_mnist), image_size=32))
     dataset = ImageDataset("fashion-mnist", dataset.images, dataset.labels, 10, {})
     options = resolve(EVALUATION_SETTINGS, "eval", {"backbone": "lenet"})
-    with pytest.raises(UserError, match="train one with `ganbench classifier train --dataset fashion-mnist`"):
+    with pytest.raises(UserError) as error:
         BACKBONES.get("lenet").locate(dataset, options, False)
+    assert "train one with `ganbench classifier train --dataset fashion-mnist`" in error.value.render(FLAGS)
     with pytest.raises(UserError, match="lenet reads the MNIST family .* not cifar10"):
         BACKBONES.get("lenet").locate(ImageDataset("cifar10", dataset.images, dataset.labels, 10, {}), options, False)
     with pytest.raises(UserError, match="eval.image_size=32"):

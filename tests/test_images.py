@@ -181,5 +181,5 @@ def test_kmnist_reads_torchvision_layout_padded_to_32(tmp_path):
 
 
 def test_cifar10_without_data_is_one_clear_line(tmp_path, capsys):
-    with pytest.raises(UserError, match=r"CIFAR-10 not found in .*cifar-10-batches-py .* fix: --download"):
+    with pytest.raises(UserError, match=r"CIFAR-10 not found in .*cifar-10-batches-py .* fix: download"):
         load_dataset("cifar10", DataOptions(data_root=str(tmp_path), split="test"))

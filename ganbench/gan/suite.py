@@ -75,6 +75,23 @@ def variant_settings(suite: GanSuite, variant_name: str, budget: str,
                    suite.budgets[budget].settings.get(variant_name, {}), unscoped, overrides.get(variant_name, {}))
 
 
+def check_overrides(variants: list[str], overrides: Mapping[str, Mapping[str, str]]) -> None:
+    """Known ``variants``; the ``set`` option's scopes are among them (or ``eval``, ``*``), and an
+    unscoped key is a setting of one of them."""
+    for name in variants:
+        VARIANTS.get(name)
+    for scope in overrides:
+        if scope not in ("*", EVALUATION_SCOPE) and scope not in variants:
+            raise UserError(
+                f"{option('set', f'{scope}.…')}: {scope!r} is not a variant of this run; use one of: "
+                f"{', '.join(variants + [EVALUATION_SCOPE])}"
+            )
+    for key in overrides.get("*", {}):
+        if not any(key in VARIANTS.get(name).settings for name in variants):
+            raise UserError(f"unknown setting {key!r} for variants {', '.join(variants)}; "
+                            f"see `{command('list', settings='VARIANT')}`")
+
+
 def plan_runs(suite: GanSuite, request: RunRequest) -> list[GanRun]:
     """Expand ``suite`` into runs; every name and value is checked before anything runs.
 
@@ -86,18 +103,7 @@ def plan_runs(suite: GanSuite, request: RunRequest) -> list[GanRun]:
     chosen_variants = list(request.variants or suite.variants)
     chosen_datasets = list(request.options.get("datasets") or suite.datasets)
     overrides = dict(request.overrides)
-    for name in chosen_variants:
-        VARIANTS.get(name)
-    for scope in overrides:
-        if scope not in ("*", EVALUATION_SCOPE) and scope not in chosen_variants:
-            raise UserError(
-                f"{option('set', f'{scope}.…')}: {scope!r} is not a variant of this run; use one of: "
-                f"{', '.join(chosen_variants + [EVALUATION_SCOPE])}"
-            )
-    for key in overrides.get("*", {}):
-        if not any(key in VARIANTS.get(name).settings for name in chosen_variants):
-            raise UserError(f"unknown setting {key!r} for variants {', '.join(chosen_variants)}; "
-                            f"see `{command('list', settings='VARIANT')}`")
+    check_overrides(chosen_variants, overrides)
     plan = suite.budgets[budget]
     evaluation = resolve(EVALUATION_SETTINGS, EVALUATION_SCOPE, plan.evaluation, overrides.get(EVALUATION_SCOPE, {}))
     split = request.options.get("split") or suite.data.get("split", "train")
@@ -107,7 +113,8 @@ def plan_runs(suite: GanSuite, request: RunRequest) -> list[GanRun]:
         settings = variant_settings(suite, variant_name, budget, overrides)
         processes = request.execution.processes
         if settings["batch_size"] % processes:
-            raise UserError(f"{option('nproc_per_node', processes)}: {variant_name}'s batch_size {settings['batch_size']} "
+            raise UserError(f"{option('nproc_per_node', processes)}: {variant_name}'s batch_size "
+                            f"{settings['batch_size']} "
                             f"does not split into {processes} equal parts; set {variant_name}.batch_size to a "
                             f"multiple of {processes}")
         for dataset_name in chosen_datasets:

@@ -119,7 +119,8 @@ def plan_style_runs(suite: StyleSuite, request: RunRequest) -> list[StyleRun]:
     if request.execution.processes > 1:
         raise UserError(f"{option('nproc_per_node')} is for GAN suites: a style run optimises one image in one process")
     if request.execution.precision == "fp16":
-        raise UserError(f"style runs take {option('amp', 'bf16')}, not fp16 (L-BFGS cannot step through a gradient scaler)")
+        raise UserError(f"style runs take {option('amp', 'bf16')}, not fp16 (L-BFGS cannot step through a gradient "
+                        "scaler)")
     presets = list(request.variants or suite.presets)
     for name in presets:
         if name not in suite.presets:
