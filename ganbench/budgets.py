@@ -85,7 +85,7 @@ class Budget:
         return self.iterations
 
     def seeds_or(self, suite_seeds: int) -> int:
-        """The seeds a run at this budget repeats over, without ``--seeds``."""
+        """The seeds a run at this budget repeats over, without a ``seeds`` option."""
         return self.seeds or suite_seeds
 
 

@@ -37,7 +37,8 @@ from ganbench.handlers import (
     resume_from_checkpoint,
 )
 from ganbench.results import atomic_write_text
-from ganbench.runs import Execution, RunContext, run_id_for
+from ganbench.execution import Execution
+from ganbench.runs import RunContext, run_id_for
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -188,7 +189,7 @@ class EngineRun:
 
     def run(self) -> EngineRun:
         """Resume from the newest checkpoint and run to ``iterations``. In a data-parallel run
-        (:func:`~ganbench.runs.data_parallel`) every process resumes from the same file and only
+        (:func:`~ganbench.execution.data_parallel`) every process resumes from the same file and only
         rank 0 writes checkpoints."""
         if self.progress is not None:
             label, keys = self.progress

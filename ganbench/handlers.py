@@ -37,7 +37,7 @@ from ignite.handlers import Checkpoint, ProgressBar
 from ignite.handlers.checkpoint import BaseSaveHandler
 from torch import nn
 
-from ganbench.errors import UserError
+from ganbench.errors import UserError, option
 from ganbench.results import atomic_write_bytes
 
 
@@ -375,7 +375,7 @@ def resume_from_checkpoint(to_load: Mapping[str, Any], directory: Path) -> int:
     if not files:
         return 0
     newest = files[-1]
-    fix = f"delete {newest} to restart this run (or run with --restart)"
+    fix = f"delete {newest} to restart this run (or run with {option('restart')})"
     try:
         state = torch.load(newest, map_location="cpu", weights_only=True)
     except Exception as error:  # noqa: BLE001 - any failure means the file is unusable

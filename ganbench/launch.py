@@ -1,106 +1,342 @@
-"""Cells as cluster tasks through submitit: ``--launcher slurm`` (one array task per cell) and
-``--launcher local`` (submitit's ``LocalExecutor``, the same code path on this machine, for CI).
+"""Where and how the cells of a matrix run: :func:`run_suite` runs them one after another in this
+process, in worker processes (:class:`ProcessLauncher`), or through any :class:`Launcher`, e.g. as
+cluster tasks (:mod:`ganbench.cluster`), with :class:`MatrixProgress` showing the matrix.
 
-Each task claims its cell in the shared output folder like any other writer (see
-:mod:`ganbench.results`), so a requeued or duplicated task never trains a cell twice, and the
-submitting command waits for the tasks, printing each cell's line as it ends, then writes the
-tables. Task logs go to ``OUT/submitit/``.
+Each cell runs only while its process holds the cell's claim in the store (see
+:mod:`ganbench.results`), so any number of commands, workers or cluster tasks may share one output
+folder: a cell claimed by another live process is waited for, not run twice, and a requeued or
+duplicated task never trains a cell twice. The submitting command waits for its workers or tasks,
+printing each cell's line as it ends.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import ctypes
+import multiprocessing
+import os
+import signal
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
-from ganbench.errors import UserError
-from ganbench.runs import Cell, CellTask, wait_for_any
+import torch
+
+from ganbench.errors import option
+from ganbench.execution import resolve_device
+from ganbench.options import Option
+from ganbench.provenance import utc_now
+from ganbench.results import ResultsStore
+from ganbench.runs import Cell, CellOutcome, PlannedRun, Suite, run_cell
 
 LAUNCHERS = ("processes", "local", "slurm")
 
-
-@dataclass(frozen=True)
-class ClusterOptions:
-    """What the tasks ask of the scheduler: ``partition`` (None: the cluster's default), ``minutes``
-    of wall time per task, ``gpus_per_task``, ``cpus_per_task`` and ``array_parallelism`` (most
-    tasks running at once)."""
-
-    kind: str
-    folder: Path
-    partition: str | None = None
-    minutes: int = 60
-    gpus_per_task: int = 0
-    cpus_per_task: int = 1
-    array_parallelism: int = 64
+LAUNCH_OPTIONS = (
+    Option("out", "output folder (default: runs/SUITE-BUDGET)", parse=Path),
+    Option("restart", "ignore checkpoints and re-run runs that did not finish", given="switch", default=False),
+    Option("keep_checkpoints", "keep the checkpoints of runs that ended (by default only unfinished runs keep them)",
+           given="switch", default=False),
+    Option("progress", "show progress bars (default: when stderr is a terminal)", given="toggle"),
+    Option("launcher", f"where cells run: processes (this machine, {option('jobs')} of them; default), slurm (one "
+           "task per cell of a job array, through submitit; the command waits and writes the tables) or local "
+           "(submitit's local executor: the slurm code path on this machine)", group="cluster", choices=LAUNCHERS,
+           default="processes"),
+)
+"""The options of where and how cells run (:class:`LaunchOptions`; the cluster's are in :mod:`ganbench.cluster`)."""
 
 
-def submitit_executor(options: ClusterOptions) -> Any:
-    """A submitit ``AutoExecutor`` for ``options.kind`` (``slurm`` or ``local``) with the options set."""
-    try:
-        import submitit
-    except ImportError:
-        raise UserError("--launcher slurm/local needs submitit: pip install submitit") from None
-    try:
-        executor = submitit.AutoExecutor(folder=str(options.folder / "%j"), cluster=options.kind)
-    except (RuntimeError, ValueError) as error:
-        raise UserError(f"cannot use the {options.kind} launcher here ({error}); run where `sbatch` works, "
-                        f"or use --launcher processes") from None
-    parameters: dict[str, Any] = {
-        "name": "ganbench", "timeout_min": options.minutes, "gpus_per_node": options.gpus_per_task,
-        "tasks_per_node": 1, "cpus_per_task": options.cpus_per_task,
-        "slurm_array_parallelism": options.array_parallelism,
-    }
-    if options.partition:
-        parameters["slurm_partition"] = options.partition
-    executor.update_parameters(**parameters)
-    return executor
+class MatrixProgress:
+    """The suite's tqdm bar (one step per cell of the matrix, its postfix the cells running now)
+    above a serial run's own bar. Lines about cells go through ``tqdm.write`` so they print above
+    the bars instead of tearing them; without a bar they are plain prints."""
+
+    def __init__(self, total: int, suite: str, enabled: bool) -> None:
+        self.bar = None
+        if enabled:
+            from tqdm.auto import tqdm
+
+            self.bar = tqdm(total=total, desc=f"suite {suite}", unit="run", dynamic_ncols=True)
+
+    def __enter__(self) -> MatrixProgress:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+    def running(self, labels: Sequence[str]) -> None:
+        if self.bar is not None:
+            self.bar.set_postfix_str(", ".join(labels))
+
+    def note(self, line: str) -> None:
+        """A line that does not complete a cell."""
+        if self.bar is None:
+            print(line, flush=True)
+        else:
+            self.bar.write(line)
+
+    def done(self, line: str) -> None:
+        self.note(line)
+        if self.bar is not None:
+            self.bar.update(1)
 
 
-class _Task:
-    """A submitted task: ``done()``, and ``result()`` where a task that crashed (rather than
-    recording its cell ``failed``) is a :class:`UserError` naming its log."""
+class Launcher(Protocol):
+    """Runs cells elsewhere: ``start(cells)`` submits them and returns a handle per cell (with
+    ``done()`` and ``result()`` -> :class:`CellOutcome`, as a ``concurrent.futures.Future`` or a
+    submitit job has); ``wait(handles, seconds)`` returns when one is done or the time is up;
+    ``running(pending)`` names the cells running now, for the progress bar."""
 
-    def __init__(self, job: Any, folder: Path) -> None:
-        self.job = job
-        self.folder = folder
+    def start(self, cells: Sequence[Cell]) -> list[Any]: ...
+
+    def wait(self, handles: Sequence[Any], seconds: float | None) -> None: ...
+
+    def running(self, pending: Sequence[Cell]) -> list[str]: ...
+
+    def close(self, cancel: bool) -> None: ...
+
+
+@dataclass
+class CellTask:
+    """One cell's work as a worker process or cluster task does it: the initializer (registering
+    what runs need by name), then :func:`run_cell` on the device named ``device`` (resolved where
+    the task runs: a cluster's login node may have no GPU)."""
+
+    store: ResultsStore
+    device: str
+    restart: bool
+    keep_checkpoints: bool
+    since: str
+    initializer: Callable[[], None] | None = None
+
+    def __call__(self, cell: Cell) -> CellOutcome:
+        if self.initializer is not None:
+            self.initializer()
+        return run_cell(cell, self.store, resolve_device(self.device), False, self.restart, self.keep_checkpoints,
+                        self.since, self.initializer)
+
+
+class _Pending:
+    """A ``multiprocessing`` result with the ``done()``/``result()`` of a future."""
+
+    def __init__(self, result: Any) -> None:
+        self._result = result
 
     def done(self) -> bool:
-        return self.job.done()
+        return self._result.ready()
 
-    def result(self) -> Any:
-        try:
-            return self.job.result()
-        except Exception as error:  # noqa: BLE001 - submitit raises its own for a task that died
-            last = next((line for line in reversed(str(error).splitlines()) if line.strip()), type(error).__name__)
-            raise UserError(f"cluster task {self.job.job_id} ended without a record ({last.strip()[:200]}); "
-                            f"see its log in {self.folder}") from None
+    def result(self) -> CellOutcome:
+        return self._result.get()
 
 
-class SubmititLauncher:
-    """One submitit task per cell, submitted as one job array."""
+def _ignore_interrupts() -> None:
+    """A worker's start: Ctrl-C (sent to the whole process group) is the parent's to handle; it
+    terminates the workers, whose cells resume from their checkpoints and whose claims, their
+    processes gone, are taken over by the next command. A parent killed outright (SIGTERM,
+    SIGKILL: no ``finally`` runs) takes its workers with it on Linux (``PR_SET_PDEATHSIG``), so
+    no orphan keeps training a cell nobody waits for."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _die_with_parent()
 
-    def __init__(self, task: CellTask, options: ClusterOptions, poll_seconds: float = 2.0) -> None:
+
+def _die_with_parent() -> None:
+    """Ask Linux to send this process SIGTERM when its parent exits (a no-op elsewhere)."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+    if os.getppid() == 1:  # the parent was already gone before the request took effect
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
+def wait_for_any(handles: Sequence[Any], seconds: float | None, poll_seconds: float) -> None:
+    """Return once one of ``handles`` (anything with ``done()``) is done, or after ``seconds``
+    (None: no limit), checking every ``poll_seconds``: :meth:`Launcher.wait` for launchers whose
+    handles cannot be waited on together."""
+    deadline = None if seconds is None else time.monotonic() + seconds
+    while not any(handle.done() for handle in handles):
+        if deadline is not None and time.monotonic() >= deadline:
+            return
+        time.sleep(poll_seconds)
+
+
+class ProcessLauncher:
+    """``workers`` spawned worker processes on this machine (a ``multiprocessing`` pool)."""
+
+    def __init__(self, task: CellTask, workers: int, poll_seconds: float = 0.2) -> None:
         self.task = task
-        self.folder = options.folder
-        self.executor = submitit_executor(options)
+        self.workers = workers
         self.poll_seconds = poll_seconds
-        self.jobs: list[Any] = []
+        self.pool = multiprocessing.get_context("spawn").Pool(workers, initializer=_ignore_interrupts)
 
-    def start(self, cells: Sequence[Cell]) -> list[_Task]:
-        with self.executor.batch():
-            jobs = [self.executor.submit(self.task, cell) for cell in cells]
-        self.jobs += jobs
-        return [_Task(job, self.folder) for job in jobs]
+    def start(self, cells: Sequence[Cell]) -> list[_Pending]:
+        return [_Pending(self.pool.apply_async(self.task, (cell,))) for cell in cells]
 
-    def wait(self, handles: Sequence[Any], seconds: float | None) -> None:
+    def wait(self, handles: Sequence[_Pending], seconds: float | None) -> None:
         wait_for_any(handles, seconds, self.poll_seconds)
 
     def running(self, pending: Sequence[Cell]) -> list[str]:
-        return [f"{len(pending)} tasks queued or running"]
+        # The pool starts cells in submission order: the first ``workers`` not done are running.
+        return [cell.run.label for cell in pending[:self.workers]]
 
     def close(self, cancel: bool) -> None:
         if cancel:
-            for job in self.jobs:
-                if not job.done():
-                    job.cancel(check=False)
+            self.pool.terminate()
+        else:
+            self.pool.close()
+        self.pool.join()
+
+
+@dataclass(frozen=True)
+class LaunchOptions:
+    """How :func:`run_suite` runs a matrix's cells.
+
+    ``progress``: draw the suite's bar (and a serial run's own). ``restart``: ignore checkpoints
+    and re-run cells that did not end. ``keep_checkpoints``: keep those of runs that ended.
+    ``jobs`` > 1: run the cells in that many spawned worker processes (their own bars off, the
+    suite's bar naming the cells running). ``worker_init`` runs first in each worker, cluster task
+    and data-parallel process (registering what runs need by name). ``poll_seconds``: how often a
+    cell another process holds is looked at. ``launcher`` (given the task every cell runs) runs
+    the cells elsewhere instead, e.g. :class:`SubmititLauncher`; its tasks resolve ``device_name``
+    (default: the device given to :func:`run_suite`) where they run. ``summary_line(label,
+    record)`` makes the line printed per cell (default: ``label: status``).
+    """
+
+    progress: bool = False
+    restart: bool = False
+    keep_checkpoints: bool = False
+    jobs: int = 1
+    worker_init: Callable[[], None] | None = None
+    poll_seconds: float = 2.0
+    launcher: Callable[[CellTask], Launcher] | None = None
+    device_name: str | None = None
+    summary_line: Callable[[str, dict[str, Any]], str] | None = None
+
+
+def run_suite(suite: Suite, runs: Sequence[PlannedRun] | Sequence[Cell], store: ResultsStore, device: torch.device,
+              options: LaunchOptions = LaunchOptions()) -> list[dict[str, Any]]:
+    """Execute every planned cell not already recorded (finished or diverged) in ``store``, each
+    record stored as its run ends, and return the records this call made.
+
+    The cells run here one after another, in ``options.jobs`` worker processes, or through
+    ``options.launcher`` (see :class:`LaunchOptions`). Cells another process holds are waited for
+    and reported when recorded; a claim whose holder died is taken over.
+
+    Before any cell starts, the records are read and checked, the folders of the cells to do must
+    be writable (else :class:`UserError`), and temporary files of killed ganbench processes of this
+    machine are removed. A run that ended loses its checkpoints once its record is stored (unless
+    ``keep_checkpoints``), so a kill at any moment leaves its checkpoints or its record.
+    """
+    cells = [item if isinstance(item, Cell) else Cell(item, index, len(runs)) for index, item in enumerate(runs)]
+    since = utc_now()
+    ended = store.ended_ids()
+    for cell in cells:
+        if cell.run.run_id not in ended or options.restart:
+            store.check_run_folder(cell.run.run_id)
+    store.remove_stale_temporaries()
+    with MatrixProgress(len(cells), suite.name, options.progress) as matrix:
+        loop = _SuiteLoop(cells, store, device, options, matrix, since)
+        pending = []
+        for cell in cells:
+            if cell.run.run_id in ended and not options.restart:
+                matrix.done(f"{loop.prefixes[cell.run.run_id]} {cell.run.label}: already in "
+                            f"{store.records_path.name}, skipped")
+            else:
+                pending.append(cell)
+        workers = min(options.jobs, len(pending))
+        if options.launcher is not None and pending:
+            loop.launched(pending, options.launcher(loop.task))
+        elif workers > 1:
+            loop.launched(pending, ProcessLauncher(loop.task, workers))
+        else:
+            loop.serially(pending)
+    return loop.done
+
+
+class _SuiteLoop:
+    """:func:`run_suite`'s state while cells run: the task each cell runs (``since``: UTC, when
+    the suite started), the lines printed per cell, and the records made here (``done``)."""
+
+    def __init__(self, cells: Sequence[Cell], store: ResultsStore, device: torch.device, options: LaunchOptions,
+                 matrix: MatrixProgress, since: str) -> None:
+        self.store = store
+        self.device = device
+        self.options = options
+        self.matrix = matrix
+        self.task = CellTask(store, options.device_name or str(device), options.restart, options.keep_checkpoints,
+                             since, options.worker_init)
+        self.prefixes = {cell.run.run_id: f"[{number}/{len(cells)}]" for number, cell in enumerate(cells, start=1)}
+        self.done: list[dict[str, Any]] = []
+
+    def describe(self, label: str, record: dict[str, Any]) -> str:
+        if self.options.summary_line is not None:
+            return self.options.summary_line(label, record)
+        return f"{label}: {record['status']}"
+
+    def report(self, cell: Cell, outcome: CellOutcome) -> bool:
+        """Print a cell's line; False when another process holds it (it is waited for)."""
+        prefix, label = self.prefixes[cell.run.run_id], cell.run.label
+        if outcome.holder is not None:
+            holder = outcome.holder
+            self.matrix.note(f"{prefix} {label}: running in process {holder.get('pid')} on {holder.get('host')} "
+                             f"(since {holder.get('started_utc')}); waiting for it")
+            return False
+        assert outcome.record is not None
+        if outcome.ran_here:
+            self.done.append(outcome.record)
+            self.matrix.done(f"{prefix} {self.describe(label, outcome.record)}")
+        elif outcome.skipped:
+            self.matrix.done(f"{prefix} {label}: already in {self.store.records_path.name}, skipped")
+        else:
+            self.matrix.done(f"{prefix} {self.describe(label, outcome.record)} (run by another process)")
+        return True
+
+    def run_here(self, cell: Cell) -> CellOutcome:
+        self.matrix.running([cell.run.label])
+        task = self.task
+        return run_cell(cell, self.store, self.device, self.options.progress, task.restart, task.keep_checkpoints,
+                        task.since, task.initializer)
+
+    def serially(self, pending: Sequence[Cell]) -> None:
+        """Run the cells in this process, then those another process held once their claim is free."""
+        waiting = [cell for cell in pending if not self.report(cell, self.run_here(cell))]
+        while waiting:
+            time.sleep(self.options.poll_seconds)
+            for cell in list(waiting):
+                if self.store.holder_of(cell.run.run_id) is None:
+                    outcome = self.run_here(cell)
+                    if outcome.holder is None:
+                        self.report(cell, outcome)
+                        waiting.remove(cell)
+
+    def launched(self, pending: Sequence[Cell], launcher: Launcher) -> None:
+        """Start every pending cell through ``launcher``, report each as it ends, and start again
+        those another process held once their claim is free."""
+        submitted: dict[int, tuple[Any, Cell]] = {}
+
+        def start(cells: Sequence[Cell]) -> None:
+            for handle, cell in zip(launcher.start(cells), cells):
+                submitted[id(handle)] = (handle, cell)
+
+        waiting: list[Cell] = []
+        cancel = True
+        try:
+            start(pending)
+            while submitted or waiting:
+                self.matrix.running(launcher.running([cell for _, cell in submitted.values()]))
+                launcher.wait([handle for handle, _ in submitted.values()],
+                              self.options.poll_seconds if waiting else None)
+                for key, (handle, cell) in list(submitted.items()):
+                    if handle.done():
+                        del submitted[key]
+                        if not self.report(cell, handle.result()):
+                            waiting.append(cell)
+                free = [cell for cell in waiting if self.store.holder_of(cell.run.run_id) is None]
+                if free:
+                    waiting = [cell for cell in waiting if cell not in free]
+                    start(free)
+            cancel = False
+        finally:
+            launcher.close(cancel)

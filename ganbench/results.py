@@ -7,7 +7,7 @@ whole after each record; records of folders written before run folders held reco
 it too. Every file is written to a temporary name and renamed into place, so an interrupted
 command never leaves a half-written record behind.
 
-Several processes (``--jobs``, two commands, array tasks on a cluster) may write one folder at
+Several processes (worker processes of the ``jobs`` option, two commands, array tasks on a cluster) may write one folder at
 once. A process runs a cell only while it holds the cell's claim, ``runs/<run_id>/claim.lock``,
 created with ``O_CREAT | O_EXCL`` and holding the holder's pid, host and start time; the holder
 touches it every :data:`HEARTBEAT_SECONDS`. A claim is stale, and taken over, when its holder's
@@ -35,7 +35,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from ganbench.errors import UserError
+from ganbench.errors import UserError, option
 
 FINAL_STATUSES = ("finished", "diverged")
 STATUSES = (*FINAL_STATUSES, "failed")
@@ -154,7 +154,7 @@ class ResultsStore:
                 pass
         except OSError as error:
             raise UserError(
-                f"cannot write to output folder {self.root} ({error.strerror or error}); choose another with --out DIR"
+                f"cannot write to output folder {self.root} ({error.strerror or error}); choose another with {option('out', 'DIR')}"
             ) from None
 
     @contextlib.contextmanager
@@ -176,12 +176,12 @@ class ResultsStore:
             return []
         if not self.records_path.is_file():
             raise UserError(f"{self.records_path} is not a file (a folder?); move it away, or choose another "
-                            f"output folder with --out DIR")
+                            f"output folder with {option('out', 'DIR')}")
         try:
             data = self.records_path.read_bytes()
         except OSError as error:
             raise UserError(f"cannot read {self.records_path} ({error.strerror or error}); make it readable, "
-                            f"or choose another output folder with --out DIR") from None
+                            f"or choose another output folder with {option('out', 'DIR')}") from None
         return parse_records(data, self.records_path)
 
     def run_records(self) -> list[dict[str, Any]]:

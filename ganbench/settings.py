@@ -1,7 +1,7 @@
-"""Typed, documented settings: the knobs of trainers and variants, and `--set key=value` overrides.
+"""Typed, documented settings: the knobs of trainers and variants, and ``set key=value`` overrides.
 
 A variant's settings are data (a mapping from name to :class:`Setting`); a suite may change their
-defaults and the command line may override them (``--set dcgan.lr_d=1e-4`` or ``--set lr_d=1e-4``
+defaults and the ``set`` option may override them (``set dcgan.lr_d=1e-4`` or ``set lr_d=1e-4``
 for every variant that has the key). Every value is checked here, so a bad one stops the run
 before anything is trained, with one error line naming what is accepted.
 """
@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ganbench.errors import UserError
+from ganbench.errors import UserError, option
 
 
 @dataclass(frozen=True)
@@ -144,7 +144,7 @@ def resolve(schema: Schema, scope: str, *layers: Mapping[str, Any]) -> dict[str,
 
 
 def parse_assignments(pairs: Iterable[str]) -> dict[str, dict[str, str]]:
-    """Split ``--set`` arguments into {scope: {key: raw value}}; an unscoped key goes under ``"*"``.
+    """Split ``set`` option values into {scope: {key: raw value}}; an unscoped key goes under ``"*"``.
 
     >>> parse_assignments(["dcgan.lr_d=1e-4", "seed_offset=3"])
     {'dcgan': {'lr_d': '1e-4'}, '*': {'seed_offset': '3'}}
@@ -154,7 +154,7 @@ def parse_assignments(pairs: Iterable[str]) -> dict[str, dict[str, str]]:
         key, sep, value = pair.partition("=")
         key = key.strip()
         if not sep or not key:
-            raise UserError(f"bad --set {pair!r}; write KEY=VALUE or VARIANT.KEY=VALUE, e.g. dcgan.lr_d=1e-4")
+            raise UserError(f"bad {option('set')} {pair!r}; write KEY=VALUE or VARIANT.KEY=VALUE, e.g. dcgan.lr_d=1e-4")
         scope, dot, name = key.rpartition(".")
         result.setdefault(scope if dot else "*", {})[name] = value
     return result

@@ -176,3 +176,42 @@ def test_the_report_loads_no_dataset():
     wrong = [(module, target) for module in reports for target in imports()[module]
              if in_layer(target, "ganbench.data")]
     assert len(reports) > 2 and not wrong, f"report modules importing the data layer: {wrong}"
+
+
+def command_line_flags() -> set[str]:
+    """Every ``--flag`` of every command, the registered kinds' options included."""
+    import argparse
+
+    from ganbench.builtins import register_builtins
+    from ganbench.cli import build_parser
+
+    register_builtins()
+    flags: set[str] = set()
+    parsers = [build_parser()]
+    while parsers:
+        parser = parsers.pop()
+        for action in parser._actions:
+            flags.update(flag for flag in action.option_strings if flag.startswith("--"))
+            if isinstance(action, argparse._SubParsersAction):
+                parsers.extend(action.choices.values())
+    return flags
+
+
+def test_shared_layer_names_options_not_flags():
+    """Messages, help texts and docstrings of the shared layer name options (``nproc_per_node``,
+    through ``ganbench.errors.option``), never a front end's spelling (``--nproc-per-node``):
+    the command line renders the names as flags, the Python API as keywords."""
+    import re
+
+    flags = command_line_flags()
+    assert {"--nproc-per-node", "--datasets", "--vgg-weights", "--held-out"} <= flags
+    pattern = re.compile(r"(?<![\w-])--[a-z][a-z0-9-]*")
+    found = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        module = module_name(path)
+        if any(in_layer(module, layer) for layer in (*KINDS, *TOP)):
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                found += [f"{module}:{node.lineno} {flag}" for flag in pattern.findall(node.value) if flag in flags]
+    assert not found, f"flags in the shared layer: {found}"

@@ -97,7 +97,7 @@ def second_run_folder(out: Path) -> Path:
     """The folder of the toy run of seed 1 (ring8, smoke), which the finished folder lacks."""
     from ganbench.runs import SUITES, RunRequest
 
-    plan = SUITES.get("toy").plan(RunRequest(budget="smoke", seeds=2, options={"--datasets": ["ring8"]}))
+    plan = SUITES.get("toy").plan(RunRequest(budget="smoke", seeds=2, options={"datasets": ["ring8"]}))
     return out / "runs" / plan[1].run_id
 
 

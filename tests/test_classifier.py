@@ -6,7 +6,7 @@ import json
 import pytest
 import torch
 
-from ganbench.cli import main
+from ganbench.cli import FLAGS, main
 from ganbench.data import DataOptions, load_dataset
 from ganbench.data.images import ImageDataset
 from ganbench.errors import UserError
@@ -63,7 +63,7 @@ def test_held_out_part_is_fixed_and_never_trained_on():
     assert set(train.tolist()).isdisjoint(held.tolist())
     assert sorted(train.tolist() + held.tolist()) == list(range(600))
     assert torch.equal(held, split_indices(600, plan)[1])
-    with pytest.raises(UserError, match="--held-out must be between 1 and 599"):
+    with pytest.raises(UserError, match="held_out must be between 1 and 599"):
         split_indices(600, TrainingPlan(held_out=600))
 
 
@@ -95,8 +95,9 @@ def test_a_dataset_without_a_classifier_names_the_command_that_trains_one(synthe
     dataset = load_dataset("mnist", DataOptions(data_root=str(synthetic_mnist), image_size=32))
     dataset = ImageDataset("fashion-mnist", dataset.images, dataset.labels, 10, {})
     options = resolve(EVALUATION_SETTINGS, "eval", {"backbone": "lenet"})
-    with pytest.raises(UserError, match="train one with `ganbench classifier train --dataset fashion-mnist`"):
+    with pytest.raises(UserError) as error:
         BACKBONES.get("lenet").locate(dataset, options, False)
+    assert "train one with `ganbench classifier train --dataset fashion-mnist`" in error.value.render(FLAGS)
     with pytest.raises(UserError, match="lenet reads the MNIST family .* not cifar10"):
         BACKBONES.get("lenet").locate(ImageDataset("cifar10", dataset.images, dataset.labels, 10, {}), options, False)
     with pytest.raises(UserError, match="eval.image_size=32"):

@@ -216,3 +216,43 @@ def test_list_settings_mistakes_are_one_line(capsys, arguments, message):
     assert main(arguments) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and message in err
+
+
+def test_a_new_kind_declares_its_options_and_cli_py_needs_no_line(capsys, monkeypatch):
+    """A suite kind registered here, with an option of its own: ``run --help`` lists it under the
+    kind, and its value reaches the suite's plan in ``RunRequest.options`` under its name."""
+    from dataclasses import dataclass, field
+
+    from ganbench.budgets import Budget
+    from ganbench.errors import UserError, option
+    from ganbench.options import Option
+    from ganbench.runs import SUITES, check_request
+
+    @dataclass(frozen=True)
+    class EchoSuite:
+        name: str = "echo"
+        kind: str = "echo"
+        summary: str = "plans nothing; remembers its requests"
+        seeds: int = 1
+        budgets: dict = field(default_factory=lambda: {"smoke": Budget(iterations=1)})
+        default_budget: str = "smoke"
+        options: tuple = (Option("loudness", "how loud the echo is (default: 1)", parse=int, metavar="DB"),)
+        requests: list = field(default_factory=list)
+
+        def plan(self, request):
+            check_request(self, request)
+            self.requests.append(request)
+            raise UserError(f"planned with {option('loudness', request.options.get('loudness'))}")
+
+    suite = EchoSuite()
+    main(["list"])  # registers the built-ins first
+    monkeypatch.setitem(SUITES._items, "echo", suite)
+    with pytest.raises(SystemExit):
+        main(["run", "--help"])
+    help_text = capsys.readouterr().out
+    assert "echo suites:" in help_text and "--loudness DB" in help_text and "how loud the echo is" in help_text
+    assert main(["run", "--suite", "echo", "--loudness", "7", "--seeds", "1"]) == 2
+    assert capsys.readouterr().err == "ganbench: error: planned with --loudness 7\n"
+    assert suite.requests[0].options == {"loudness": 7} and suite.requests[0].seeds == 1
+    assert main(["run", "--loudness", "7"]) == 2  # another kind's suite refuses it, by its flag
+    assert "--loudness is not an option of suite toy (gan runs) but of suites echo" in capsys.readouterr().err

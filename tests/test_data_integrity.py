@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 import torch
 
-from ganbench.cli import main
+from ganbench.cli import FLAGS, main
 from ganbench.data import DataOptions, integrity, load_dataset
-from ganbench.errors import UserError
+from ganbench.errors import UserError, render
 
 IMAGES = "t10k-images-idx3-ubyte.gz"
 LABELS = "t10k-labels-idx1-ubyte.gz"
@@ -159,7 +159,7 @@ def test_uncompressed_idx_files_are_parse_checked(damage, problem, tmp_path):
         path.write_bytes(b"\x00\x00\x0d" + path.read_bytes()[3:])
     with pytest.raises(UserError) as error:
         load_dataset("kmnist", DataOptions(data_root=str(tmp_path), split="test"))
-    assert str(error.value) == f"{path} {problem}; {integrity.FIX}"
+    assert error.value.render(FLAGS) == f"{path} {problem}; {render(integrity.FIX, FLAGS)}"
 
 
 def write_cifar_batch(path, count, seed=0):
@@ -176,10 +176,10 @@ def test_cifar10_batch_that_is_not_torchvisions_is_not_unpickled(tmp_path, monke
     monkeypatch.setattr(pickle, "loads", lambda *args, **kwargs: pytest.fail("unpickled a file of unknown content"))
     with pytest.raises(UserError) as error:
         load_dataset("cifar10", DataOptions(data_root=str(tmp_path), split="test"))
-    message = str(error.value)
+    message = error.value.render(FLAGS)
     assert message.startswith(f"{batch} is not the original CIFAR-10 file (md5 ")
     assert f"torchvision's is {integrity.torchvision_md5s('CIFAR10')['test_batch']}" in message
-    assert message.endswith(integrity.FIX) and "\n" not in message
+    assert message.endswith(render(integrity.FIX, FLAGS)) and "\n" not in message
 
 
 def test_cifar10_batches_with_known_md5s_load_and_bad_pickles_are_one_line(tmp_path, monkeypatch):
@@ -196,5 +196,5 @@ def test_cifar10_batches_with_known_md5s_load_and_bad_pickles_are_one_line(tmp_p
     (folder / "test_batch").write_bytes(b"not a pickle")
     known["test_batch"] = integrity.md5_hex(b"not a pickle")
     load_dataset.cache_clear()
-    with pytest.raises(UserError, match=r"test_batch is not a CIFAR-10 batch \(UnpicklingError: .*--download"):
+    with pytest.raises(UserError, match=r"test_batch is not a CIFAR-10 batch \(UnpicklingError: .*fetch it again with download"):
         load_dataset("cifar10", DataOptions(data_root=str(tmp_path), split="test"))

@@ -17,7 +17,7 @@ from ganbench.data import DataOptions, load_dataset
 from ganbench.gan.model import VARIANTS
 from ganbench.gan.trainer import create_gan_trainer
 from ganbench.results import ResultsStore
-from ganbench.runs import data_parallel
+from ganbench.execution import data_parallel
 from ganbench.settings import resolve
 
 TOY = ["run", "--suite", "toy", "--budget", "smoke", "--variants", "fc", "--datasets", "ring8", "--seeds", "1",

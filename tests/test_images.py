@@ -9,7 +9,7 @@ import pytest
 import torch
 from PIL import Image
 
-from ganbench.cli import main
+from ganbench.cli import FLAGS, main
 from ganbench.data import DataOptions, load_dataset
 from ganbench.data.images import read_idx
 from ganbench.errors import UserError
@@ -76,7 +76,7 @@ def test_batches_walk_a_fresh_permutation_each_epoch(tiny_fashion):
 def test_missing_files_name_path_files_and_fixes(tmp_path, shared_data):
     with pytest.raises(UserError) as error:
         load_dataset("mnist", DataOptions(data_root=str(tmp_path), split="train"))
-    message = str(error.value)
+    message = error.value.render(FLAGS)  # as the command line shows it
     assert str(tmp_path / "MNIST" / "raw") in message
     assert "train-images-idx3-ubyte" in message and "--download" in message and "--data-root" in message
     # A folder holding only the test split's files names the other split as a fix.
@@ -84,7 +84,7 @@ def test_missing_files_name_path_files_and_fixes(tmp_path, shared_data):
     only_test.mkdir(parents=True)
     for name in ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"):
         (only_test / name).write_bytes((shared_data / "MNIST" / "raw" / name).read_bytes())
-    with pytest.raises(UserError, match="or --split test \\(those files are there\\)"):
+    with pytest.raises(UserError, match="or split=test \\(those files are there\\)"):
         load_dataset("mnist", DataOptions(data_root=str(tmp_path / "only-test"), split="train"))
 
 
@@ -181,5 +181,5 @@ def test_kmnist_reads_torchvision_layout_padded_to_32(tmp_path):
 
 
 def test_cifar10_without_data_is_one_clear_line(tmp_path, capsys):
-    with pytest.raises(UserError, match=r"CIFAR-10 not found in .*cifar-10-batches-py .* fix: --download"):
+    with pytest.raises(UserError, match=r"CIFAR-10 not found in .*cifar-10-batches-py .* fix: download"):
         load_dataset("cifar10", DataOptions(data_root=str(tmp_path), split="test"))

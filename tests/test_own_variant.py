@@ -62,7 +62,7 @@ def test_a_variant_that_declares_nothing_gets_every_budget(registered, shared_da
     lengths = {}
     for budget in ("smoke", "quick", "equal", "standard", "paper"):
         (run, *_) = MNIST.plan(RunRequest(budget=budget, variants=("test-mlp",), data_root=str(shared_data),
-                                          options={"--split": "test"}))
+                                          options={"split": "test"}))
         lengths[budget] = (run.iterations, run.settings["batch_size"])
     assert lengths == {"smoke": (4, 16), "quick": (round(QUICK_IMAGES / 64), 64),
                        "equal": (round(EQUAL_IMAGES / 64), 64), "standard": (20_000, 64),

@@ -11,7 +11,7 @@ from torch import nn
 from ganbench.cli import main
 from ganbench.gan.run import loss_history
 from ganbench.gan.trainer import create_gan_trainer
-from ganbench.runs import Execution
+from ganbench.execution import Execution
 from ganbench.style.engine import StyleObjective, create_style_engine, final_losses
 from ganbench.style.features import feature_network, resolve_weights
 from test_models import build
@@ -106,5 +106,5 @@ def test_style_runs_refuse_fp16():
     from ganbench.errors import UserError
     from ganbench.runs import SUITES, RunRequest
 
-    with pytest.raises(UserError, match="style runs take --amp bf16"):
+    with pytest.raises(UserError, match="style runs take amp=bf16"):
         SUITES.get("style").plan(RunRequest(budget="smoke", execution=Execution(precision="fp16")))

@@ -15,7 +15,10 @@ from ganbench.handlers import LossHistory
 from ganbench.results import ResultsStore
 from ganbench.budgets import Budget
 from ganbench.engines import EngineRun, RunCell
-from ganbench.runs import Execution, RunContext, RunRequest, check_request, run_id_for, run_suite
+from ganbench.execution import Execution
+from ganbench.launch import run_suite
+from ganbench.options import Option
+from ganbench.runs import RunContext, RunRequest, check_request, run_id_for
 
 CPU = torch.device("cpu")
 
@@ -88,11 +91,11 @@ class CountSuite:
     seeds: int = 2
     budgets: Any = None
     default_budget: str = "smoke"
-    options: tuple[str, ...] = ("--step",)
+    options: tuple[Option, ...] = (Option("step", "what each iteration adds (default: 1)", parse=float),)
 
     def plan(self, request: RunRequest) -> list[CountRun]:
         check_request(self, request)
-        step = float(request.options.get("--step", 1))
+        step = float(request.options.get("step", 1))
         return [CountRun(self.name, step, seed, request.iterations or 6) for seed in range(request.seeds or self.seeds)]
 
 
@@ -101,8 +104,8 @@ SUITE = CountSuite(budgets={"smoke": Budget(iterations=6)})
 
 def test_a_fake_kind_is_planned_run_and_recorded(tmp_path):
     store = ResultsStore(tmp_path)
-    runs = SUITE.plan(RunRequest(budget="smoke", options={"--step": 2}))
-    records = run_suite(SUITE, runs, store, CPU, progress=False)
+    runs = SUITE.plan(RunRequest(budget="smoke", options={"step": 2}))
+    records = run_suite(SUITE, runs, store, CPU)
     assert [r["status"] for r in records] == ["finished", "finished"]
     assert [r["metrics"] for r in records] == [{"total": 12.0, "logged": 6}] * 2
     stored = store.records()
@@ -112,7 +115,7 @@ def test_a_fake_kind_is_planned_run_and_recorded(tmp_path):
         assert record["config"]["step"] == 2 and record["iterations_done"] == 6
         assert {"torch", "device", "started_utc", "finished_utc"} <= record["provenance"].keys()
         assert not (tmp_path / "runs" / record["run_id"] / "checkpoints").exists()  # ended: checkpoints gone
-    assert run_suite(SUITE, runs, store, CPU, progress=False) == []  # recorded runs are skipped
+    assert run_suite(SUITE, runs, store, CPU) == []  # recorded runs are skipped
 
 
 def test_an_interrupted_run_resumes_from_its_checkpoint(tmp_path):
@@ -120,13 +123,13 @@ def test_an_interrupted_run_resumes_from_its_checkpoint(tmp_path):
     (run,) = SUITE.plan(RunRequest(budget="smoke", seeds=1))
     cut = CountRun(run.suite, run.step, run.seed, run.iterations, interrupt_at=5)
     with pytest.raises(KeyboardInterrupt):
-        run_suite(SUITE, [cut], store, CPU, progress=False)
+        run_suite(SUITE, [cut], store, CPU)
     assert store.records() == []
     assert (tmp_path / "runs" / run.run_id / "checkpoints" / "checkpoint_4.pt").exists()
-    (record,) = run_suite(SUITE, [run], store, CPU, progress=False)
+    (record,) = run_suite(SUITE, [run], store, CPU)
     assert record["resumed_from_iteration"] == 4
     assert record["metrics"] == {"total": 6.0, "logged": 6}  # the checkpoint's state, continued
-    (whole,) = run_suite(SUITE, [run], ResultsStore(tmp_path / "whole"), CPU, progress=False)
+    (whole,) = run_suite(SUITE, [run], ResultsStore(tmp_path / "whole"), CPU)
     losses = (tmp_path / record["artifacts"]["losses"]).read_text()
     assert losses == (tmp_path / "whole" / whole["artifacts"]["losses"]).read_text()
     assert losses.splitlines()[0] == "iteration,total" and len(losses.splitlines()) == 1 + 6
@@ -167,7 +170,7 @@ def test_a_broken_run_is_recorded_failed_and_the_suite_goes_on(tmp_path):
     store = ResultsStore(tmp_path)
     broken = CountRun("count", 1.0, 0, 6, fail_at=3)
     fine = CountRun("count", 1.0, 1, 6)
-    records = run_suite(SUITE, [broken, fine], store, CPU, progress=False)
+    records = run_suite(SUITE, [broken, fine], store, CPU)
     assert [r["status"] for r in records] == ["failed", "finished"]
     assert records[0]["error"] == "RuntimeError: the fake step broke"
     assert "the fake step broke" in (tmp_path / records[0]["artifacts"]["error"]).read_text()
@@ -175,16 +178,16 @@ def test_a_broken_run_is_recorded_failed_and_the_suite_goes_on(tmp_path):
 
 
 def test_a_non_finite_output_ends_the_run_diverged(tmp_path):
-    (record,) = run_suite(SUITE, [CountRun("count", float("inf"), 0, 6)], ResultsStore(tmp_path), CPU, False)
+    (record,) = run_suite(SUITE, [CountRun("count", float("inf"), 0, 6)], ResultsStore(tmp_path), CPU)
     assert record["status"] == "diverged" and record["diverged_at"] == 1 and record["iterations_done"] == 1
 
 
 @pytest.mark.parametrize("request_, message", [
     (RunRequest(budget="huge"), "unknown budget 'huge'; choose one of: smoke"),
-    (RunRequest(budget="smoke", seeds=0), "--seeds must be a positive number"),
-    (RunRequest(budget="smoke", iterations=0), "--iterations must be a positive number"),
-    (RunRequest(budget="smoke", time_limit=-1), "--time-limit must be a positive number"),
-    (RunRequest(budget="smoke", options={"--content": ["x"]}), "--content is not an option of suite count"),
+    (RunRequest(budget="smoke", seeds=0), "seeds must be a positive number"),
+    (RunRequest(budget="smoke", iterations=0), "iterations must be a positive number"),
+    (RunRequest(budget="smoke", time_limit=-1), "time_limit must be a positive number"),
+    (RunRequest(budget="smoke", options={"content": ["x"]}), "content is not an option of suite count"),
 ])
 def test_requests_are_checked_before_anything_runs(request_, message):
     with pytest.raises(UserError, match=message):
@@ -196,7 +199,7 @@ def test_a_failure_whose_error_txt_cannot_be_written_is_still_recorded(tmp_path)
     store = ResultsStore(tmp_path)
     broken = CountRun("count", 1.0, 0, 6, fail_at=3)
     (tmp_path / "runs" / broken.run_id / "error.txt").mkdir(parents=True)  # error.txt cannot be a file
-    (record,) = run_suite(SUITE, [broken], store, CPU, progress=False)
+    (record,) = run_suite(SUITE, [broken], store, CPU)
     assert record["status"] == "failed"
     assert record["error"].startswith("RuntimeError: the fake step broke (and ")
     assert "error.txt could not be written: Is a directory)" in record["error"]
@@ -211,7 +214,7 @@ def test_a_resumed_run_leaves_one_checkpoint_and_no_temporary_file(tmp_path):
     (run,) = SUITE.plan(RunRequest(budget="smoke", seeds=1, iterations=10))
     cut = CountRun(run.suite, run.step, run.seed, run.iterations, interrupt_at=5)
     with pytest.raises(KeyboardInterrupt):
-        run_suite(SUITE, [cut], store, CPU, progress=False)
+        run_suite(SUITE, [cut], store, CPU)
     folder = tmp_path / "runs" / run.run_id / "checkpoints"
     assert sorted(p.name for p in folder.iterdir()) == ["checkpoint_4.pt"]
     (folder / "checkpoint_2.pt").write_bytes((folder / "checkpoint_4.pt").read_bytes())  # a stale older one
@@ -226,11 +229,11 @@ def test_a_resumed_run_leaves_one_checkpoint_and_no_temporary_file(tmp_path):
     try:
         CountRun.interrupt = staticmethod(look_then_interrupt)
         with pytest.raises(KeyboardInterrupt):
-            run_suite(SUITE, [cut], store, CPU, progress=False)
+            run_suite(SUITE, [cut], store, CPU)
     finally:
         CountRun.interrupt = staticmethod(original)
     assert seen == [["checkpoint_6.pt"]]
-    (record,) = run_suite(SUITE, [run], store, CPU, progress=False)
+    (record,) = run_suite(SUITE, [run], store, CPU)
     assert record["resumed_from_iteration"] == 6 and record["metrics"]["total"] == 10.0
     assert not folder.exists() and not list(tmp_path.rglob("*.tmp"))
 

@@ -110,7 +110,7 @@ def test_per_layer_style_weights_default_to_equal_shares():
 def test_a_resumed_run_ends_where_an_uninterrupted_one_does(optimizer, tmp_path, monkeypatch):
     import ganbench.style.run as style_run
 
-    request = RunRequest(budget="smoke", variants=["gatys"], options={"--content": ["astronaut"], "--style": ["coffee"]},
+    request = RunRequest(budget="smoke", variants=["gatys"], options={"content": ["astronaut"], "style": ["coffee"]},
                          iterations=6, overrides={"style": {"weights": "random", "optimizer": optimizer}})
     (run,) = plan_style_runs(SUITES.get("style"), request)
     whole = transfer_style(run, CPU, tmp_path / "whole", {}, progress=False)

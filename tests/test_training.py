@@ -219,7 +219,7 @@ def test_corrupt_checkpoint_is_a_clear_error(tmp_path):
     (tmp_path / "checkpoint_5.pt").write_bytes(b"not a checkpoint")
     gan, dataset, settings = build()
     training = create_gan_trainer(gan, dataset, settings, seed=0)
-    with pytest.raises(UserError, match="cannot resume from checkpoint .*checkpoint_5.pt.*--restart"):
+    with pytest.raises(UserError, match="cannot resume from checkpoint .*checkpoint_5.pt.*run with restart"):
         resume_from_checkpoint({"trainer": training.engine, "gan": gan}, tmp_path)
 
 

@@ -27,6 +27,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from ganbench.cli.parsing import FLAGS
+from ganbench.errors import render as spell
 from ganbench.settings import Setting
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -216,7 +218,8 @@ def _accepted(setting: Setting) -> str:
 
 
 def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+    """A table cell: options and commands named in the help spelled as on the command line."""
+    return spell(text, FLAGS).replace("|", "\\|").replace("\n", " ")
 
 
 if __name__ == "__main__":

@@ -4,15 +4,15 @@ All are held in memory as uint8 (N, C, H, W) at the size a variant asks for and 
 float batches in [-1, 1]. Real batches follow a fresh permutation every epoch, seeded by
 (seed, epoch), so any iteration's batch can be recomputed (exact resume).
 
-Files are looked up in torchvision's layout under the data root (``--data-root``, else
+Files are looked up in torchvision's layout under the data root (the ``data_root`` option, else
 ``$GANBENCH_DATA``, else ``~/.cache/ganbench/data``): ``MNIST/raw/t10k-images-idx3-ubyte[.gz]``
 and so on for FashionMNIST and KMNIST, ``cifar-10-batches-py/`` for CIFAR-10. Nothing is
-downloaded unless ``--download`` is given.
+downloaded unless the ``download`` option is given.
 
 Every file read is checked (:mod:`ganbench.data.integrity`): a file torchvision knows by name
 must have torchvision's MD5 (checked once, then cached), and every file must decompress and
 parse (IDX: a size that agrees with the header; CIFAR-10: a pickled batch). A damaged file is
-one ``UserError`` line naming the file, what is wrong and the fix (delete it, ``--download``).
+one ``UserError`` line naming the file, what is wrong and the fix (delete it, the ``download`` option).
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ import torch.nn.functional as F
 from ganbench import seeding
 from ganbench.data import BenchDataset, DataOptions
 from ganbench.data.integrity import DataFile, damaged, read_data_file
-from ganbench.errors import UserError
+from ganbench.errors import UserError, option
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -252,10 +252,10 @@ def load_idx_dataset(name: str, options: DataOptions) -> ImageDataset:
     if None in paths:
         other = "test" if options.split == "train" else "train"
         other_there = all(_find(raw, stem) for stem in source.files[other])
-        hint = f", or --split {other} (those files are there)" if other_there else ""
+        hint = f", or {option('split', other)} (those files are there)" if other_there else ""
         raise UserError(
             f"{source.title} {options.split} split not found in {raw} (expected {image_stem}[.gz] and "
-            f"{label_stem}[.gz]); fix: --download, another --data-root DIR (or $GANBENCH_DATA){hint}"
+            f"{label_stem}[.gz]); fix: {option('download')}, another {option('data_root', 'DIR')} (or $GANBENCH_DATA){hint}"
         )
     image_path, label_path = paths
     torchvision_class = TORCHVISION_CLASSES[name]
@@ -268,7 +268,7 @@ def load_idx_dataset(name: str, options: DataOptions) -> ImageDataset:
     labels = torch.from_numpy(label_array.astype(np.int64))
     if len(images) != len(labels):
         raise UserError(f"{image_path} has {len(images)} images but {label_path} {len(labels)} labels; delete both "
-                        "and fetch them again with --download (or replace them with the originals)")
+                        f"and fetch them again with {option('download')} (or replace them with the originals)")
     images, how = resize_images(images, options.image_size, pad_to_size=True)
     provenance = {
         "split": options.split,
@@ -335,7 +335,7 @@ def cifar10(options: DataOptions) -> ImageDataset:
         expected = "data_batch_1..5" if options.split == "train" else "test_batch"
         raise UserError(
             f"CIFAR-10 not found in {folder} (expected {expected} for the {options.split} split); "
-            "fix: --download, or another --data-root DIR (or $GANBENCH_DATA)"
+            f"fix: {option('download')}, or another {option('data_root', 'DIR')} (or $GANBENCH_DATA)"
         )
     batches, labels, files = [], [], {}
     for path in paths:
@@ -404,7 +404,8 @@ def load_folder(path: str, options: DataOptions) -> ImageDataset:
     (default 64), RGB."""
     folder = Path(path).expanduser()
     if not folder.is_dir():
-        raise UserError(f"image folder {folder} does not exist; give --datasets folder:PATH with a folder of images")
+        raise UserError(f"image folder {folder} does not exist; give {option('datasets', 'folder:PATH')} with a "
+                        "folder of images")
     files, labels, classes = _image_files(folder)
     if not files:
         raise UserError(f"no images ({', '.join(IMAGE_SUFFIXES)}) in {folder}; put images there or in class sub-folders")

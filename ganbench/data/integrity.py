@@ -27,12 +27,12 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from ganbench.cache import cache_dir
-from ganbench.errors import UserError
+from ganbench.errors import UserError, option
 from ganbench.results import atomic_write_text
 
 CACHE_NAME = "data-md5.json"
 CACHE_VERSION = 1
-FIX = "delete it and fetch it again with --download (or replace it with the original)"
+FIX = f"delete it and fetch it again with {option('download')} (or replace it with the original)"
 
 
 def damaged(path: Path, problem: str) -> UserError:

@@ -24,7 +24,8 @@ from ganbench.engines import EngineRun, RunCell
 from ganbench.handlers import History, LossHistory, TrainingClock
 from ganbench.metrics import EVALUATORS, EvaluationContext, evaluate
 from ganbench.results import atomic_write_text
-from ganbench.runs import RunContext, data_parallel
+from ganbench.execution import data_parallel
+from ganbench.runs import RunContext
 
 KIND = "gan"
 FLOP_SAMPLES = 8  # samples generated to count generation FLOPs (they scale with the count)
@@ -77,7 +78,7 @@ class GanRun(RunCell):
 
 def train_in_group(run: GanRun, device: torch.device, run_dir: Path) -> tuple[dict[str, Any], dict[str, Any]] | None:
     """One process of a data-parallel run (``--nproc-per-node``, through
-    :func:`ganbench.runs.data_parallel`): trains its slice of every batch with the group, and on
+    :func:`ganbench.execution.data_parallel`): trains its slice of every batch with the group, and on
     rank 0 also evaluates and writes the run's files, returning the outcome and the data's
     description (the other ranks return None). On CUDA each process takes the GPU of its local
     rank. No progress bar: the suite's bar, in the parent, names the run."""

@@ -7,15 +7,23 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ganbench.data import BenchDataset, DataOptions, load_dataset
-from ganbench.errors import UserError
+from ganbench.errors import UserError, command, option
 from ganbench.gan.model import VARIANTS
 from ganbench.gan.run import KIND, GanRun, planned_iterations_for_gflop
 from ganbench.metrics import EVALUATION_SETTINGS, EVALUATORS
 from ganbench.budgets import Budget, require_all_budgets
+from ganbench.options import Option
 from ganbench.runs import RunRequest, check_request
 from ganbench.settings import resolve
 
 EVALUATION_SCOPE = "eval"
+
+GAN_OPTIONS = (
+    Option("datasets", "comma-separated datasets (default: the suite's)", given="list"),
+    Option("split", "data split to train on (default: train; offline machines with only the MNIST test set use "
+           f"{option('split', 'test')})", choices=("train", "test")),
+)
+"""The options of GAN suites (a request's ``options``): the datasets and their split."""
 
 
 @dataclass(frozen=True)
@@ -34,7 +42,7 @@ class GanSuite:
     settings: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     data: Mapping[str, Any] = field(default_factory=dict)
     kind: str = KIND
-    options: tuple[str, ...] = ("--datasets", "--split")
+    options: tuple[Option, ...] = GAN_OPTIONS
     comparison_budget: str | None = None  # the budget to rank variants at (``ganbench list suites`` says it)
 
     def __post_init__(self) -> None:
@@ -75,9 +83,9 @@ def variant_settings(suite: GanSuite, variant_name: str, budget: str,
                      overrides: Mapping[str, Mapping[str, str]] | None = None) -> dict[str, Any]:
     """The settings a run of ``variant_name`` in ``suite`` at ``budget`` uses: the variant's
     defaults, then the suite's changes (for every variant having the key, under ``*``, then for
-    this one), the variant's scale that the budget names, the budget's
-    changes for every variant (where the variant has the key) and for this one, ``--set KEY=``
-    (where the variant has the key) and ``--set VARIANT.KEY=``."""
+    this one), the variant's scale that the budget names, the budget's changes for every variant
+    (where the variant has the key) and for this one, the ``set`` option's ``KEY=`` (where the
+    variant has the key) and ``VARIANT.KEY=``."""
     variant = VARIANTS.get(variant_name)
     plan = suite.budgets[budget]
     overrides = overrides or {}
@@ -91,39 +99,46 @@ def variant_settings(suite: GanSuite, variant_name: str, budget: str,
                    overrides.get(variant_name, {}))
 
 
+def check_overrides(variants: list[str], overrides: Mapping[str, Mapping[str, str]]) -> None:
+    """Known ``variants``; the ``set`` option's scopes are among them (or ``eval``, ``*``), and an
+    unscoped key is a setting of one of them."""
+    for name in variants:
+        VARIANTS.get(name)
+    for scope in overrides:
+        if scope not in ("*", EVALUATION_SCOPE) and scope not in variants:
+            raise UserError(
+                f"{option('set', f'{scope}.…')}: {scope!r} is not a variant of this run; use one of: "
+                f"{', '.join(variants + [EVALUATION_SCOPE])}"
+            )
+    for key in overrides.get("*", {}):
+        if not any(key in VARIANTS.get(name).settings for name in variants):
+            raise UserError(f"unknown setting {key!r} for variants {', '.join(variants)}; "
+                            f"see `{command('list', settings='VARIANT')}`")
+
+
 def plan_runs(suite: GanSuite, request: RunRequest) -> list[GanRun]:
     """Expand ``suite`` into runs; every name and value is checked before anything runs.
 
     ``request.overrides`` maps a variant name, ``"eval"`` or ``"*"`` (every variant having the key)
-    to ``{setting: text}`` (from ``--set``); ``request.iterations`` replaces the budget's length.
+    to ``{setting: text}`` (from the ``set`` option); ``request.iterations`` replaces the budget's length.
     """
     check_request(suite, request)
     budget = request.budget
     chosen_variants = list(request.variants or suite.variants)
-    chosen_datasets = list(request.options.get("--datasets") or suite.datasets)
+    chosen_datasets = list(request.options.get("datasets") or suite.datasets)
     overrides = dict(request.overrides)
-    for name in chosen_variants:
-        VARIANTS.get(name)
-    for scope in overrides:
-        if scope not in ("*", EVALUATION_SCOPE) and scope not in chosen_variants:
-            raise UserError(
-                f"--set {scope}.…: {scope!r} is not a variant of this run; use one of: "
-                f"{', '.join(chosen_variants + [EVALUATION_SCOPE])}"
-            )
-    for key in overrides.get("*", {}):
-        if not any(key in VARIANTS.get(name).settings for name in chosen_variants):
-            raise UserError(f"unknown setting {key!r} for variants {', '.join(chosen_variants)}; "
-                            f"see `ganbench list --settings VARIANT`")
+    check_overrides(chosen_variants, overrides)
     plan = suite.budgets[budget]
     evaluation = resolve(EVALUATION_SETTINGS, EVALUATION_SCOPE, plan.evaluation, overrides.get(EVALUATION_SCOPE, {}))
-    split = request.options.get("--split") or suite.data.get("split", "train")
+    split = request.options.get("split") or suite.data.get("split", "train")
     runs = []
     for variant_name in chosen_variants:
         variant = VARIANTS.get(variant_name)
         settings = variant_settings(suite, variant_name, budget, overrides)
         processes = request.execution.processes
         if settings["batch_size"] % processes:
-            raise UserError(f"--nproc-per-node {processes}: {variant_name}'s batch_size {settings['batch_size']} "
+            raise UserError(f"{option('nproc_per_node', processes)}: {variant_name}'s batch_size "
+                            f"{settings['batch_size']} "
                             f"does not split into {processes} equal parts; set {variant_name}.batch_size to a "
                             f"multiple of {processes}")
         for dataset_name in chosen_datasets:

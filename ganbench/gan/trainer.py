@@ -24,7 +24,7 @@ from ignite.engine import Engine
 
 from ganbench import seeding
 from ganbench.gan.losses import LOSSES, gradient_penalty, make_loss
-from ganbench.runs import Execution
+from ganbench.execution import Execution
 from ganbench.settings import DIVERGE_ABOVE, Setting
 
 if TYPE_CHECKING:
@@ -93,7 +93,7 @@ def create_gan_trainer(gan: GAN, dataset: BenchDataset, settings: Mapping[str, A
     fp32; with ``channels_last`` the real batches are NHWC (the caller converts the networks).
 
     ``shard`` = (rank, processes) makes this process one of a data-parallel group
-    (``ignite.distributed``, see :func:`ganbench.runs.data_parallel`): ``batch_size`` stays the
+    (``ignite.distributed``, see :func:`ganbench.execution.data_parallel`): ``batch_size`` stays the
     global batch, of which each process draws the same real batch and latents and takes its rank's
     slice (so the group sees what one process would); gradients are averaged over the group (one
     all-reduce of the flattened gradients per optimiser step) and so are the losses, which every

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import torch
 
 from ganbench.columns import Column
+from ganbench.errors import option
 from ganbench.registry import Registry
 from ganbench.settings import Setting
 
@@ -128,7 +129,7 @@ EVALUATION_SETTINGS: dict[str, Setting] = {
                                minimum=1),
     "feature_batch_size": Setting(64, "images per batch through the fidelity backbone", minimum=1),
     "inception_weights": Setting(None, "torch-fidelity's Inception weights file (none: the torch hub cache); "
-                                 "also --inception-weights", kind="str", optional=True),
+                                 f"also {option('inception_weights')}", kind="str", optional=True),
     "classifier_weights": Setting(None, "lenet classifier weights (none: the shipped or trained one for the "
                                   "dataset)", kind="str", optional=True),
 }

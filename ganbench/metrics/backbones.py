@@ -1,9 +1,9 @@
 """Backbones by name: the feature extractors the fidelity metrics are computed with, and where
-their weights come from. Nothing is ever downloaded unless ``--download`` is given.
+their weights come from. Nothing is ever downloaded unless the ``download`` option is given.
 
 - ``inception``: torch-fidelity's ``inception-v3-compat``, the TensorFlow 2015 InceptionV3 weights
   that make FID and IS comparable with published numbers (pool3: 2,048 features; 1,008 logits).
-  The weights file is ``--inception-weights PATH`` (``eval.inception_weights``), else
+  The weights file is the ``inception_weights`` option (``eval.inception_weights``), else
   ``weights-inception-2015-12-05-6726825d.pth`` in the torch hub cache
   (``$TORCH_HOME/hub/checkpoints``), where torch-fidelity itself puts it. Grey images are fed as
   three equal channels.
@@ -12,7 +12,7 @@ their weights come from. Nothing is ever downloaded unless ``--download`` is giv
   FID/KID/precision/recall/density/coverage, class log-probabilities for IS (for stacked digits,
   the joint log-probabilities of the 1,000 digit triples). Weights: ``eval.classifier_weights``,
   else ``ganbench/assets/lenet-DATASET.pt`` (shipped for MNIST), else the file
-  ``ganbench classifier train --dataset DATASET`` writes to ``$GANBENCH_CACHE/classifiers``.
+  the ``classifier train`` command writes to ``$GANBENCH_CACHE/classifiers``.
 
 Every record of a metric computed with a backbone carries its name and the sha256 of its weights.
 """
@@ -35,7 +35,7 @@ from ganbench.data import BenchDataset
 from ganbench.data.images import MNIST_LIKE
 from ganbench.data.stacked import StackedMNIST
 from ganbench.cache import cache_dir
-from ganbench.errors import UserError
+from ganbench.errors import UserError, command, option
 from ganbench.metrics.classifier import INPUT_SIZE, load_classifier, read_metadata, sha256_bytes, sha256_file
 from ganbench.registry import Registry
 from ganbench.results import atomic_write_bytes
@@ -89,7 +89,7 @@ def download_inception(path: Path) -> None:
             data = response.read()
     except OSError as error:
         raise UserError(f"could not download the Inception weights from {URL_INCEPTION_V3} ({error}); put "
-                        f"{INCEPTION_FILE} into {path.parent} yourself or pass --inception-weights PATH") from None
+                        f"{INCEPTION_FILE} into {path.parent} yourself or pass {option('inception_weights', 'PATH')}") from None
     if not sha256_bytes(data).startswith(INCEPTION_SHA256_PREFIX):
         raise UserError(f"the file downloaded from {URL_INCEPTION_V3} does not have the expected sha256 "
                         f"({INCEPTION_SHA256_PREFIX}…); nothing was saved; try again or fetch it yourself")
@@ -115,7 +115,7 @@ def locate_inception(dataset: BenchDataset, options: Mapping[str, Any], download
     if explicit:
         path = Path(explicit).expanduser()
         if not path.is_file():
-            raise UserError(f"--inception-weights {path} is not a file; give the path of {INCEPTION_FILE} "
+            raise UserError(f"{option('inception_weights', path)} is not a file; give the path of {INCEPTION_FILE} "
                             f"({URL_INCEPTION_V3})")
     else:
         path = inception_cache_path()
@@ -123,8 +123,8 @@ def locate_inception(dataset: BenchDataset, options: Mapping[str, Any], download
             if not download:
                 raise UserError(
                     f"the Inception weights for FID/IS are not here: put {INCEPTION_FILE} (from {URL_INCEPTION_V3}) "
-                    f"into {path.parent}, or pass --inception-weights PATH, or --download to fetch them; for the "
-                    "MNIST family --set eval.backbone=lenet needs no download"
+                    f"into {path.parent}, or pass {option('inception_weights', 'PATH')}, or {option('download')} to "
+                    f"fetch them; for the MNIST family {option('set', 'eval.backbone=lenet')} needs no download"
                 )
             download_inception(path)
     weights = WeightsFile(path, sha256_file(path))
@@ -152,18 +152,19 @@ def locate_lenet(dataset: BenchDataset, options: Mapping[str, Any], download: bo
     digits = digit_dataset(dataset)
     if digits not in MNIST_LIKE:
         raise UserError(f"backbone lenet reads the MNIST family ({', '.join(MNIST_LIKE)}, stacked-mnist), not "
-                        f"{dataset.name}; use --set eval.backbone=inception")
+                        f"{dataset.name}; use {option('set', 'eval.backbone=inception')}")
     if options.get("image_size", INPUT_SIZE) != INPUT_SIZE:
         raise UserError(f"backbone lenet reads {INPUT_SIZE}x{INPUT_SIZE} images; set eval.image_size={INPUT_SIZE}")
     explicit = options.get("classifier_weights")
     path = Path(explicit).expanduser() if explicit else classifier_path(digits)
     if not path.is_file():
-        raise UserError(f"no lenet classifier for {digits} at {path}; train one with `ganbench classifier train "
-                        f"--dataset {digits}` or give one with --set eval.classifier_weights=PATH")
+        raise UserError(f"no lenet classifier for {digits} at {path}; train one with "
+                        f"`{command('classifier train', dataset=digits)}` or give one with "
+                        f"{option('set', 'eval.classifier_weights=PATH')}")
     metadata = read_metadata(path)
     if metadata.get("dataset") != digits:
         raise UserError(f"classifier {path} was trained on {metadata.get('dataset')}, not {digits}; give one "
-                        f"trained on {digits} (ganbench classifier train --dataset {digits})")
+                        f"trained on {digits} ({command('classifier train', dataset=digits)})")
     return WeightsFile(path, metadata["weights_sha256"])
 
 

@@ -7,7 +7,7 @@ canonical evaluation size of the MNIST family. Its 84 penultimate activations ar
 features for FID, KID, precision/recall and density/coverage; its 10 logits feed the Inception
 Score and the class predictions (cf. the LeNet features of Binkowski et al. 2018).
 
-``ganbench classifier train --dataset NAME`` trains one on an Ignite engine: a fixed seeded part
+The ``classifier train`` command trains one on an Ignite engine: a fixed seeded part
 of the chosen split is held out and never trained on, the rest is trained on with random shifts
 of up to ``max_shift`` pixels, and the held-out accuracy is measured at the end (no early
 stopping: the held-out part plays no role in training). The weights go to ``PATH.pt`` and
@@ -34,7 +34,7 @@ from torch import nn
 
 from ganbench import seeding
 from ganbench.data.images import ImageDataset
-from ganbench.errors import UserError
+from ganbench.errors import UserError, command, option
 from ganbench.provenance import software, utc_now
 from ganbench.results import atomic_write_bytes, atomic_write_text
 
@@ -109,7 +109,7 @@ def sha256_file(path: Path) -> str:
 def split_indices(count: int, plan: TrainingPlan) -> tuple[torch.Tensor, torch.Tensor]:
     """(training indices, held-out indices) of a split of ``count`` samples."""
     if not 0 < plan.held_out < count:
-        raise UserError(f"--held-out must be between 1 and {count - 1} (the split has {count} samples), "
+        raise UserError(f"{option('held_out')} must be between 1 and {count - 1} (the split has {count} samples), "
                         f"got {plan.held_out}")
     order = torch.randperm(count, generator=seeding.generator(plan.seed, CLASSIFIER_STREAM, 0))
     return order[plan.held_out:], order[: plan.held_out]
@@ -206,7 +206,7 @@ def read_metadata(weights: Path) -> dict[str, Any]:
     description = metadata_path(weights)
     if not weights.is_file() or not description.is_file():
         raise UserError(f"classifier weights {weights} or their description {description.name} are missing; "
-                        f"train them with `ganbench classifier train --dataset DATASET --out {weights}`")
+                        f"train them with `{command('classifier train', dataset='DATASET', out=weights)}`")
     metadata = json.loads(description.read_text())
     actual = sha256_file(weights)
     if actual != metadata.get("weights_sha256"):

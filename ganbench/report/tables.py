@@ -2,8 +2,8 @@
 significance of the differences between configurations.
 
 A row is one *configuration*: the runs of one (suite, variant, dataset, budget) (:data:`GROUP`)
-whose recorded ``config`` is the same in everything but the seed, so runs with other ``--set``
-values or ``--iterations`` get their own row, never a share of another's mean. Rows of the same
+whose recorded ``config`` is the same in everything but the seed, so runs with other ``set``
+values or ``iterations`` get their own row, never a share of another's mean. Rows of the same
 (suite, variant, dataset, budget) show what differs between them in a ``settings`` column
 (``lr_d=0.001``). Another grouping, e.g. :data:`VARIANT_GROUP` for a style preset over all its
 image pairs, pools the config keys that name the pooled identity (``pooled``).
@@ -105,7 +105,7 @@ def configuration(record: Mapping[str, Any], pooled: Iterable[str] = ()) -> dict
 
 
 def setting_name(path: str) -> str:
-    """The short name of a dotted config key, as ``--set`` spells it where it can: a variant's or
+    """The short name of a dotted config key, as the ``set`` option spells it where it can: a variant's or
     preset's ``settings.lr_d`` is ``lr_d``, ``evaluation.samples`` is ``eval.samples``."""
     head, _, tail = path.partition(".")
     if head == "settings" and tail:

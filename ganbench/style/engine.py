@@ -34,7 +34,7 @@ from torch import nn
 from ganbench.style.features import VGGFeatures
 from ganbench.style.losses import StyleLosses, content_loss, gram_matrix, style_loss, total_variation
 from ganbench.handlers import LossHistory
-from ganbench.runs import Execution
+from ganbench.execution import Execution
 
 # How far from 0 and 1 the sigmoid parametrisation starts a pixel: a quarter of an 8-bit grey level.
 SIGMOID_MARGIN = 0.25 / 255

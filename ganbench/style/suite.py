@@ -3,18 +3,20 @@
 Each preset changes one thing (or two that belong together) from Gatys et al. 2016's set-up, the
 ``gatys`` preset, so that a row of the table answers one question. Budgets set the image size and
 the number of optimiser steps; the content and style images are the suite's defaults
-(:mod:`ganbench.style.images`) unless ``--content``/``--style`` name others.
+(:mod:`ganbench.style.images`) unless the ``content``/``style`` options name others.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from ganbench.data import DataOptions
-from ganbench.errors import UserError
+from ganbench.errors import UserError, option
 from ganbench.budgets import Budget, require_all_budgets
+from ganbench.options import Option
 from ganbench.runs import RunRequest, check_request
 from ganbench.settings import resolve
 from ganbench.style import DEFAULT_CONTENT, DEFAULT_STYLE, STYLE_SCOPE, STYLE_SETTINGS
@@ -22,6 +24,17 @@ from ganbench.style.engine import style_layers
 from ganbench.style.features import check_layers, resolve_weights
 from ganbench.style.images import default_style_images, resolve_images
 from ganbench.style.run import KIND, StyleRun
+
+
+STYLE_OPTIONS = (
+    Option("content", "content images (files, folders, or scikit-image photos: astronaut, chelsea, "
+           "coffee, rocket; default: the suite's)", given="paths", parse=Path, metavar="PATH"),
+    Option("style", "style images (files or folders; default: the suite's paintings in "
+           "DATA_ROOT/style)", given="paths", parse=Path, metavar="PATH"),
+    Option("vgg_weights", "torchvision VGG-16/19 ImageNet weights file (default: the torch hub cache)",
+           parse=Path, metavar="PATH"),
+)
+"""The options of style suites (a request's ``options``): the images and the VGG weights."""
 
 
 @dataclass(frozen=True)
@@ -46,7 +59,7 @@ class StyleSuite:
     default_budget: str
     evaluators: tuple[str, ...]
     kind: str = KIND
-    options: tuple[str, ...] = ("--content", "--style", "--vgg-weights")
+    options: tuple[Option, ...] = STYLE_OPTIONS
 
     def __post_init__(self) -> None:
         require_all_budgets(self.name, self.budgets)
@@ -101,15 +114,16 @@ STYLE = StyleSuite(
 def plan_style_runs(suite: StyleSuite, request: RunRequest) -> list[StyleRun]:
     """Expand the suite into runs; every name, value, image and weights file is checked first.
 
-    ``request.variants`` picks presets; ``--set`` scopes are ``style`` or ``*`` (every preset) and
-    preset names. Settings apply in order: defaults, preset, budget, ``--set style.``/``*``,
-    ``--set <preset>.``.
+    ``request.variants`` picks presets; the ``set`` option's scopes are ``style`` or ``*`` (every
+    preset) and preset names. Settings apply in order: defaults, preset, budget, ``set style.``/``*``,
+    ``set <preset>.``.
     """
     check_request(suite, request)
     if request.execution.processes > 1:
-        raise UserError("--nproc-per-node is for GAN suites: a style run optimises one image in one process")
+        raise UserError(f"{option('nproc_per_node')} is for GAN suites: a style run optimises one image in one process")
     if request.execution.precision == "fp16":
-        raise UserError("style runs take --amp bf16, not fp16 (L-BFGS cannot step through a gradient scaler)")
+        raise UserError(f"style runs take {option('amp', 'bf16')}, not fp16 (L-BFGS cannot step through a gradient "
+                        "scaler)")
     presets = list(request.variants or suite.presets)
     for name in presets:
         if name not in suite.presets:
@@ -117,17 +131,17 @@ def plan_style_runs(suite: StyleSuite, request: RunRequest) -> list[StyleRun]:
     overrides = dict(request.overrides)
     for scope in overrides:
         if scope not in ("*", STYLE_SCOPE, *presets):
-            raise UserError(f"--set {scope}.…: {scope!r} is not a preset of this run; use one of: "
+            raise UserError(f"{option('set', f'{scope}.…')}: {scope!r} is not a preset of this run; use one of: "
                             f"{', '.join([STYLE_SCOPE, *presets])}")
     budget = suite.budgets[request.budget]
-    contents = resolve_images(request.options.get("--content") or DEFAULT_CONTENT, "--content")
-    styles = (resolve_images(request.options["--style"], "--style") if request.options.get("--style")
+    contents = resolve_images(request.options.get("content") or DEFAULT_CONTENT, option("content"))
+    styles = (resolve_images(request.options["style"], option("style")) if request.options.get("style")
               else default_style_images(DataOptions(data_root=request.data_root)))
     runs = []
     for preset in presets:
         settings = preset_settings(suite, preset, request.budget, overrides)
         check_style_settings(preset, settings)
-        weights = resolve_weights(settings["arch"], settings["weights"], request.options.get("--vgg-weights"))
+        weights = resolve_weights(settings["arch"], settings["weights"], request.options.get("vgg_weights"))
         for content in contents:
             for style in styles:
                 for seed in range(request.seeds or budget.seeds or suite.seeds):
@@ -144,8 +158,8 @@ def plan_style_runs(suite: StyleSuite, request: RunRequest) -> list[StyleRun]:
 
 def preset_settings(suite: StyleSuite, preset: str, budget: str,
                     overrides: Mapping[str, Mapping[str, str]] | None = None) -> dict[str, Any]:
-    """The settings a run of ``preset`` at ``budget`` uses: defaults, preset, budget, ``--set
-    style.``/``*``, ``--set <preset>.``."""
+    """The settings a run of ``preset`` at ``budget`` uses: defaults, preset, budget, ``set
+    style.``/``*``, ``set <preset>.``."""
     overrides = overrides or {}
     plan = suite.budgets[budget]
     return resolve(STYLE_SETTINGS, preset, suite.presets[preset].settings, plan.settings.get("*", {}),
