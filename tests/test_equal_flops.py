@@ -91,3 +91,16 @@ def test_every_variant_is_evaluated_live_and_from_its_ema_with_fid_infinity(shar
         assert isinstance(metrics["fid_infinity_slope"], float)
         assert "ema_sample_grid" in record["artifacts"] and (out / record["artifacts"]["ema_sample_grid"]).is_file()
         assert len(record["provenance"]["load_start"]) == 3 and len(record["provenance"]["load_end"]) == 3
+
+
+def test_fid_infinity_is_skipped_with_a_reason_where_n_is_too_small():
+    import torch
+
+    from ganbench.metrics.fidelity import fid_uncertainty
+
+    generator = torch.Generator().manual_seed(0)
+    reference = torch.randn(2000, 84, generator=generator, dtype=torch.float64)
+    small = fid_uncertainty(torch.randn(400, 84, generator=generator, dtype=torch.float64), reference, 0, 15, 0)
+    assert "fid_infinity" not in small and "84 feature dimensions" in small["fid_infinity_skipped"]
+    enough = fid_uncertainty(torch.randn(425, 84, generator=generator, dtype=torch.float64), reference, 0, 15, 0)
+    assert "fid_infinity_skipped" not in enough and len(enough["fid_infinity_points"]) == 15
