@@ -7,7 +7,6 @@ from dataclasses import replace
 
 import pytest
 
-from ganbench.budgets import Budget
 from ganbench.builtins import register_builtins
 from ganbench.cli import main
 from ganbench.gan.run import iterations_for_gflop, training_gflop
