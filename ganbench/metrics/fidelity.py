@@ -439,8 +439,8 @@ class Fidelity:
     columns = (
         Column("fid", "FID", False, 2, samples_key="fidelity_samples", headline=True, unit="squared feature distance"),
         Column("is_mean", "IS", True, 2, spread_key="is_std", samples_key="fidelity_samples"),
-        Column("kid_mean", "KID", False, 4, spread_key="kid_std",
-               samples_key="fidelity_samples", unit="squared feature distance"),
+        Column("kid_mean", "KID", False, 4, spread_key="kid_std", samples_key="fidelity_samples", scale=1e3,
+               unit="MMD² of a cubic polynomial kernel on the backbone's features"),
         Column("precision", "precision", True, 3, headline=True, samples_key="fidelity_samples", unit="fraction"),
         Column("recall", "recall", True, 3, headline=True, samples_key="fidelity_samples", unit="fraction"),
         Column("density", "density", True, 3, samples_key="fidelity_samples", unit="ratio"),
