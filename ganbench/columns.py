@@ -30,7 +30,7 @@ class Column:
     used where a number has no uncertainty to set its precision, e.g. in a run's progress line).
 
     ``samples_key`` names the metric holding the sample count the value was computed on (e.g.
-    FID's N): shown in the header, ``FID (N=10,000)``, or in each cell when rows differ.
+    FID's N): shown in the header, ``FID (lenet, N = 10,000 vs M = 10,000)``, or in each cell when rows differ.
 
     ``unit`` is what a value is measured in, shown on figure axes and in LaTeX headers, e.g.
     ``"images/s"``, ``"ms"``, ``"nats"``, ``"fraction"``; for 2D point data a per-sample unit reads

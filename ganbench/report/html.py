@@ -101,7 +101,7 @@ def _table(table: ComparisonTable) -> dict[str, Any]:
             text = cell_text(cell, row.finished)
             samples = table.samples(index, column)
             if len(table.all_samples(column)) > 1 and samples:
-                text += f" (N={samples[0]:,})"
+                text += f" (N = {samples[0]:,})"
             interval = cell.interval
             spread = (f"95 % t-interval [{interval.low:.6g}, {interval.high:.6g}] over {interval.n} runs"
                       if math.isfinite(interval.low) else "one run: no interval over seeds")

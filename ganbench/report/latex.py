@@ -35,7 +35,7 @@ def escape(text: object) -> str:
 
 
 def _number(text: str) -> str:
-    """A displayed cell (``4,570 ± 180``, ``298.5 (bootstrap [297.9, 299.3])``) as LaTeX:
+    """A displayed cell (``4,570 ± 180``, ``298.5 (N-sampling bootstrap [297.9, 299.3])``) as LaTeX:
     braced thousands separators, ``$\\pm$``, an en dash for no value."""
     return re.sub(r"(?<=\d),(?=\d{3})", "{,}", escape(text)).replace(" ± ", r" $\pm$ ").replace("–", "--")
 
@@ -72,7 +72,7 @@ def latex_cell(table: ComparisonTable, index: int, column: Column) -> str:
     text = _number(cell_text(cell, row.finished))
     samples = table.samples(index, column)
     if len(table.all_samples(column)) > 1 and samples:
-        text += f" (N={samples[0]:,})".replace(",", "{,}")
+        text += f" (N = {samples[0]:,})".replace(",", "{,}")
     return rf"\textbf{{{text}}}" if cell.mark == BEST else text
 
 

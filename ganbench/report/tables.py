@@ -706,7 +706,7 @@ def display_table(table: SummaryTable, bold: tuple[str, str] = ("**", "**")) -> 
             text = cell_text(cell, row.finished) if cell else "–"
             if per_cell and cell and cell.n and column.samples_key in row.cells:
                 count = row.cells[column.samples_key].mean
-                text = text if count != count else f"{text} (N={count:,.0f})"
+                text = text if count != count else f"{text} (N = {count:,.0f})"
             if cell and cell.mark == BEST:
                 text = f"{bold[0]}{text}{bold[1]}"
             cells.append(text)
@@ -896,7 +896,7 @@ def display_significance(table: SummaryTable) -> pd.DataFrame:
             else exact_text(pair.difference * scale)
         header, per_cell = _header(item.column, parts.get(item.protocol, table))
         if per_cell and item.samples == item.samples:
-            header += f" (N={item.samples:,.0f})"
+            header += f" (N = {item.samples:,.0f})"
         rows.append({**{key: item.family[key] for key in family_keys}, "metric": header,
                      "better": f"{pair.label_a} (n={item.n_a})", "worse": f"{pair.label_b} (n={item.n_b})",
                      "difference ± 95 % Welch t": difference, "p": format_p(pair.p_value),
