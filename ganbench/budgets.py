@@ -12,9 +12,9 @@ REQUIRED_BUDGETS = ("smoke", "quick", "standard", "paper")
 BUDGET_SUMMARIES = {
     "smoke": "seconds; for tests and for checking that a set-up works",
     "quick": "the suite within minutes on a 2-core CPU; a pipeline check, variants see unequal numbers of images",
-    "equal": "the CPU comparison at equal images: every variant sees the same number of training images, 3 seeds",
+    "equal": "the CPU comparison at equal images: every variant sees the same number of training images, 5 seeds",
     "equal-flops": "the CPU comparison at equal FLOPs: every variant trains for the same training GFLOP "
-                   "(within one iteration; the number in `ganbench list suites`), 3 seeds",
+                   "(within one iteration; the number in `ganbench list suites`), 5 seeds",
     "standard": "meaningful numbers; about an hour on one GPU for the image suites",
     "paper": "the schedule lengths of the publications the suite follows (unequal across variants)",
 }
@@ -38,7 +38,7 @@ class Budget:
 
     - ``smoke``: seconds; for tests and for checking that a set-up works.
     - ``quick``: the whole suite within minutes on a 2-core CPU; numbers are indicative.
-    - ``equal`` (suites comparing variants): the same training images for every variant, 3 seeds,
+    - ``equal`` (suites comparing variants): the same training images for every variant, 5 seeds,
       sized for a 2-core CPU ("equal images").
     - ``equal-flops`` (suites comparing variants): the same training GFLOP for every variant, to
       within one iteration, sized to take about as long as ``equal``.

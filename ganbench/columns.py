@@ -7,11 +7,20 @@ reads which metrics to show, in which order, from here and never from the evalua
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
 from ganbench.registry import Registry
+
+
+# The range of a value measured in a unit, (low, high), None for no bound: intervals are clipped to it.
+UNIT_BOUNDS: dict[str, tuple[float | None, float | None]] = {
+    "fraction": (0.0, 1.0), "index": (-1.0, 1.0), "nats": (0.0, None), "classes": (0.0, None), "modes": (0.0, None),
+    "squared feature distance": (0.0, None), "ratio": (0.0, None), "images/s": (0.0, None), "ms": (0.0, None),
+    "MiB": (0.0, None), "loss": (0.0, None), "steps": (0.0, None),
+}
 
 
 @dataclass(frozen=True)
@@ -21,7 +30,7 @@ class Column:
     used where a number has no uncertainty to set its precision, e.g. in a run's progress line).
 
     ``samples_key`` names the metric holding the sample count the value was computed on (e.g.
-    FID's N): shown in the header, ``FID (N=10,000)``, or in each cell when rows differ.
+    FID's N): shown in the header, ``FID (lenet, N = 10,000 vs M = 10,000)``, or in each cell when rows differ.
 
     ``unit`` is what a value is measured in, shown on figure axes and in LaTeX headers, e.g.
     ``"images/s"``, ``"ms"``, ``"nats"``, ``"fraction"``; for 2D point data a per-sample unit reads
@@ -34,6 +43,13 @@ class Column:
     ``spread_key`` names the metric holding a run's own spread of this value (e.g. ``kid_std``,
     KID's standard deviation over its subsets): a single-seed row shows it, ``0.048 (sd 0.003)``,
     and rounds the value to it.
+
+    ``scale``: the tables show ``value × scale`` (KID ×10³, as papers print it; the header says
+    so); the CSV keeps the recorded value. ``bounds``: the range a value can take, ``(low, high)``
+    with None for unbounded, which intervals are clipped to; by default from the ``unit``
+    (:data:`UNIT_BOUNDS`: a fraction lies in [0, 1], counts, nats, rates and distances are >= 0).
+    ``undefined``: why a run's value can be undefined (its record holds ``null``), shown beside
+    the count of such runs, e.g. ``"no high-quality samples"``.
     """
 
     key: str
@@ -45,10 +61,26 @@ class Column:
     headline: bool = False
     spread_key: str | None = None
     unit: str = ""
+    scale: float = 1.0
+    bounds: tuple[float | None, float | None] | None = None
+    undefined: str = ""
 
     def __post_init__(self) -> None:
         if self.headline and self.higher_is_better is None:
             raise ValueError(f"headline column {self.key!r} needs a direction (higher_is_better)")
+        if self.bounds is None:
+            object.__setattr__(self, "bounds", UNIT_BOUNDS.get(self.unit, (None, None)))
+
+    @property
+    def display_header(self) -> str:
+        """The header of the tables' scaled value: ``KID ×10³`` for ``scale=1e3``; else ``header``."""
+        if self.scale == 1:
+            return self.header
+        exponent = math.log10(self.scale)
+        if exponent == int(exponent):
+            power = str(int(exponent)).translate(str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹"))
+            return f"{self.header} ×10{power}"
+        return f"{self.header} ×{self.scale:g}"
 
     def for_data(self, data_kind: str | None) -> "Column":
         """This column as shown for records of ``data_kind`` (``provenance.data.kind``): for

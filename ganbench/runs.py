@@ -131,7 +131,7 @@ REQUEST_OPTIONS = (
     Option("suite", f"suite name (default: {DEFAULT_SUITE}; see `{command('list', 'suites')}`)",
            default=DEFAULT_SUITE),
     Option("budget", "training length: smoke (seconds), quick (minutes on a CPU), equal (the CPU comparison at equal "
-           "images: the same training images for every variant, 3 seeds), equal-flops (the same at equal training "
+           "images: the same training images for every variant, 5 seeds), equal-flops (the same at equal training "
            "FLOPs), standard (about an hour on a GPU), paper (published schedules); default: the suite's",
            choices=tuple(BUDGETS)),
     Option("iterations", "generator iterations per run, replacing the budget's", parse=int),

@@ -12,6 +12,7 @@ import scipy.stats
 from ganbench.cli import main
 from test_report_regeneration import check_report_regenerates
 from ganbench.report.tables import display_significance, display_table, frame, summarize
+from test_statistics import doubled_one_sided_p
 
 
 def record(variant, dataset, seed, config=None, **metrics):
@@ -33,7 +34,7 @@ def test_runs_of_other_settings_are_rows_of_their_own_that_say_what_differs():
     shown = display_table(table)
     assert list(shown["settings"]) == ["iterations=100, lr_d=0.0002", "iterations=100, lr_d=1.0",
                                        "iterations=5, lr_d=0.0002"]
-    assert list(shown["modes ↑"]) == ["8 ± 0", "1 ± 0", "3"]
+    assert list(shown["modes ↑"]) == ["8", "1", "3"]  # equal in every seed: exact, no "± 0"
     # Different seeds of one configuration stay one row; a lone configuration has no settings column.
     alone = display_table(summarize([record("fc", "ring8", seed, modes_covered=8.0) for seed in (0, 1, 2)]))
     assert len(alone) == 1 and "settings" not in alone
@@ -89,9 +90,10 @@ def test_report_calls_separated_variants_different_and_one_distribution_not(tmp_
     pairs = pd.read_csv(tmp_path / "summary_significance.csv").set_index("dataset")
     same, far = pairs.loc["ring8"], pairs.loc["grid25"]
     assert not same["significant"] and same["p_holm"] > 0.05
-    assert same["p_value"] == pytest.approx(scipy.stats.ttest_ind(same_a, same_b, equal_var=False).pvalue)
+    assert same["p_value"] == pytest.approx(doubled_one_sided_p(same_a, same_b))
     assert far["significant"] and (far["better"], far["worse"]) == ("a", "b")
-    assert far["test"] == "Welch t-test" and far["p_holm"] == pytest.approx(far["p_value"])  # one pair
+    assert far["test"] == "exact permutation test" and far["p_holm"] == pytest.approx(far["p_value"])  # one pair
+    assert far["p_value"] == pytest.approx(2 / 252)
     assert far["difference"] == pytest.approx(far_a.mean() - far_b.mean())
     summary = pd.read_csv(tmp_path / "summary.csv").set_index(["dataset", "variant"])
     assert summary.loc[("grid25", "a"), "modes_covered_best"] == 1
@@ -99,7 +101,7 @@ def test_report_calls_separated_variants_different_and_one_distribution_not(tmp_
     markdown = (tmp_path / "summary.md").read_text()
     assert markdown.count("**") == 2  # the one significantly best entry is bold
     report = (tmp_path / "report.md").read_text()
-    assert "## Significance" in report and "Welch t-test" in report
+    assert "## Significance" in report and "exact permutation test" in report
     assert r"\textbf{" in (tmp_path / "summary.tex").read_text()
 
 
@@ -120,7 +122,7 @@ def test_holm_corrects_across_the_pairs_of_a_dataset():
     table = summarize(records)
     rows = {(s.pair.label_a, s.pair.label_b): s.pair for s in table.significance}
     assert set(rows) == {("b", "c"), ("b", "a"), ("c", "a")}  # lower reverse KL is better: b ranks first
-    raw = {pair: scipy.stats.ttest_ind(values[pair[0]], values[pair[1]], equal_var=False).pvalue for pair in rows}
+    raw = {pair: doubled_one_sided_p(values[pair[0]], values[pair[1]]) for pair in rows}
     order = sorted(raw, key=raw.get)
     expected = {}
     running = 0.0
@@ -139,8 +141,9 @@ def test_single_seed_cells_show_the_runs_own_interval_or_spread():
                record("b", "mnist", 0, fid=124.0, kid_mean=0.048123, kid_std=0.0031)]
     table = summarize(records)
     shown = display_table(table)
-    assert list(shown["FID (N=5,000) ↓"]) == ["298.5 (bootstrap [297.9, 299.3])", "124"]
-    assert list(shown["KID (N=5,000) ↓"]) == ["4,900 (sd 300)", "0.048 (sd 0.003)"]
+    # The bootstrap says what it covers: the sampling of N generated images, not seeds.
+    assert list(shown["FID (N = 5,000) ↓"]) == ["298.5 (N-sampling bootstrap [297.9, 299.3])", "124"]
+    assert list(shown["KID ×10³ (N = 5,000) ↓"]) == ["4,900,000 (sd 300,000)", "48 (sd 3)"]
     csv = frame(table)
     assert "fid_ci_low_mean" not in csv  # the bounds belong to the FID cell
     assert list(csv["fid_run_ci_low"][:1]) == [297.91] and math.isnan(csv["fid_run_ci_low"][1])
@@ -175,4 +178,4 @@ def test_fid_at_different_sample_counts_is_never_compared():
     assert [(s.pair.label_a, s.pair.label_b, s.samples) for s in table.significance] == [("a", "b", 5000.0)]
     assert [row.cells["fid"].mark for row in table.rows] == ["best", "", ""]
     shown = display_significance(table)
-    assert list(shown["metric"]) == ["FID ↓ (N=5,000)"]
+    assert list(shown["metric"]) == ["FID (N = 5,000) ↓"]

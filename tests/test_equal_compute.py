@@ -33,9 +33,9 @@ def test_a_budget_in_images_sets_iterations_from_the_batch():
 SMALL_REFERENCE = {"eval": {"kid_subset_size": "100"}}  # the synthetic split has 600 images
 
 
-def test_mnist_equal_gives_every_variant_the_same_images_and_3_seeds(synthetic_mnist):
+def test_mnist_equal_gives_every_variant_the_same_images_and_5_seeds(synthetic_mnist):
     runs = MNIST.plan(RunRequest(budget="equal", data_root=str(synthetic_mnist), overrides=SMALL_REFERENCE))
-    assert len(runs) == 12 and {run.seed for run in runs} == {0, 1, 2}
+    assert len(runs) == 20 and {run.seed for run in runs} == {0, 1, 2, 3, 4}
     for run in runs:
         assert run.iterations * run.settings["batch_size"] * run.settings["n_critic"] == EQUAL_IMAGES, run.variant
         assert run.evaluation["every"] == 75

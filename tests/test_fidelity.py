@@ -269,9 +269,9 @@ def test_the_fid_column_names_its_sample_count():
                 "status": "finished", "metrics": {"fid": 12.5, "fidelity_samples": samples}, "throughput": {}}
 
     table = display_table(summarize([record("a", "fc", 10_000), record("b", "dcgan", 10_000)]))
-    assert "FID (N=10,000) ↓" in table.columns
+    assert "FID (N = 10,000) ↓" in table.columns
     table = display_table(summarize([record("a", "fc", 10_000), record("b", "dcgan", 5_000)]))
-    assert list(table["FID ↓"]) == ["12.5 (N=10,000)", "12.5 (N=5,000)"]
+    assert list(table["FID ↓"]) == ["12.5 (N = 10,000)", "12.5 (N = 5,000)"]
 
 
 def test_nan_features_are_one_clear_error_never_a_silent_number():

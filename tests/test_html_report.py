@@ -59,7 +59,7 @@ def test_comparison_tables_figures_and_cards(report):
     assert page.count('<table class="sortable">') >= 2  # the comparison and its significance
     # dcgan's FID (5 seeds, 20.2 ± 0.7) is significantly lower than fc's (61 ± 3): bold
     assert re.search(r'<td class="num best"[^>]*>20\.2 ± 0\.7</td>', page)
-    assert "N=1,000" in page
+    assert "lenet, N = 1,000 vs M = 2,000" in page and "Protocol: budget smoke; fidelity: lenet" in page
     for field in ("fidelity: N (generated samples)", "fidelity: M (reference samples)", "backbone weights sha256",
                   "ab" * 32, "data checksums", "d41d8cd98f00b204e9800998ecf8427e", "torch threads", "numpy",
                   "0123456789abcdef0123456789abcdef01234567", "split"):

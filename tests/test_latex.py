@@ -58,7 +58,10 @@ def test_constant_columns_move_to_the_caption(tables):
 
 def test_n_and_units_in_headers_and_precision_from_the_interval(tables):
     quality, speed = environments(latex_document(tables))
-    assert "FID $\\downarrow$\\\\ N=1{,}000" in quality and "precision $\\uparrow$\\\\ N=1{,}000" in quality
+    # The header names the backbone and N vs M; the caption the whole protocol.
+    assert "FID $\\downarrow$\\\\ lenet, N = 1{,}000 vs M = 2{,}000" in quality
+    assert "precision $\\uparrow$\\\\ lenet, N = 1{,}000 vs M = 2{,}000" in quality
+    assert "Protocol: budget smoke; fidelity: lenet (weights sha256 abababababab)" in quality
     assert "Units: FID squared feature distance; precision fraction." in quality
     assert "train img/s $\\uparrow$" in speed and "Units" not in speed  # img/s and ms/iter name theirs
     dcgan, fc = rows(quality)
@@ -74,6 +77,7 @@ def test_best_is_bold_only_where_significant(tables):
     # fc's precision is higher by 0.002, well inside the seeds' spread: not significantly best
     assert fc[2] == "0.52 $\\pm$ 0.02" and dcgan[2] == "0.52 $\\pm$ 0.02"
     assert "\\textbf{Bold}: significantly best on a headline metric (FID, precision)" in quality
+    assert "no difference can be significant" not in quality  # 5 seeds a side, 2 rows: 2/252 can be reached
     assert "\\textbf{" not in speed  # no headline metric among the speeds: nothing compared
 
 
@@ -88,7 +92,7 @@ def test_points_per_second_for_2d_data(tmp_path):
         records.append(record)
     text = latex_document(comparison_tables(records))
     assert "train points/s" in text and "img/s" not in text and "images" not in text
-    assert "modes $\\uparrow$\\\\ N=2{,}500" in text
+    assert "modes $\\uparrow$\\\\ N = 2{,}500" in text
 
 
 def test_escape():

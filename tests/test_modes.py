@@ -79,8 +79,8 @@ def test_stacked_mnist_suite_smoke_run(synthetic_mnist, tmp_path, capsys):
     assert metrics["fidelity_samples"] == 500 and metrics["fidelity_reference_samples"] == 500
     assert metrics["fidelity_backbone"] == "lenet" and metrics["fid"] > 0
     assert metrics["fidelity_weights_sha256"] == metrics["stacked_weights_sha256"]
-    assert "FID (N=500) ↓" in (out / "summary.md").read_text()
-    assert "FID (N=500)" in capsys.readouterr().out
+    assert "FID (lenet, N = 500 vs M = 500) ↓" in (out / "summary.md").read_text()
+    assert "FID (lenet, N = 500 vs M = 500)" in capsys.readouterr().out
     # eval.every=2: the metrics at iterations 2 and 4 (the end) make the FID-vs-iteration curve.
     history = (out / record["artifacts"]["metric_history"]).read_text().splitlines()
     columns = history[0].split(",")

@@ -34,4 +34,6 @@ def test_the_model_holds_every_table_the_writers_show(tmp_path):
     assert [table.kind for table in model.tables] == ["gan"] and set(model.kinds) == {"gan", "style"}
     assert len(model.kinds["gan"]) == len(records) and not model.kinds["style"]
     assert len(model.cards) == len(model.tables[0].rows) == 2
-    assert list(model.shown["variant"]) == ["dcgan", "fc"] and model.notes and model.summary.significance
+    (shown,) = model.shown  # one protocol: one displayed table, titled by its key
+    assert list(shown.frame["variant"]) == ["dcgan", "fc"] and model.notes and model.summary.significance
+    assert shown.title.startswith("budget smoke; fidelity: lenet") and model.sections["gan"].rows

@@ -113,7 +113,7 @@ def test_single_seed_has_no_interval():
     table = display_table(summary)
     assert list(table["modes ↑"]) == ["5", "5.50"]
     assert math.isnan(frame(summary).loc[0, "modes_covered_ci_low"])
-    assert "n=1, no interval" in "\n".join(table_notes(summary))
+    assert "A single run has no interval over seeds" in "\n".join(table_notes(summary))
 
 
 def test_variant_summary_pools_every_dataset_of_a_variant():
@@ -125,4 +125,5 @@ def test_variant_summary_pools_every_dataset_of_a_variant():
     assert list(summary["modes_covered_mean"]) == [7.0, 1.0]
     table = display_table(summarize(records, VARIANT_GROUP))
     assert list(table.columns[:4]) == ["suite", "variant", "budget", "runs"]
-    assert list(table["modes ↑"]) == ["7 ± 13", "1"]
+    # 7 ± 13 would reach below 0 modes: the interval is shown clipped to the count's range
+    assert list(table["modes ↑"]) == ["7 [0, 20]", "1"]

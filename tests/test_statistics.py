@@ -12,6 +12,7 @@ import scipy.stats
 from ganbench.stats import (
     BEST,
     BEST_NOT_SIGNIFICANT,
+    EXACT_PERMUTATIONS,
     GaussianStatistics,
     Interval,
     best_marks,
@@ -25,6 +26,7 @@ from ganbench.stats import (
     gaussian_statistics,
     holm,
     pairwise,
+    smallest_holm_p,
     smallest_permutation_p,
     t_interval,
     welch_df,
@@ -83,8 +85,9 @@ def test_welch_comparison_matches_scipy_and_hand():
     a, b = np.array(A), np.array(B)
     result = compare(a, b)
     reference = scipy.stats.ttest_ind(a, b, equal_var=False)
-    assert result.test == "Welch t-test"
-    assert result.p_value == pytest.approx(reference.pvalue, rel=1e-12)
+    # p from the exact permutation test at every size (6 vs 5 seeds: 462 splits), never Welch's
+    assert result.test == "exact permutation test"
+    assert result.p_value == pytest.approx(doubled_one_sided_p(A, B))
     assert result.difference == pytest.approx(a.mean() - b.mean())
     # Welch–Satterthwaite by hand
     qa, qb = a.var(ddof=1) / len(a), b.var(ddof=1) / len(b)
@@ -99,11 +102,14 @@ def test_welch_comparison_matches_scipy_and_hand():
     assert (result.n_a, result.n_b) == (6, 5)
 
 
-def test_welch_t_statistic_by_hand():
-    a, b = np.array(A), np.array(B)
-    t = (a.mean() - b.mean()) / math.sqrt(a.var(ddof=1) / len(a) + b.var(ddof=1) / len(b))
-    p = 2 * scipy.stats.t.sf(abs(t), welch_df(a, b))
-    assert compare(a, b).p_value == pytest.approx(p, rel=1e-10)
+@pytest.mark.parametrize("size", [3, 4, 5, 6])
+def test_one_test_family_at_every_seed_count(size):
+    # The p-value comes from the exact permutation test at every group size: no switch to Welch's
+    # t-test at 5 seeds, where the permutation test first gains the power to separate 4 variants.
+    a, b = A[:size], B[:size] if size <= len(B) else B
+    result = compare(a, b)
+    assert result.test == "exact permutation test"
+    assert result.p_value == pytest.approx(doubled_one_sided_p(a, b))
 
 
 # --- Permutation test ---------------------------------------------------------------------------------
@@ -189,25 +195,43 @@ def test_groups_from_one_distribution_are_not_called_different():
     rng = np.random.default_rng(1234)
     a, b = rng.normal(0.7, 0.02, 5), rng.normal(0.7, 0.02, 5)
     result = compare(a, b)
-    assert result.test == "Welch t-test"
+    assert result.test == "exact permutation test"
     assert result.p_value > 0.05
     assert result.low < 0 < result.high
 
 
 def test_false_positive_rate_is_near_alpha():
     rng = np.random.default_rng(0)
-    welch = [compare(rng.normal(size=5), rng.normal(size=5)).p_value < 0.05 for _ in range(400)]
-    permutation = [compare(rng.normal(size=4), rng.normal(size=4)).p_value < 0.05 for _ in range(200)]
-    assert np.mean(welch) < 0.09
-    assert np.mean(permutation) < 0.09
+    five = [compare(rng.normal(size=5), rng.normal(size=5)).p_value < 0.05 for _ in range(400)]
+    four = [compare(rng.normal(size=4), rng.normal(size=4)).p_value < 0.05 for _ in range(200)]
+    assert np.mean(five) < 0.09
+    assert np.mean(four) < 0.09
 
 
 def test_clearly_separated_groups_are_called_different():
     rng = np.random.default_rng(1234)
     a, b = rng.normal(0.80, 0.02, 5), rng.normal(0.60, 0.02, 5)
     result = compare(a, b)
-    assert result.p_value < 1e-4
+    assert result.p_value == pytest.approx(2 / 252)  # the smallest an exact test of 5 vs 5 can give
     assert 0 < result.low < result.difference < result.high
+
+
+def test_large_groups_use_seeded_random_splits():
+    rng = np.random.default_rng(7)
+    a, b = rng.normal(0.0, 1.0, 10), rng.normal(0.3, 1.0, 10)  # C(20, 10) = 184,756 splits > EXACT_PERMUTATIONS
+    result = compare(a, b)
+    assert result.test == f"permutation test ({EXACT_PERMUTATIONS:,} random splits, seed 0)"
+    assert compare(a, b).p_value == result.p_value  # seeded: the same p every time
+    exact = scipy.stats.permutation_test((a, b), lambda x, y, axis: x.mean(axis) - y.mean(axis), vectorized=True,
+                                         n_resamples=math.inf, permutation_type="independent").pvalue
+    assert result.p_value == pytest.approx(exact, abs=0.01)
+
+
+@pytest.mark.parametrize("sizes, smallest", [([3, 3, 3, 3], 0.6), ([4, 4, 4, 4], 6 * 2 / 70),
+                                              ([5, 5, 5, 5], 6 * 2 / 252), ([3, 3], 0.1), ([5], 1.0)])
+def test_smallest_holm_p(sizes, smallest):
+    assert smallest_holm_p(sizes) == pytest.approx(smallest)
+    assert (smallest_holm_p([5] * 4) < 0.05) and smallest_holm_p([4] * 4) > 0.05
 
 
 # --- Holm --------------------------------------------------------------------------------------------

@@ -42,17 +42,17 @@ IMAGE_VARIANT_SETTINGS = {
 QUICK_IMAGES = 96_000  # DCGAN's quick length: 1,500 iterations at batch 64
 PAPER_IMAGES = 1_500_000  # DCGAN's 25 epochs of MNIST's 60,000 training images
 # ``equal``: the CPU comparison. Every variant sees EQUAL_IMAGES real training images at batch 64
-# (so also the same iterations and evaluation points), with quick's networks; 3 seeds; evaluated
+# (so also the same iterations and evaluation points), with quick's networks; 5 seeds; evaluated
 # every EQUAL_EVERY iterations (the metric history against images seen and training seconds).
 # 19,200 images = 300 iterations at batch 64, evaluated at 4,800, 9,600, 14,400 and 19,200 images;
-# sized for the 12 runs (4 variants x 3 seeds) with their evaluations to take about 30 minutes on
-# a quiet 2-core CPU (docs/suites.md says how that was measured).
+# sized for 12 runs (4 variants x 3 seeds) with their evaluations to take about 30 minutes on a
+# quiet 2-core CPU (docs/suites.md says how that was measured); 5 seeds make 20 runs, about 50.
 EQUAL_IMAGES = 19_200
 EQUAL_EVERY = 75
 # ``equal-flops``: the CPU comparison at equal training FLOPs. Every variant trains for EQUAL_GFLOP
 # training GFLOP (matmuls and convolutions of its D and G steps, forward and backward, counted by
 # torch's flop counter: ganbench.gan.run.planned_iterations_for_gflop), to within one iteration,
-# with quick's networks at batch 64; evaluated once, at the end; 3 seeds (as equal). GFLOP per
+# with quick's networks at batch 64; evaluated once, at the end; 5 seeds (as equal). GFLOP per
 # iteration there: fc 1.199, dcgan 6.691, msggan 49.085, progan 1.545 / 12.42 / 41.43 / 70.44 at
 # 4 / 8 / 16 / 32 px (35.6 over its growth schedule), so 5,421, 971, 132 and 182 iterations. Their
 # ms per GFLOP differ little on a CPU (87-108 on one thread of the 2-core machine, docs/suites.md),
@@ -83,9 +83,10 @@ def image_suite(name: str, dataset: str, summary: str) -> GanSuite:
                                         "kid_subset_size": 100, "kid_subsets": 10, "throughput_samples": 64}),
             "quick": Budget(images=QUICK_IMAGES, lengths="quick", scale="quick", seeds=1,
                             evaluation={**IMAGE_EVALUATION, "samples": 5000}),
-            "equal": Budget(images=EQUAL_IMAGES, scale="quick", settings={"*": {"batch_size": 64}}, seeds=3,
+            # 5 seeds: the fewest at which 4 variants can differ after Holm (6 pairs x 2/252 = 0.048 < 0.05).
+            "equal": Budget(images=EQUAL_IMAGES, scale="quick", settings={"*": {"batch_size": 64}}, seeds=5,
                             evaluation={**IMAGE_EVALUATION, "samples": 5000, "every": EQUAL_EVERY}),
-            "equal-flops": Budget(gflop=EQUAL_GFLOP, scale="quick", settings={"*": {"batch_size": 64}}, seeds=3,
+            "equal-flops": Budget(gflop=EQUAL_GFLOP, scale="quick", settings={"*": {"batch_size": 64}}, seeds=5,
                                   evaluation={**IMAGE_EVALUATION, "samples": 5000}),
             # 20,000 iterations at batch 64: 1,280,000 images for every variant (dcgan's batch 128
             # makes it 10,000 iterations).

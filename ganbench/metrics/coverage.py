@@ -98,7 +98,8 @@ class MixtureCoverage:
         Column("modes_covered", "modes", True, 1, headline=True, samples_key="coverage_samples", unit="modes"),
         Column("high_quality_fraction", "high-quality", True, 3, headline=True,
                samples_key="coverage_samples", unit="fraction"),
-        Column("reverse_kl", "reverse KL", False, 3, headline=True, samples_key="coverage_samples", unit="nats"),
+        Column("reverse_kl", "reverse KL", False, 3, headline=True, samples_key="coverage_samples", unit="nats",
+               undefined="no high-quality samples"),
     )
 
     def applies_to(self, dataset: BenchDataset) -> bool:

@@ -106,7 +106,8 @@ class StackedCoverage(DigitModeCoverage):
     name = "stacked"
     summary = "Stacked MNIST modes_covered (of 1,000) and reverse_kl to uniform on 26,000 samples (PacGAN protocol)"
     columns = (Column("modes_covered", "modes", True, 1, headline=True, samples_key="coverage_samples", unit="modes"),
-               Column("reverse_kl", "reverse KL", False, 3, headline=True, samples_key="coverage_samples", unit="nats"))
+               Column("reverse_kl", "reverse KL", False, 3, headline=True, samples_key="coverage_samples", unit="nats",
+                      undefined="no mode counted"))
 
     def applies_to(self, dataset: BenchDataset) -> bool:
         return isinstance(dataset, StackedMNIST)

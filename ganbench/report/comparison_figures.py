@@ -25,17 +25,19 @@ import seaborn as sns
 
 from ganbench.columns import Column
 from ganbench.report.comparisons import ComparisonTable
+from ganbench.report.tables import samples_text
 from ganbench.report.figures import plt, save_figure
 from ganbench.stats import BEST, t_interval
 
 SPEED_AXES = ("train_images_per_second", "ms_per_iteration")
 
 
-def axis_label(column: Column, samples: Sequence[int] = ()) -> str:
-    """``header (unit, N=...)`` with an arrow for the better direction."""
+def axis_label(column: Column, table: ComparisonTable | None = None) -> str:
+    """``header (unit, backbone, N = ... vs M = ...)`` with an arrow for the better direction."""
     details = [column.unit] if column.unit and column.unit not in column.header else []
-    if len(samples) == 1:
-        details.append(f"N={samples[0]:,}")
+    text = samples_text(column, table.summary)[0] if table is not None else ""
+    if text:
+        details.append(text)
     arrow = "" if column.higher_is_better is None else (" ↑" if column.higher_is_better else " ↓")
     return column.header + arrow + (f" ({', '.join(details)})" if details else "")
 
@@ -78,7 +80,7 @@ def plot_metric_points(table: ComparisonTable) -> plt.Figure | None:
                           zorder=3)
         axis.set_yticks(range(len(labels)), labels)
         axis.set_ylim(len(labels) - 0.5, -0.5)  # the first configuration on top
-        axis.set_xlabel(axis_label(column, table.all_samples(column)), fontsize=8)
+        axis.set_xlabel(axis_label(column, table), fontsize=8)
         axis.set_ylabel("")
         axis.tick_params(labelsize=7)
         for index, tick in enumerate(axis.get_yticklabels()):
@@ -87,8 +89,8 @@ def plot_metric_points(table: ComparisonTable) -> plt.Figure | None:
                 tick.set_fontweight("bold")
     for axis in list(axes.flat)[len(columns):]:
         axis.set_visible(False)
-    figure.suptitle(f"{table.title()}: each configuration's runs (dots) and mean with 95 % interval (bar); "
-                    "bold: significantly best", fontsize=9)
+    figure.suptitle(f"{table.title()}: each configuration's runs (dots) and mean with its 95 % t-interval over "
+                    "seeds (bar; a single run: no bar); bold: significantly best", fontsize=9)
     return figure
 
 
@@ -110,8 +112,8 @@ def plot_quality_speed(table: ComparisonTable) -> plt.Figure | None:
         axis.errorbar(x[0], y[0], xerr=[[x[0] - x[1]], [x[2] - x[0]]], yerr=[[y[0] - y[1]], [y[2] - y[0]]],
                       fmt="o", color=colours[index], capsize=3, markersize=6, label=label)
     axis.set_xlabel(axis_label(speed), fontsize=9)
-    axis.set_ylabel(axis_label(metric, table.all_samples(metric)), fontsize=9)
-    axis.set_title(f"{table.title()}: {metric.header} against {speed.header} (mean, 95 % interval)", fontsize=9)
+    axis.set_ylabel(axis_label(metric, table), fontsize=9)
+    axis.set_title(f"{table.title()}: {metric.header} against {speed.header} (mean, 95 % t over seeds)", fontsize=9)
     axis.legend(title="configuration", fontsize=7, title_fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0))
     return figure
 
@@ -203,6 +205,6 @@ def plot_comparisons(tables: Sequence[ComparisonTable], root: Path) -> list[Path
         for name, figure in (("compare", plot_metric_points(table)), ("speed", plot_quality_speed(table)),
                              ("history", plot_history(table, root))):
             if figure is not None:
-                written.append(save_figure(figure, root / "plots" / f"{name}_{table.kind}.png"))
+                written.append(save_figure(figure, root / "plots" / f"{name}_{table.stem}.png"))
     return written
 

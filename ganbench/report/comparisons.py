@@ -19,14 +19,24 @@ from typing import Any
 
 from ganbench.columns import Column, speed_keys
 from ganbench.report.sections import SECTIONS, ReportSection, by_kind
-from ganbench.report.tables import Cell, SummaryRow, SummaryTable, configuration, summarize
+from ganbench.report.tables import (
+    Cell,
+    SummaryRow,
+    SummaryTable,
+    configuration,
+    power_note,
+    protocol_text,
+    summarize,
+)
 
 
 @dataclass
 class ComparisonTable:
     """One kind's summary: ``summary`` (its rows and significance), ``records`` per row (same
     order), ``columns`` as shown for the records' data (:meth:`Column.for_data`), ``speed``,
-    the keys of the throughput columns, and ``over``, what its intervals run over."""
+    the keys of the throughput columns, and ``over``, what its intervals run over. A kind whose
+    rows were made under several protocol keys has one table per key: ``summary`` holds that key's
+    rows, ``whole`` all of the kind's, ``part`` numbers the tables of one kind from 0."""
 
     kind: str
     summary: SummaryTable
@@ -35,6 +45,23 @@ class ComparisonTable:
     speed: set[str]
     data_kind: str | None = None
     over: str = "seeds"  # what the intervals run over (the section's ``intervals_over``)
+    whole: SummaryTable | None = None
+    part: int = 0
+
+    @property
+    def stem(self) -> str:
+        """The kind, with the part's number from the second on (``gan``, ``gan_2``): file names."""
+        return self.kind if self.part == 0 else f"{self.kind}_{self.part + 1}"
+
+    @property
+    def protocol(self) -> str:
+        """The rows' protocol key as a line (:func:`~ganbench.report.tables.protocol_text`)."""
+        return protocol_text(self.rows[0].protocol) if self.rows else ""
+
+    @property
+    def power(self) -> str:
+        """:func:`~ganbench.report.tables.power_note` of the table."""
+        return power_note(self.summary)
 
     @property
     def rows(self) -> list[SummaryRow]:
@@ -97,15 +124,19 @@ class ComparisonTable:
         return cell.values if cell else ()
 
     def interval(self, index: int, key: str) -> tuple[float, float, float] | None:
-        """(mean, low, high) of a row's metric: the t-interval over seeds, else a single run's
-        own bootstrap interval, else (value, value, value); None without a value."""
+        """(mean, low, high) of a row's metric: the t-interval over seeds, clipped to the
+        column's bounds; a single run (value, value, value), no bar: its bootstrap over generated
+        samples is sampling error at N, not an interval over seeds, and is not drawn like one.
+        None without a value."""
         cell = self.cell(index, key)
         if cell is None or cell.interval is None:
             return None
         if math.isfinite(cell.interval.low):
-            return cell.mean, cell.interval.low, cell.interval.high
-        if cell.run_interval is not None:
-            return cell.mean, cell.run_interval.low, cell.run_interval.high
+            low, high = cell.interval.low, cell.interval.high
+            bounds = cell.column.bounds if cell.column is not None and cell.column.bounds else (None, None)
+            low = low if bounds[0] is None else max(low, bounds[0])
+            high = high if bounds[1] is None else min(high, bounds[1])
+            return cell.mean, low, high
         return cell.mean, cell.mean, cell.mean
 
 
@@ -116,7 +147,7 @@ def unit_groups(columns: Sequence[Column]) -> dict[str, list[str]]:
     for column in columns:
         named = column.unit in column.header or column.unit.replace("images", "img") in column.header
         if column.unit and not named:
-            by_unit.setdefault(column.unit, []).append(column.header)
+            by_unit.setdefault(column.unit, []).append(column.display_header)
     return by_unit
 
 
@@ -140,20 +171,20 @@ def _records_by_row(summary: SummaryTable, records: Sequence[dict[str, Any]]) ->
     return out
 
 
-def comparison_table(kind: str, section: ReportSection, records: Sequence[dict[str, Any]]) -> ComparisonTable | None:
+def comparison_table(kind: str, section: ReportSection, records: Sequence[dict[str, Any]]) -> list[ComparisonTable]:
     """The :class:`ComparisonTable` of one kind's ``records``, summarised by its section's
-    ``comparison_group`` and ``comparison_pooled``; None without rows."""
-    summary = summarize(records, section.comparison_group, section.comparison_pooled)
-    if not summary.rows:
-        return None
+    ``comparison_group`` and ``comparison_pooled``, one per protocol key of its rows (compared
+    only within each); none without rows."""
+    whole = summarize(records, section.comparison_group, section.comparison_pooled)
     shown = data_kind(records)
-    return ComparisonTable(kind, summary, _records_by_row(summary, records),
-                           [c.for_data(shown) for c in summary.columns], speed_keys(), shown, section.intervals_over)
+    return [ComparisonTable(kind, summary, _records_by_row(summary, records),
+                            [c.for_data(shown) for c in summary.columns], speed_keys(), shown, section.intervals_over,
+                            whole, part)
+            for part, summary in enumerate(whole.by_protocol()) if summary.rows]
 
 
 def comparison_tables(records: Sequence[dict[str, Any]]) -> list[ComparisonTable]:
-    """One :class:`ComparisonTable` per kind of run in ``records`` (in :data:`SECTIONS` order,
-    each section's records being those it claims)."""
-    tables = (comparison_table(kind, SECTIONS.get(kind), kind_records)
-              for kind, kind_records in by_kind(records).items() if kind_records)
-    return [table for table in tables if table is not None]
+    """The :class:`ComparisonTable` s of every kind of run in ``records`` (in :data:`SECTIONS`
+    order, each section's records being those it claims; a kind's tables in protocol order)."""
+    return [table for kind, kind_records in by_kind(records).items() if kind_records
+            for table in comparison_table(kind, SECTIONS.get(kind), kind_records)]

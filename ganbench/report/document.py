@@ -21,7 +21,7 @@ def write_tables(model: ReportModel, root: Path) -> list[Path]:
     :mod:`ganbench.report.latex`'s."""
     paths = [root / "summary.csv", root / "summary.md", root / "summary_significance.csv"]
     atomic_write_text(paths[0], frame(model.summary).to_csv(index=False))
-    atomic_write_text(paths[1], model.shown.to_markdown(index=False) + "\n\n"
+    atomic_write_text(paths[1], "\n\n".join(shown.markdown() for shown in model.shown) + "\n\n"
                       + "\n".join(f"- {n}" for n in model.notes) + "\n")
     atomic_write_text(paths[2], significance_frame(model.summary).to_csv(index=False))
     return paths
@@ -41,17 +41,16 @@ def write_report(model: ReportModel, root: Path, outputs: Sequence[Path]) -> Pat
         lines += [
             f"{len(records)} runs recorded between {started} and {finished}.",
             "",
-            model.shown.to_markdown(index=False),
-            "",
+            *(line for shown in model.shown for line in (shown.markdown(), "")),
             *(f"- {note}" for note in model.notes),
             "",
         ]
         if model.summary.significance:
-            lines += ["## Significance", "", SIGNIFICANCE_NOTE, "", model.significance.to_markdown(index=False), ""]
+            lines += ["## Significance", "", SIGNIFICANCE_NOTE, "",
+                      model.significance.to_markdown(index=False, disable_numparse=True), ""]
         for kind, section in SECTIONS.items():
-            table = model.table(kind)
-            if table is not None:
-                lines += section.markdown(model.kinds[kind], table.summary, root)
+            if kind in model.sections:
+                lines += section.markdown(model.kinds[kind], model.sections[kind], root)
         failures = [r for r in records if r.get("status") != "finished"]
         if failures:
             lines += ["## Runs that did not finish", ""]

@@ -28,9 +28,9 @@ import ganbench
 from ganbench.citation import citation_text, result_citation
 from ganbench.report.comparisons import ComparisonTable, unit_groups
 from ganbench.report.model import ReportModel
-from ganbench.report.tables import SIGNIFICANCE_NOTE, cell_text, format_p
+from ganbench.report.tables import BOOTSTRAP_LABEL, SIGNIFICANCE_NOTE, cell_text, exact_text, format_p, samples_text
 from ganbench.results import atomic_write_text
-from ganbench.stats import BEST
+from ganbench.stats import BEST, display_precision
 
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -64,6 +64,13 @@ COMPARISON_CAPTIONS = {
 }
 
 
+def _at(value: float, half_width: float) -> str:
+    """``value`` at the precision an interval of this half-width allows (exact when it is 0 or nan)."""
+    if math.isfinite(half_width) and half_width > 0:
+        return display_precision(value, half_width).split(" ± ")[0]
+    return exact_text(value)
+
+
 def _table(table: ComparisonTable) -> dict[str, Any]:
     keys = table.varying()
     settings = any(row.settings for row in table.rows)
@@ -73,10 +80,9 @@ def _table(table: ComparisonTable) -> dict[str, Any]:
                         "title": "what differs from rows of the same identity"})
     headers.append({"text": "runs", "sub": "", "cls": "num", "title": "finished / planned runs"})
     for column in table.columns:
-        samples = table.all_samples(column)
         arrow = "" if column.higher_is_better is None else (" ↑" if column.higher_is_better else " ↓")
-        sub = f"N={samples[0]:,}" if column.samples_key and len(samples) == 1 else ""
-        headers.append({"text": column.header + arrow, "sub": sub, "cls": "num",
+        sub = samples_text(column, table.summary)[0]
+        headers.append({"text": column.display_header + arrow, "sub": sub, "cls": "num",
                         "title": ("headline metric; " if column.headline else "") + (column.unit or column.header)})
     rows = []
     for index, row in enumerate(table.rows):
@@ -88,12 +94,14 @@ def _table(table: ComparisonTable) -> dict[str, Any]:
         for column in table.columns:
             cell = table.cell(index, column.key)
             if cell is None or cell.interval is None:
-                cells.append({"text": "–", "sort": "", "cls": "num", "title": "no finished run has this metric"})
+                text = cell_text(cell, row.finished) if cell is not None else "–"
+                cells.append({"text": text, "sort": "", "cls": "num",
+                              "title": "no finished run has a value of this metric"})
                 continue
             text = cell_text(cell, row.finished)
             samples = table.samples(index, column)
             if len(table.all_samples(column)) > 1 and samples:
-                text += f" (N={samples[0]:,})"
+                text += f" (N = {samples[0]:,})"
             interval = cell.interval
             spread = (f"95 % t-interval [{interval.low:.6g}, {interval.high:.6g}] over {interval.n} runs"
                       if math.isfinite(interval.low) else "one run: no interval over seeds")
@@ -104,24 +112,29 @@ def _table(table: ComparisonTable) -> dict[str, Any]:
     constant = table.constant()
     held = ", ".join(f"{key} {value}" for key, value in constant.items())
     over = table.over
-    caption = (f"{held}. Mean ± half-width of the 95 % Student-t interval over {over}, rounded to the interval's "
-               "precision (a single run: its value, with its own bootstrap interval or spread where recorded); "
-               "↑ higher is better, ↓ lower. "
+    caption = (f"{held}. Protocol: {table.protocol or 'not recorded'}. Mean ± half-width of the 95 % Student-t "
+               f"interval over {over}, rounded to the interval's precision; [low, high]: that interval clipped to the "
+               "metric's range; a value alone: equal in every run. A single run: its value, with its own "
+               f"{BOOTSTRAP_LABEL} interval (over its N generated samples, reference fixed: sampling error at this N, "
+               "not over seeds) or its spread (sd) where recorded; ↑ higher is better, ↓ lower. "
                + "".join(f"{', '.join(names)} in {unit}; " for unit, names in unit_groups(table.columns).items())
                + "Bold (shaded): significantly best on a headline metric "
                f"({', '.join(c.header for c in table.columns if c.headline) or 'none'}), Holm-corrected p < 0.05 "
-               "against every other variant on the same data. Click a header to sort.")
+               "(permutation tests) against every other row of this protocol. "
+               + (f"{table.power} " if table.power else "") + "Click a header to sort.")
     significance = []
     for item in table.summary.significance:
         pair = item.pair
+        half = (pair.high - pair.low) / 2
         significance.append({
-            "family": ", ".join(f"{k} {v}" for k, v in item.family.items()), "metric": item.column.header,
+            "family": ", ".join(f"{k} {v}" for k, v in item.family.items()), "metric": item.column.display_header,
             "best": f"{pair.label_a} (n={item.n_a})", "other": f"{pair.label_b} (n={item.n_b})",
-            "difference": pair.difference, "difference_text": f"{pair.difference:.4g}",
-            "interval_text": f"[{pair.low:.4g}, {pair.high:.4g}]" if math.isfinite(pair.low) else "–",
+            "difference": pair.difference, "difference_text": _at(pair.difference, half),
+            "interval_text": f"[{_at(pair.low, half)}, {_at(pair.high, half)}]" if math.isfinite(pair.low) else "–",
             "p_holm": pair.p_holm, "p_text": format_p(pair.p_holm), "test": pair.test,
             "significant": pair.significant})
-    return {"title": f"{table.kind} runs by {', '.join(table.group)}", "caption": caption, "headers": headers,
+    title = f"{table.kind} runs by {', '.join(table.group)}" + (f" ({table.part + 1})" if table.part else "")
+    return {"title": title, "caption": caption, "headers": headers,
             "rows": rows, "significance": significance}
 
 

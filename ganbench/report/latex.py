@@ -19,7 +19,7 @@ from pathlib import Path
 
 from ganbench.columns import Column
 from ganbench.report.comparisons import ComparisonTable, unit_groups
-from ganbench.report.tables import cell_text
+from ganbench.report.tables import BOOTSTRAP_LABEL, cell_text, samples_text
 from ganbench.results import atomic_write_text
 from ganbench.stats import BEST
 
@@ -30,22 +30,26 @@ _SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": 
 
 def escape(text: object) -> str:
     """``text`` with LaTeX's special characters escaped (``fc_ring8`` -> ``fc\\_ring8``)."""
-    return re.sub(r"[\\&%$#_{}~^<>]", lambda m: _SPECIAL[m.group()], str(text))
+    text = re.sub(r"[\\&%$#_{}~^<>]", lambda m: _SPECIAL[m.group()], str(text))
+    return text.replace("×", r"$\times$").replace("²", r"$^2$").replace("³", r"$^3$")
 
 
 def _number(text: str) -> str:
-    """A displayed cell (``4,570 ± 180``, ``298.5 (bootstrap [297.9, 299.3])``) as LaTeX:
+    """A displayed cell (``4,570 ± 180``, ``298.5 (N-sampling bootstrap [297.9, 299.3])``) as LaTeX:
     braced thousands separators, ``$\\pm$``, an en dash for no value."""
-    return escape(text).replace(",", "{,}").replace(" ± ", r" $\pm$ ").replace("–", "--")
+    return re.sub(r"(?<=\d),(?=\d{3})", "{,}", escape(text)).replace(" ± ", r" $\pm$ ").replace("–", "--")
 
 
-def header(column: Column, samples: Sequence[int]) -> str:
+def header(column: Column, table: ComparisonTable) -> str:
     """A metric's header: name and arrow (higher/lower better) and, for a metric computed on
-    samples, ``N=...`` below (``N varies`` when rows differ, each cell then naming its own)."""
+    samples, below it its backbone, N and M (``lenet, N = 5,000 vs M = 10,000``;
+    :func:`~ganbench.report.tables.samples_text`), or ``N varies`` when rows differ, each cell
+    then naming its own."""
     arrow = "" if column.higher_is_better is None else (r" $\uparrow$" if column.higher_is_better else r" $\downarrow$")
-    parts = [escape(column.header) + arrow]
-    if column.samples_key and samples:
-        parts.append(f"N={samples[0]:,}".replace(",", "{,}") if len(samples) == 1 else "N varies")
+    parts = [escape(column.display_header) + arrow]
+    text, varies = samples_text(column, table.summary)
+    if text or varies:
+        parts.append(_number(text) if text else "N varies")
     return r"\begin{tabular}[b]{@{}r@{}}" + r"\\ ".join(parts) + r"\end{tabular}"
 
 
@@ -68,7 +72,7 @@ def latex_cell(table: ComparisonTable, index: int, column: Column) -> str:
     text = _number(cell_text(cell, row.finished))
     samples = table.samples(index, column)
     if len(table.all_samples(column)) > 1 and samples:
-        text += f" (N={samples[0]:,})".replace(",", "{,}")
+        text += f" (N = {samples[0]:,})".replace(",", "{,}")
     return rf"\textbf{{{text}}}" if cell.mark == BEST else text
 
 
@@ -81,18 +85,23 @@ def latex_table(table: ComparisonTable, columns: Sequence[Column], what: str, la
     varying_runs = len(runs) > 1  # a runs column only where rows differ; else the caption says it
     spec = "l" * len(keys) + "l" * settings + "r" * varying_runs + "r" * len(columns)
     head = [escape(k) for k in keys] + ["settings"] * settings + ["runs"] * varying_runs
-    head += [header(c, table.all_samples(c)) for c in columns]
+    head += [header(c, table) for c in columns]
     held = ", ".join(f"{escape(k)} {escape(v)}" for k, v in constant.items())
     each = f"; runs finished/planned: {escape(runs.pop())} each" if len(runs) == 1 else ""
     over = escape(table.over).replace("×", r"$\times$")
-    caption = (f"{escape(what)} ({held}{each}). Mean $\\pm$ half-width of the 95\\,\\% Student-t interval over "
-               f"{over}, rounded to the interval's precision (a single run: its value, with its own bootstrap "
-               "interval or spread where recorded); $\\uparrow$ higher is better, $\\downarrow$ lower."
-               + units(columns))
+    caption = (f"{escape(what)} ({held}{each}). Protocol: {escape(table.protocol) or 'not recorded'}. "
+               f"Mean $\\pm$ half-width of the 95\\,\\% Student-t interval over "
+               f"{over}, rounded to the interval's precision; [low, high]: that interval clipped to the metric's "
+               "range; a value alone: equal in every run. A single run: its value, with its own "
+               f"{escape(BOOTSTRAP_LABEL)} interval (over its N generated samples, reference fixed: sampling error "
+               "at this N, not over seeds) or its spread (sd) where recorded; $\\uparrow$ higher is better, "
+               "$\\downarrow$ lower." + units(columns))
     if any(c.headline for c in columns):
         caption += (r" \textbf{Bold}: significantly best on a headline metric (" +
                     ", ".join(escape(c.header) for c in columns if c.headline) +
-                    r"), Holm-corrected pairwise tests, $p<0.05$ against every other variant.")
+                    r"), Holm-corrected pairwise permutation tests, $p<0.05$ against every other row of this protocol.")
+        if table.power:
+            caption += " " + escape(table.power)
     lines = [r"\begin{table}[tbp]", r"\centering", r"\small", r"\setlength{\tabcolsep}{4pt}",
              rf"\caption{{{caption}}}", rf"\label{{{label}}}",
              rf"\begin{{tabular}}{{{spec}}}", r"\toprule", " & ".join(head) + r" \\", r"\midrule"]
@@ -117,7 +126,7 @@ def latex_document(tables: Sequence[ComparisonTable]) -> str:
                                       (table.speed_columns(), "Speed", "speed")):
             if columns:
                 parts.append(latex_table(table, columns, f"{what} of the {table.kind} runs",
-                                         f"tab:ganbench-{stem}-{table.kind}-{suffix}"))
+                                         f"tab:ganbench-{stem}-{table.stem}-{suffix}"))
     return "\n".join(parts)
 
 

@@ -19,7 +19,7 @@ import pandas as pd
 from ganbench.report.comparisons import ComparisonTable, comparison_tables
 from ganbench.report.protocol import Card, protocol_cards
 from ganbench.report.sections import by_kind
-from ganbench.report.tables import SummaryTable, display_significance, display_table, summarize, table_notes
+from ganbench.report.tables import ShownTable, SummaryTable, display_significance, shown_tables, summarize, table_notes
 
 
 @dataclass(frozen=True)
@@ -30,23 +30,27 @@ class ReportModel:
     - ``kinds``: per registered report section (in :data:`~ganbench.report.sections.SECTIONS`
       order) the records it claims (possibly none).
     - ``summary``: the :class:`~ganbench.report.tables.SummaryTable` of every record by
-      (suite, variant, dataset, budget); ``shown`` its display table, ``notes`` its footnotes,
-      ``significance`` its display significance table.
-    - ``tables``: one :class:`~ganbench.report.comparisons.ComparisonTable` per kind with runs,
-      grouped as the kind's section says; ``cards`` the protocol card of every configuration.
+      (suite, variant, dataset, budget); ``shown`` its display tables, one per protocol key
+      (:class:`~ganbench.report.tables.ShownTable`), ``notes`` its footnotes, ``significance``
+      its display significance table.
+    - ``tables``: one :class:`~ganbench.report.comparisons.ComparisonTable` per kind with runs
+      and protocol key, grouped as the kind's section says; ``sections`` per kind with runs the
+      summary of all of them (what its report section is given); ``cards`` the protocol card of
+      every configuration.
     """
 
     records: tuple[dict[str, Any], ...]
     kinds: Mapping[str, tuple[dict[str, Any], ...]]
     summary: SummaryTable
-    shown: pd.DataFrame
+    shown: tuple[ShownTable, ...]
     notes: tuple[str, ...]
     significance: pd.DataFrame
     tables: tuple[ComparisonTable, ...]
+    sections: Mapping[str, SummaryTable]
     cards: tuple[Card, ...]
 
     def table(self, kind: str) -> ComparisonTable | None:
-        """The comparison of ``kind``'s runs; None when it has none."""
+        """The first comparison of ``kind``'s runs (one per protocol key); None when it has none."""
         return next((table for table in self.tables if table.kind == kind), None)
 
 
@@ -54,6 +58,10 @@ def build_model(records: Sequence[dict[str, Any]]) -> ReportModel:
     """The :class:`ReportModel` of ``records`` (the folder's, in matrix order; may be empty)."""
     tables = tuple(comparison_tables(records))
     summary = summarize(records)
-    return ReportModel(records=tuple(records), kinds=by_kind(records), summary=summary, shown=display_table(summary),
-                       notes=tuple(table_notes(summary)), significance=display_significance(summary),
-                       tables=tables, cards=tuple(protocol_cards(tables)))
+    sections = {}
+    for table in tables:
+        sections.setdefault(table.kind, table.whole)
+    return ReportModel(records=tuple(records), kinds=by_kind(records), summary=summary,
+                       shown=tuple(shown_tables(summary)), notes=tuple(table_notes(summary)),
+                       significance=display_significance(summary), tables=tables, sections=sections,
+                       cards=tuple(protocol_cards(tables)))
