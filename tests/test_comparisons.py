@@ -7,7 +7,6 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
-import scipy.stats
 
 from ganbench.cli import main
 from test_report_regeneration import check_report_regenerates
