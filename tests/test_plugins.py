@@ -153,3 +153,12 @@ def test_a_broken_plugin_is_one_error_line(unloads, shared_data, tmp_path, capsy
     assert message in err
     assert [p.name for p in out.iterdir()] == ["keep.txt"]
     assert VARIANTS.names() == names + ["twin"] * (case in ("another plugin's name", "wrong output shape"))
+
+
+def test_the_readme_plugin_runs_as_written(unloads, tmp_path, capsys):
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    code = readme.split("```python\n# mygan.py\n", 1)[1].split("```", 1)[0]
+    (tmp_path / "mygan.py").write_text(code)
+    assert main(["--plugin", str(tmp_path / "mygan.py"), "list", "--settings", "mygan"]) == 0
+    assert any(line.split()[:2] == ["loss", "hinge"] for line in capsys.readouterr().out.splitlines())
+    assert VARIANTS.origin("mygan")["sha256"] == hashlib.sha256((tmp_path / "mygan.py").read_bytes()).hexdigest()
