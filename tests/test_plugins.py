@@ -123,8 +123,7 @@ BROKEN = {
                            "    return gan\n"
                            "def register(registries):\n"
                            "    registries.variants.add('twin', replace(DCGAN, name='twin', build=build))\n",
-                           "variant twin's generator makes samples of shape (1, 16, 16), dataset mnist needs "
-                           "(1, 32, 32)"),
+                           "generator makes samples of shape (1, 16, 16), dataset mnist needs (1, 32, 32)"),
     "no such file": (None, "no such file"),
 }
 
