@@ -79,12 +79,13 @@ CHECKS: Mapping[str, tuple[Callable[[Any], bool], str]] = {
 
 @dataclass(frozen=True)
 class Plugin:
-    """A loaded plugin: its label (entry point, file or module), its provenance, and what it added
-    ({registry field: names})."""
+    """A loaded plugin: its label (entry point, file or module), its provenance, what it added
+    ({registry field: names}) and its ``register``."""
 
     label: str
     provenance: dict[str, Any]
     added: dict[str, tuple[str, ...]]
+    register: Callable[..., Any]
 
 
 # Loaded plugins by label, in load order (a second load of one label does nothing).
@@ -167,6 +168,9 @@ def load(label: str, register: Callable[..., Any], provenance: dict[str, Any]) -
     its provenance on every name; on any problem undo what it added and raise ``UserError``."""
     if label in LOADED:
         return LOADED[label]
+    same = next((plugin for plugin in LOADED.values() if plugin.register is register), None)
+    if same is not None:  # e.g. --plugin MODULE of an installed plugin
+        return same
     if not callable(register):
         raise UserError(f"plugin {label}: `register` is a {type(register).__name__}, not a function; "
                         "define `def register(registries): ...`")
@@ -198,7 +202,7 @@ def load(label: str, register: Callable[..., Any], provenance: dict[str, Any]) -
         if isinstance(error, UserError):
             raise
         raise UserError(f"plugin {label}: {error} (ganbench or another plugin has that name); rename it") from None
-    plugin = Plugin(label, provenance, {field: names for field, names in added().items() if names})
+    plugin = Plugin(label, provenance, {field: names for field, names in added().items() if names}, register)
     for field, names in plugin.added.items():
         for name in names:
             getattr(REGISTRIES, field).note_origin(name, provenance)

@@ -161,3 +161,12 @@ def test_the_readme_plugin_runs_as_written(unloads, tmp_path, capsys):
     assert main(["--plugin", str(tmp_path / "mygan.py"), "list", "--settings", "mygan"]) == 0
     assert any(line.split()[:2] == ["loss", "hinge"] for line in capsys.readouterr().out.splitlines())
     assert VARIANTS.origin("mygan")["sha256"] == hashlib.sha256((tmp_path / "mygan.py").read_bytes()).hexdigest()
+
+
+def test_a_plugin_module_loads_by_name_and_an_installed_one_once(unloads, tmp_path, monkeypatch, capsys):
+    (tmp_path / "my_sngan_module.py").write_text(file_plugin(tmp_path).read_text())
+    monkeypatch.syspath_prepend(str(tmp_path))
+    modules = ["--plugin", "my_sngan_module"] + ["--plugin", "ganbench_sngan"] * installed()
+    assert main([*modules, "list", "variants"]) == 0
+    assert "sngan-file" in capsys.readouterr().out
+    assert VARIANTS.origin("sngan-file")["module"] == "my_sngan_module"
