@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from ganbench.errors import UserError
 
 T = TypeVar("T")
+
+
+class NameTaken(ValueError):
+    """A name registered twice (e.g. a plugin's name that a built-in or another plugin has)."""
 
 
 class Registry(Generic[T]):
@@ -21,6 +25,7 @@ class Registry(Generic[T]):
     def __init__(self, kind: str, items: Mapping[str, T] | None = None) -> None:
         self.kind = kind
         self._items: dict[str, T] = dict(items or {})
+        self._origins: dict[str, dict[str, Any]] = {}
 
     def register(self, name: str) -> Callable[[T], T]:
         def add(obj: T) -> T:
@@ -31,12 +36,21 @@ class Registry(Generic[T]):
 
     def add(self, name: str, obj: T) -> None:
         if name in self._items:
-            raise ValueError(f"{self.kind} {name!r} is registered twice")
+            raise NameTaken(f"{self.kind} {name!r} is registered twice")
         self._items[name] = obj
 
     def remove(self, name: str) -> T:
         """Unregister ``name`` (e.g. what a test or a plugin added) and return its object."""
+        self._origins.pop(name, None)
         return self._items.pop(name)
+
+    def note_origin(self, name: str, origin: Mapping[str, Any]) -> None:
+        """Record where ``name`` came from (a plugin's provenance, see :mod:`ganbench.plugins`)."""
+        self._origins[name] = dict(origin)
+
+    def origin(self, name: str) -> dict[str, Any] | None:
+        """Where ``name`` came from: its plugin's provenance, or None for a built-in."""
+        return self._origins.get(name)
 
     def get(self, name: str) -> T:
         try:

@@ -9,7 +9,7 @@ import ganbench
 
 PACKAGE = Path(ganbench.__file__).parent
 KINDS = ("ganbench.gan", "ganbench.style")
-TOP = ("ganbench.builtins", "ganbench.cli", "ganbench.__main__")
+TOP = ("ganbench.builtins", "ganbench.plugins", "ganbench.cli", "ganbench.__main__")
 
 
 def module_name(path: Path) -> str:
@@ -104,13 +104,15 @@ def builtin_entries() -> dict[str, dict[str, tuple[str, set[str]]]]:
     from ganbench.metrics.backbones import BACKBONES
 
     register_builtins()
-    return {
-        "variant": {name: (variant.build.__module__, set()) for name, variant in VARIANTS.items()},
-        "dataset": {name: (factory.__module__, {factory.__name__}) for name, factory in DATASETS.items()},
+    return {  # the built-ins: not what a plugin loaded in this process (an installed one) added
+        "variant": {name: (variant.build.__module__, set()) for name, variant in VARIANTS.items()
+                    if VARIANTS.origin(name) is None},
+        "dataset": {name: (factory.__module__, {factory.__name__}) for name, factory in DATASETS.items()
+                    if DATASETS.origin(name) is None},
         "evaluator": {name: (type(evaluator).__module__, {type(evaluator).__name__})
-                      for name, evaluator in EVALUATORS.items()},
+                      for name, evaluator in EVALUATORS.items() if EVALUATORS.origin(name) is None},
         "backbone": {name: (backbone.locate.__module__, {backbone.locate.__name__})
-                     for name, backbone in BACKBONES.items()},
+                     for name, backbone in BACKBONES.items() if BACKBONES.origin(name) is None},
     }
 
 

@@ -55,7 +55,8 @@ def schemas() -> tuple[dict[str, Schema], Schema, Schema]:
 
     if not VARIANTS.names():
         register_builtins()
-    variants = {name: VARIANTS.get(name).settings for name in VARIANTS.names()}
+    # The built-ins only: a plugin loaded in this process (e.g. an installed one) is documented by its package.
+    variants = {name: VARIANTS.get(name).settings for name in VARIANTS.names() if VARIANTS.origin(name) is None}
     return variants, EVALUATION_SETTINGS, STYLE_SETTINGS
 
 

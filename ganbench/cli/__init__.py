@@ -102,6 +102,9 @@ def build_parser(run_options: bool = True) -> Parser:
         description="Train and evaluate GAN variants and neural style transfer; write records, tables, plots, a report.",
     )
     parser.add_argument("--version", action="version", version=f"ganbench {__version__}")
+    parser.add_argument("--plugin", action="append", default=[], metavar="PATH.py|MODULE",
+                        help="load a plugin that is not installed (a file or module defining register(registries); "
+                        "see docs/plugins.md); repeatable. Installed plugins always load")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     run = commands.add_parser(
         "run",
@@ -118,7 +121,8 @@ def build_parser(run_options: bool = True) -> Parser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     arguments = list(sys.argv[1:] if argv is None else argv)
-    command = next((argument for argument in arguments if not argument.startswith("-")), None)
+    command = next((argument for index, argument in enumerate(arguments) if not argument.startswith("-")
+                    and (index == 0 or arguments[index - 1] != "--plugin")), None)
     if command is not None:  # `ganbench --help` and `--version` need no torch
         from ganbench.builtins import register_builtins
 
@@ -129,6 +133,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 0
     try:
+        from ganbench.plugins import load_plugins
+
+        load_plugins(tuple(args.plugin))
         return args.func(args)
     except UserError as error:
         print(f"ganbench: error: {error.render(FLAGS)}", file=sys.stderr)
@@ -170,10 +177,10 @@ def torch_device_named(name: str) -> Any:
 
 
 def command_run(args: argparse.Namespace) -> int:
-    from ganbench.builtins import register_builtins
     from ganbench.execution import execution_from, jobs_from, resolve_device
     from ganbench.cluster import check_cluster_options, cluster_launcher
     from ganbench.launch import LaunchOptions, run_suite
+    from ganbench.plugins import register_all
     from ganbench.report import write_outputs
     from ganbench.results import ResultsStore
     from ganbench.runs import SUITES, cells_of, request_from, shard
@@ -205,7 +212,8 @@ def command_run(args: argparse.Namespace) -> int:
           f"({workers}{args.threads} thread{'s' if args.threads > 1 else ''}{_modes(execution)}), writing to {store.root}")
     records = run_suite(suite, cells, store, device, LaunchOptions(
         progress=progress, restart=args.restart, keep_checkpoints=args.keep_checkpoints, jobs=jobs,
-        worker_init=register_builtins, launcher=cluster_launcher(values, store.root / "submitit"),
+        worker_init=functools.partial(register_all, tuple(args.plugin)),
+        launcher=cluster_launcher(values, store.root / "submitit"),
         device_name=args.device, summary_line=_summary_line))
     written = write_outputs(store)
     print((store.root / "summary.md").read_text(), end="")

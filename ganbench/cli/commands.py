@@ -90,6 +90,8 @@ def command_list(args: argparse.Namespace) -> int:
     from ganbench.metrics import EVALUATORS
     from ganbench.metrics.backbones import BACKBONES
     from ganbench.budgets import BUDGET_SUMMARIES, BUDGETS
+    from ganbench.data import DATASETS
+    from ganbench.plugins import origin_text
     from ganbench.runs import SUITES
 
     if args.settings:
@@ -103,11 +105,13 @@ def command_list(args: argparse.Namespace) -> int:
                              if getattr(s, "comparison_budget", None) else "")
                           + f"; seeds {', '.join(f'{b} {s.budgets[b].seeds_or(s.seeds)}' for b in BUDGETS if b in s.budgets)}]")
                    for name, s in SUITES.items()],
-        "variants": [(name, f"{v.summary} ({v.reference})") for name, v in VARIANTS.items()],
-        "datasets": list(DATASET_SUMMARIES.items()),
-        "evaluators": [(name, e.summary) for name, e in EVALUATORS.items()],
-        "backbones": [(name, b.summary) for name, b in BACKBONES.items()],
-        "losses": [(name, "") for name in LOSSES.names()],
+        "variants": [(name, f"{v.summary} ({v.reference}){origin_text(VARIANTS.origin(name))}")
+                     for name, v in VARIANTS.items()],
+        "datasets": [(name, summary + origin_text(DATASETS.origin(name) if name in DATASETS else None))
+                     for name, summary in DATASET_SUMMARIES.items()],
+        "evaluators": [(name, e.summary + origin_text(EVALUATORS.origin(name))) for name, e in EVALUATORS.items()],
+        "backbones": [(name, b.summary + origin_text(BACKBONES.origin(name))) for name, b in BACKBONES.items()],
+        "losses": [(name, origin_text(LOSSES.origin(name)).strip()) for name in LOSSES.names()],
         "budgets": [(name, BUDGET_SUMMARIES[name]) for name in BUDGETS],
     }
     chosen = "evaluators" if args.what == "metrics" else args.what

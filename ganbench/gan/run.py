@@ -66,6 +66,9 @@ class GanRun(RunCell):
         }
 
     def work(self, context: RunContext) -> dict[str, Any]:
+        plugin = VARIANTS.origin(self.variant)  # a plugin variant's source (kept out of the config: run ids)
+        if plugin is not None:
+            context.provenance["plugin"] = plugin
         if self.execution.processes > 1:
             outcome, data = data_parallel(train_in_group, self.execution.processes, context.device,
                                           context.initializer, self, context.device, context.run_dir)

@@ -6,6 +6,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import torch
+
 from ganbench.data import BenchDataset, DataOptions, load_dataset
 from ganbench.errors import UserError, command, option
 from ganbench.gan.model import VARIANTS
@@ -116,6 +118,25 @@ def check_overrides(variants: list[str], overrides: Mapping[str, Mapping[str, st
                             f"see `{command('list', settings='VARIANT')}`")
 
 
+def check_output_shape(variant_name: str, settings: dict[str, Any], dataset: BenchDataset) -> None:
+    """A plugin variant's G makes samples of ``dataset``'s shape: a tiny forward (2 latents, on the
+    CPU, the global RNG restored after); a ``UserError`` naming the plugin and the shapes if not."""
+    plugin = (VARIANTS.origin(variant_name) or {}).get("plugin", "?")
+    with torch.random.fork_rng(devices=[]):
+        try:
+            gan = VARIANTS.get(variant_name).create(settings, dataset)
+            gan.eval()
+            samples = gan.sample(gan.sample_latent(2, torch.Generator().manual_seed(0)))
+        except Exception as error:  # noqa: BLE001 - a broken plugin variant is one error line
+            raise UserError(f"plugin {plugin}: variant {variant_name} fails to build or sample for {dataset.name} "
+                            f"({type(error).__name__}: {error}); fix its build") from None
+    shape = tuple(getattr(samples, "shape", ()))
+    if shape[1:] != tuple(dataset.sample_shape):
+        raise UserError(f"plugin {plugin}: variant {variant_name}'s generator makes samples of shape {shape[1:]}, "
+                        f"dataset {dataset.name} needs {tuple(dataset.sample_shape)}; build G for "
+                        "data.sample_shape")
+
+
 def plan_runs(suite: GanSuite, request: RunRequest) -> list[GanRun]:
     """Expand ``suite`` into runs; every name and value is checked before anything runs.
 
@@ -150,6 +171,8 @@ def plan_runs(suite: GanSuite, request: RunRequest) -> list[GanRun]:
                     f"variant {variant_name} cannot train on {dataset.kind} data ({dataset_name}); "
                     f"it handles {', '.join(variant.kinds)}"
                 )
+            if VARIANTS.origin(variant_name) is not None:
+                check_output_shape(variant_name, settings, dataset)
             evaluators = tuple(name for name in suite.evaluators if EVALUATORS.get(name).applies_to(dataset))
             for name in evaluators:
                 EVALUATORS.get(name).check(dataset, evaluation, data)
