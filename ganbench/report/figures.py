@@ -8,9 +8,9 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.pyplot as plt
 
-from ganbench.results import atomic_write_bytes, file_safe  # noqa: E402
+from ganbench.results import atomic_write_bytes, file_safe
 
 __all__ = ["file_stem", "plt", "save_figure"]
 
