@@ -30,6 +30,7 @@ import hashlib
 import io
 import json
 import math
+import os
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -74,7 +75,7 @@ EVALUATE_OPTIONS = (
            metavar="DIR", group="data"),
     Option("suite", "evaluate with this suite's evaluation settings and place the records in its tables "
            "(default: the defaults, suite 'external')", metavar="SUITE"),
-    Option("budget", "with suite: the budget whose evaluation settings are used (default: the suite's)",
+    Option("budget", f"with {option('suite')}: the budget whose evaluation settings are used (default: the suite's)",
            metavar="BUDGET"),
     Option("set", "change an evaluation setting, eval.KEY=VALUE (repeatable)", metavar="eval.KEY=VALUE",
            given="repeated"),
@@ -285,7 +286,7 @@ def request_from(values: Mapping[str, Any]) -> EvaluationRequest:
     return EvaluationRequest(
         samples=tuple(values["samples"]), dataset=values["dataset"], name=values["name"], out=Path(values["out"]),
         backbone=values.get("backbone"), samples_count=values.get("samples_count"),
-        split=values.get("split") or "train", data_root=values.get("data_root"), suite=values.get("suite"),
+        split=values.get("split") or "train", data_root=values.get("data_root") or os.environ.get("GANBENCH_DATA"), suite=values.get("suite"),
         budget=values.get("budget"), set=tuple(values.get("set") or ()), layout=values.get("layout") or "auto",
         value_range=values.get("value_range") or "auto")
 

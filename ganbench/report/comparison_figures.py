@@ -73,7 +73,8 @@ def plot_metric_points(table: ComparisonTable) -> plt.Figure | None:
             if interval is None:
                 continue
             mean, low, high = interval
-            axis.errorbar(mean, index, xerr=[[mean - low], [high - mean]], fmt="o", color=colours[label],
+            # max(0, .): a degenerate bootstrap (identical samples) may leave the mean outside by rounding
+            axis.errorbar(mean, index, xerr=[[max(mean - low, 0.0)], [max(high - mean, 0.0)]], fmt="o", color=colours[label],
                           markersize=6, markeredgecolor="black", markeredgewidth=0.6, capsize=3, linewidth=1.3,
                           zorder=3)
         axis.set_yticks(range(len(labels)), labels)
