@@ -153,3 +153,18 @@ def test_bad_input_is_one_error_line_exit_2_and_nothing_written(case, synthetic_
     assert error.startswith("ganbench: error: ") and error.count("\n") == 1, error
     assert message in error
     assert not out.exists() and tree(tmp_path) == before
+
+
+def test_the_report_shows_evaluation_records_beside_runs_even_a_degenerate_interval(tmp_path, capsys):
+    """A collapsed model's samples (all alike) give a bootstrap interval of one point that misses
+    the FID by rounding; the report still draws it (a zero error bar), in one table with the runs."""
+    from report_records import gan_record
+
+    runs = [gan_record(tmp_path, "dcgan", seed, fid) for seed, fid in enumerate((20.0, 21.0, 19.5))]
+    evaluation = gan_record(tmp_path, "collapsed", 0, 2802.7069459976165)
+    evaluation.update(kind="evaluation", run_id="collapsed_seed0_external", artifacts={})
+    evaluation["metrics"].update(fid_ci_low=2802.707045682161, fid_ci_high=2802.707045682161)
+    (tmp_path / "records.jsonl").write_text("".join(json.dumps(r) + "\n" for r in (*runs, evaluation)))
+    assert main(["report", str(tmp_path)]) == 0
+    shown = capsys.readouterr().out
+    assert re.search(r"\| dcgan +\|", shown) and re.search(r"\| collapsed +\| .*\| 2,80", shown)
