@@ -56,7 +56,7 @@ EXTERNAL = "external"  # suite and budget of an evaluation that names no suite
 EVALUATED = ("fidelity", "classes")  # sample evaluators of an evaluation, where they apply to the reference
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 LAYOUTS = ("auto", "nchw", "nhwc")
-RANGES = ("auto", "-1,1", "0,1", "0,255")
+RANGES = ("auto", "tanh", "unit", "uint8")  # [-1, 1], [0, 1], 0..255
 
 EVALUATE_OPTIONS = (
     Option("samples", "a folder of PNG/JPEG images or an .npy/.npz array of samples; give it again for more seeds "
@@ -81,8 +81,8 @@ EVALUATE_OPTIONS = (
            given="repeated"),
     Option("layout", "axis order of an array input (default: auto, detected from where the 1 or 3 channels are)",
            default="auto", choices=LAYOUTS),
-    Option("value_range", "value range of an array input (default: auto: uint8 is 0..255, floats with negatives "
-           "-1..1, else 0..1)", default="auto", choices=RANGES),
+    Option("value_range", "value range of an array input: tanh [-1, 1], unit [0, 1], uint8 0..255 (default: auto: "
+           "integers are 0..255, floats with a negative value [-1, 1], else [0, 1])", default="auto", choices=RANGES),
 )
 
 
@@ -176,7 +176,7 @@ def _array_images(path: Path, array: np.ndarray, layout: str, value_range: str) 
         raise UserError(f"{path} holds no images; save at least one")
     if array.dtype.kind in "ui":
         low, high = int(array.min()), int(array.max())
-        if value_range not in ("auto", "0,255") or low < 0 or high > 255:
+        if value_range not in ("auto", "uint8") or low < 0 or high > 255:
             raise UserError(f"{path} holds integers in [{low}, {high}]; integer images must be 0..255 "
                             f"(or save floats in [-1, 1] or [0, 1] with {option('value_range')} to match)")
         return torch.from_numpy(np.ascontiguousarray(array)).float().div_(127.5).sub_(1.0), order, "uint8"
@@ -186,15 +186,15 @@ def _array_images(path: Path, array: np.ndarray, layout: str, value_range: str) 
     if not finite.all():
         raise UserError(f"{path} holds {int((~finite).sum())} NaN or infinite values; save finite images")
     low, high = float(array.min()), float(array.max())
-    shown = value_range if value_range != "auto" else ("-1,1" if low < 0 else "0,1")
-    bounds = {"-1,1": (-1.0, 1.0), "0,1": (0.0, 1.0), "0,255": (0.0, 255.0)}[shown]
+    shown = value_range if value_range != "auto" else ("tanh" if low < 0 else "unit")
+    bounds = {"tanh": (-1.0, 1.0), "unit": (0.0, 1.0), "uint8": (0.0, 255.0)}[shown]
     if low < bounds[0] or high > bounds[1]:
         raise UserError(f"{path} holds values in [{low:g}, {high:g}], outside [{bounds[0]:g}, {bounds[1]:g}]; save "
                         f"floats in [-1, 1] or [0, 1] or uint8 images (or declare {option('value_range')})")
     images = torch.from_numpy(np.ascontiguousarray(array)).float()
-    if shown == "0,1":
+    if shown == "unit":
         return images.mul_(2.0).sub_(1.0), order, "[0, 1]"
-    if shown == "0,255":
+    if shown == "uint8":
         return images.div_(127.5).sub_(1.0), order, "uint8"
     return images, order, "[-1, 1]"
 
