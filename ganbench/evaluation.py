@@ -286,7 +286,8 @@ def request_from(values: Mapping[str, Any]) -> EvaluationRequest:
     return EvaluationRequest(
         samples=tuple(values["samples"]), dataset=values["dataset"], name=values["name"], out=Path(values["out"]),
         backbone=values.get("backbone"), samples_count=values.get("samples_count"),
-        split=values.get("split") or "train", data_root=values.get("data_root") or os.environ.get("GANBENCH_DATA"), suite=values.get("suite"),
+        split=values.get("split") or "train", data_root=values.get("data_root") or os.environ.get("GANBENCH_DATA"),
+        suite=values.get("suite"),
         budget=values.get("budget"), set=tuple(values.get("set") or ()), layout=values.get("layout") or "auto",
         value_range=values.get("value_range") or "auto")
 
