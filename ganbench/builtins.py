@@ -25,6 +25,7 @@ import torch_fidelity
 from ganbench.columns import COLUMNS, ColumnSet
 from ganbench.data import DATASET_PREFIXES, register_dataset
 from ganbench.data import images, stacked, toy
+from ganbench.evaluation import EvaluationReport
 from ganbench.gan import suites as gan_suites
 from ganbench.gan.model import VARIANTS
 from ganbench.gan.report import GanReport
@@ -101,7 +102,7 @@ def register_builtins() -> None:
     # Suites of every kind, and each kind's part of the report.
     for suite in (gan_suites.TOY, gan_suites.MNIST, gan_suites.FASHION, gan_suites.STACKED_MNIST, STYLE):
         SUITES.add(suite.name, suite)
-    for section in (GanReport(), StyleReport()):
+    for section in (GanReport(), StyleReport(), EvaluationReport()):
         SECTIONS.add(section.kind, section)
         COLUMNS.add(f"kind:{section.kind}", ColumnSet(section.columns, descriptions=section.descriptions))
 

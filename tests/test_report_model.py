@@ -31,8 +31,8 @@ def test_the_model_holds_every_table_the_writers_show(tmp_path):
     register_builtins()
     records = write_folder(tmp_path)
     model = build_model(records)
-    assert [table.kind for table in model.tables] == ["gan"] and set(model.kinds) == {"gan", "style"}
-    assert len(model.kinds["gan"]) == len(records) and not model.kinds["style"]
+    assert [table.kind for table in model.tables] == ["gan"] and set(model.kinds) == {"gan", "style", "evaluation"}
+    assert len(model.kinds["gan"]) == len(records) and not model.kinds["style"] and not model.kinds["evaluation"]
     assert len(model.cards) == len(model.tables[0].rows) == 2
     (shown,) = model.shown  # one protocol: one displayed table, titled by its key
     assert list(shown.frame["variant"]) == ["dcgan", "fc"] and model.notes and model.summary.significance

@@ -28,6 +28,7 @@ def add_commands(commands: Any) -> None:
     merge.add_argument("--out", type=Path, required=True, help="the folder to write (may be new, or hold records "
                        "already, which then take part in the check)")
     merge.set_defaults(func=command_merge)
+    _add_evaluate(commands)
     cite = commands.add_parser("cite", help="print the BibTeX entry for ganbench, or for a result folder",
                                description="Print how to cite ganbench; with DIR, how to cite the result set in DIR "
                                "(suite, budget, date, version, commit, machine and the sha256 digest of its records), "
@@ -53,6 +54,21 @@ def _add_list(commands: Any) -> None:
     listing.add_argument("--budget", choices=BUDGETS, help="with --settings --suite: at this budget (default: the "
                          "suite's)")
     listing.set_defaults(func=command_list)
+
+
+def _add_evaluate(commands: Any) -> None:
+    from ganbench.cli import add_option
+    from ganbench.evaluation import EVALUATE_OPTIONS
+
+    evaluate = commands.add_parser("evaluate", help="evaluate samples of a model trained elsewhere",
+                                   description="Evaluate sample sets (folders of PNG/JPEG, .npy/.npz arrays) against "
+                                   "a reference dataset with ganbench's evaluators and write one record each, in the "
+                                   "layout of `ganbench run`, then the folder's tables and report.")
+    groups = {"run": evaluate.add_argument_group("evaluate options"),
+              "data": evaluate.add_argument_group("data options")}
+    for declaration in EVALUATE_OPTIONS:
+        add_option(groups[declaration.group], declaration)
+    evaluate.set_defaults(func=command_evaluate)
 
 
 def _add_classifier(commands: Any) -> None:
@@ -212,6 +228,33 @@ def command_report(args: argparse.Namespace) -> int:
     print((store.root / "summary.md").read_text(), end="")
     print(wrote_line(store.root, written))
     return 0
+
+
+def command_evaluate(args: argparse.Namespace) -> int:
+    from ganbench.evaluation import evaluate_samples, request_from
+    from ganbench.report import write_outputs
+    from ganbench.results import ResultsStore
+
+    records = evaluate_samples(request_from(vars(args)))
+    for record in records:
+        card = record["provenance"]["samples"]
+        print(_evaluation_line(record, card))
+    store = ResultsStore(args.out)
+    written = write_outputs(store)
+    print((store.root / "summary.md").read_text(), end="")
+    print(wrote_line(store.root, [store.records_path, *written]))
+    return 0
+
+
+def _evaluation_line(record: dict[str, Any], card: dict[str, Any]) -> str:
+    """``mymodel seed 0: a.npy (200 of 200, [-1, 1] NCHW) | fid=... precision=...``."""
+    from ganbench.columns import table_columns
+
+    values = record["metrics"]
+    shown = [f"{c.key}={values[c.key]:.{c.digits}{c.notation}}" for c in table_columns()
+             if isinstance(values.get(c.key), (int, float))]
+    return (f"{record['variant']} seed {record['seed']}: {card['name']} ({card['evaluated']} of {card['available']}, "
+            f"{card['value_range']} {card['layout']}) | " + " ".join(shown))
 
 
 def command_cite(args: argparse.Namespace) -> int:

@@ -46,6 +46,12 @@ def _palette(count: int) -> list:
     return sns.color_palette("tab10" if count <= 10 else "husl", count)
 
 
+def error_bar(mean: float, low: float, high: float) -> list[list[float]]:
+    """matplotlib's ``[[below], [above]]`` of an interval around ``mean``, never negative: a
+    degenerate bootstrap interval (identical samples) may miss its mean by rounding."""
+    return [[max(mean - low, 0.0)], [max(high - mean, 0.0)]]
+
+
 def plot_metric_points(table: ComparisonTable) -> plt.Figure | None:
     """One panel per headline metric: configurations on the y axis, runs as dots, the mean and its
     95 % interval (t over seeds; a single run's bootstrap interval where recorded) as a point with
@@ -75,7 +81,7 @@ def plot_metric_points(table: ComparisonTable) -> plt.Figure | None:
             if interval is None:
                 continue
             mean, low, high = interval
-            axis.errorbar(mean, index, xerr=[[mean - low], [high - mean]], fmt="o", color=colours[label],
+            axis.errorbar(mean, index, xerr=error_bar(mean, low, high), fmt="o", color=colours[label],
                           markersize=6, markeredgecolor="black", markeredgewidth=0.6, capsize=3, linewidth=1.3,
                           zorder=3)
         axis.set_yticks(range(len(labels)), labels)
@@ -109,7 +115,7 @@ def plot_quality_speed(table: ComparisonTable) -> plt.Figure | None:
         x, y = table.interval(index, speed.key), table.interval(index, metric.key)
         if x is None or y is None:
             continue
-        axis.errorbar(x[0], y[0], xerr=[[x[0] - x[1]], [x[2] - x[0]]], yerr=[[y[0] - y[1]], [y[2] - y[0]]],
+        axis.errorbar(x[0], y[0], xerr=error_bar(*x), yerr=error_bar(*y),
                       fmt="o", color=colours[index], capsize=3, markersize=6, label=label)
     axis.set_xlabel(axis_label(speed), fontsize=9)
     axis.set_ylabel(axis_label(metric, table), fontsize=9)
