@@ -97,7 +97,8 @@ def main(argv: list[str] | None = None) -> int:
     current = combine([calibrated_times(path) for path in paths])
 
     if options.update:
-        baseline = {"unit": "median CPU seconds per round / median CPU seconds of the calibration kernel, 1 torch thread",
+        baseline = {"unit": "median CPU seconds per round / median CPU seconds of the calibration kernel, "
+                            "1 torch thread",
                     "threshold": threshold, "runs": len(paths), "cases": current}
         options.baseline.write_text(json.dumps(baseline, indent=1, sort_keys=True) + "\n")
         print(f"wrote {options.baseline} ({len(current)} cases, threshold {threshold:.0%})")

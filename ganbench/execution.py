@@ -179,7 +179,8 @@ def default_jobs(device: torch.device) -> int:
         except ValueError:
             jobs = 0
         if jobs < 1:
-            raise UserError(f"GANBENCH_JOBS must be a positive number of processes, got {os.environ['GANBENCH_JOBS']!r}")
+            raise UserError(
+                f"GANBENCH_JOBS must be a positive number of processes, got {os.environ['GANBENCH_JOBS']!r}")
         return jobs
     if device.type != "cpu":
         return 1

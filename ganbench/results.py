@@ -7,8 +7,8 @@ whole after each record; records of folders written before run folders held reco
 it too. Every file is written to a temporary name and renamed into place, so an interrupted
 command never leaves a half-written record behind.
 
-Several processes (worker processes of the ``jobs`` option, two commands, array tasks on a cluster) may write one folder at
-once. A process runs a cell only while it holds the cell's claim, ``runs/<run_id>/claim.lock``,
+Several processes (worker processes of the ``jobs`` option, two commands, array tasks on a cluster) may write one
+folder at once. A process runs a cell only while it holds the cell's claim, ``runs/<run_id>/claim.lock``,
 created with ``O_CREAT | O_EXCL`` and holding the holder's pid, host and start time; the holder
 touches it every :data:`HEARTBEAT_SECONDS`. A claim is stale, and taken over, when its holder's
 process is gone (same host) or its heartbeat is older than :data:`STALE_SECONDS` (any host).
@@ -114,7 +114,8 @@ class Claim:
         self.holder = holder
         self.taken_over = taken_over
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._beat, args=(heartbeat,), daemon=True, name=f"claim {path.parent.name}")
+        self._thread = threading.Thread(target=self._beat, args=(heartbeat,), daemon=True,
+                                        name=f"claim {path.parent.name}")
         self._thread.start()
 
     def _beat(self, heartbeat: float) -> None:
@@ -140,7 +141,8 @@ class Claim:
 class ResultsStore:
     """The records, run folders and cell claims under one output folder."""
 
-    def __init__(self, root: Path, stale_seconds: float = STALE_SECONDS, heartbeat_seconds: float = HEARTBEAT_SECONDS) -> None:
+    def __init__(self, root: Path, stale_seconds: float = STALE_SECONDS,
+                 heartbeat_seconds: float = HEARTBEAT_SECONDS) -> None:
         self.root = Path(root)
         self.records_path = self.root / "records.jsonl"
         self.stale_seconds = stale_seconds
@@ -154,7 +156,8 @@ class ResultsStore:
                 pass
         except OSError as error:
             raise UserError(
-                f"cannot write to output folder {self.root} ({error.strerror or error}); choose another with {option('out', 'DIR')}"
+                f"cannot write to output folder {self.root} ({error.strerror or error}); "
+                f"choose another with {option('out', 'DIR')}"
             ) from None
 
     @contextlib.contextmanager

@@ -279,7 +279,8 @@ def execute(run: PlannedRun, store: ResultsStore, device: torch.device, progress
             atomic_write_text(run_dir / "error.txt", traceback.format_exc())
             record["artifacts"]["error"] = str((run_dir / "error.txt").relative_to(store.root))
         except OSError as unwritable:
-            record["error"] += f" (and {run_dir / 'error.txt'} could not be written: {unwritable.strerror or unwritable})"
+            record["error"] += (f" (and {run_dir / 'error.txt'} could not be written: "
+                                f"{unwritable.strerror or unwritable})")
     record["provenance"].update(finished_utc=utc_now(), load_end=load_average())
     record["elapsed_seconds"] = time.perf_counter() - clock
     for name, path in list(record["artifacts"].items()):

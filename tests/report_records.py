@@ -26,7 +26,8 @@ def gan_record(root: Path, variant: str, seed: int, fid: float) -> dict:
     np.savetxt(run_dir / "losses.csv", losses, delimiter=",", header="iteration,loss_d,loss_g", comments="",
                fmt=["%d", "%.5f", "%.5f"])
     Image.fromarray(rng.integers(0, 255, (66, 66), dtype=np.uint8)).save(run_dir / "samples.png")
-    history = [{"iteration": it, "images_seen": it * 64, "train_seconds": it * 0.05 + seed * 0.01, "fid": fid * 200 / it}
+    history = [{"iteration": it, "images_seen": it * 64, "train_seconds": it * 0.05 + seed * 0.01,
+                "fid": fid * 200 / it}
                for it in (50, 100, 150, 200)]
     return {
         "run_id": run_id, "kind": "gan", "suite": "mnist", "variant": variant, "dataset": DATASET, "budget": "smoke",
@@ -34,7 +35,8 @@ def gan_record(root: Path, variant: str, seed: int, fid: float) -> dict:
         "iterations_planned": 200,
         "config": {"settings": {"batch_size": 64}, "evaluators": ["grid", "fidelity", "throughput"],
                    "data": {"split": "test"}},
-        "metrics": {"fid": fid, "precision": 0.5 + 0.01 * seed + (0.002 if variant == "fc" else 0), "fidelity_samples": 1000,
+        "metrics": {"fid": fid, "precision": 0.5 + 0.01 * seed + (0.002 if variant == "fc" else 0),
+                    "fidelity_samples": 1000,
                     "fidelity_reference_samples": 2000, "fidelity_backbone": "lenet",
                     "fidelity_weights_sha256": "ab" * 32, "fidelity_image_size": 32},
         "throughput": {"train_images_per_second": (900.0 if variant == "fc" else 300.0) + seed,

@@ -50,7 +50,8 @@ def run_inception(folder, out, *extra):
                  f"folder:{folder}", "--set", "eval.backbone=inception", "--set", "eval.samples=8", "--set",
                  "eval.reference_samples=8", "--set", "eval.kid_subset_size=4", "--set", "eval.kid_subsets=3",
                  "--set", "eval.is_splits=2", "--iterations", "2", "--out", str(out), "--no-progress",
-                 # 10 of FID's bootstrap resamples: each decomposes a 2048x2048 matrix (~1 s), the default 200 took 3 min
+                 # 10 of FID's bootstrap resamples: each decomposes a 2048x2048 matrix (~1 s),
+                 # the default 200 took 3 min
                  "--set", "eval.fid_bootstrap=10", *extra])
 
 

@@ -213,7 +213,8 @@ def diverged_with_iteration(out: Path) -> None:
     for record in runs:
         assert record["status"] == "diverged"
         assert record["diverged_at"] == 2
-        assert record["error"].startswith("|loss_d| = ") and "above diverge_above = 1e+06 at iteration 2" in record["error"]
+        assert (record["error"].startswith("|loss_d| = ")
+                and "above diverge_above = 1e+06 at iteration 2" in record["error"])
         assert "metrics" not in record or not record["metrics"]
 
 

@@ -136,7 +136,8 @@ def test_list_and_help(capsys):
 
 
 def test_console_script_runs_without_traceback(tmp_path):
-    result = subprocess.run([sys.executable, "-m", "ganbench", "run", "--suite", "nope"], capture_output=True, text=True)
+    result = subprocess.run([sys.executable, "-m", "ganbench", "run", "--suite", "nope"],
+                            capture_output=True, text=True)
     assert result.returncode == 2
     assert result.stderr.startswith("ganbench: error: unknown suite 'nope'; choose one of: toy")
     assert result.stderr.count("\n") == 1

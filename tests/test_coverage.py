@@ -72,7 +72,8 @@ def test_reverse_kl_counts_high_quality_samples_only():
     KL = 9/16 log(9/16 * 8) + 7 * 1/16 log(1/16 * 8).
     """
     ring = load_dataset("ring8", DataOptions())
-    sharp = ring.means[0].repeat(800, 1) + 0.1 * ring.sigma * torch.randn(800, 2, generator=torch.Generator().manual_seed(0))
+    sharp = ring.means[0].repeat(800, 1) + 0.1 * ring.sigma * torch.randn(
+        800, 2, generator=torch.Generator().manual_seed(0))
     spread = (0.5 * ring.means).repeat(100, 1)
     stats = mode_statistics(torch.cat([sharp, spread]), ring.means, ring.sigma)
     assert stats["high_quality_fraction"] == pytest.approx(0.5)

@@ -70,7 +70,8 @@ def test_damaged_mnist_file_is_one_error_line_naming_it_and_download(corruption,
     error = capsys.readouterr().err
     assert error.count("\n") == 1 and error.endswith("\n")
     assert error.startswith(f"ganbench: error: {raw / name} {problem}")
-    assert error.rstrip("\n").endswith("; delete it and fetch it again with --download (or replace it with the original)")
+    assert error.rstrip("\n").endswith(
+        "; delete it and fetch it again with --download (or replace it with the original)")
     if corruption == "checksum-mismatch":
         assert f"torchvision's is {REAL_MD5[IMAGES]}" in error
     assert not out.exists()
@@ -196,5 +197,6 @@ def test_cifar10_batches_with_known_md5s_load_and_bad_pickles_are_one_line(tmp_p
     (folder / "test_batch").write_bytes(b"not a pickle")
     known["test_batch"] = integrity.md5_hex(b"not a pickle")
     load_dataset.cache_clear()
-    with pytest.raises(UserError, match=r"test_batch is not a CIFAR-10 batch \(UnpicklingError: .*fetch it again with download"):
+    with pytest.raises(UserError,
+                       match=r"test_batch is not a CIFAR-10 batch \(UnpicklingError: .*fetch it again with download"):
         load_dataset("cifar10", DataOptions(data_root=str(tmp_path), split="test"))

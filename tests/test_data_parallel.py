@@ -85,7 +85,8 @@ def _losses_of_fc_without_batchnorm(iterations: int) -> list[tuple[float, float]
     training = create_gan_trainer(gan, dataset, settings, seed=0, shard=(idist.get_rank(), idist.get_world_size()))
     seen = []
     training.engine.add_event_handler(
-        Events.ITERATION_COMPLETED, lambda engine: seen.append((engine.state.output["loss_d"], engine.state.output["loss_g"])))
+        Events.ITERATION_COMPLETED,
+        lambda engine: seen.append((engine.state.output["loss_d"], engine.state.output["loss_g"])))
     training.engine.run(None, max_epochs=1, epoch_length=iterations)
     return seen
 

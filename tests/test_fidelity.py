@@ -180,8 +180,9 @@ def test_agrees_with_torch_fidelity_called_directly():
 
 def test_kid_equals_torch_fidelity_on_float64_features_to_1e_6():
     """KID on lenet-like features (84-d, non-negative, kernel entries ~4e3 as on lenet features,
-    against a KID of ~1e-1, so the kernel sums cancel to 4-5 digits) equals torch-fidelity's ``kid_features_to_metric`` run on float64 features to 1e-6
-    relative, whether the features come as float32 or float64: the kernels are float64, so the value
+    against a KID of ~1e-1, so the kernel sums cancel to 4-5 digits) equals torch-fidelity's
+    ``kid_features_to_metric`` run on float64 features to 1e-6 relative,
+    whether the features come as float32 or float64: the kernels are float64, so the value
     does not depend on the CPU's float32 matmul kernels (1.7e-4 relative between an Intel Xeon and an
     AMD EPYC with float32 kernels). 1e-6 leaves room only for float64 summation order."""
     from torch_fidelity.metric_kid import KEY_METRIC_KID_MEAN, KEY_METRIC_KID_STD, kid_features_to_metric

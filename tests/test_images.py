@@ -150,7 +150,8 @@ def test_mnist_suite_smoke_on_the_shared_test_split(shared_data, tmp_path):
 def test_fashion_suite_runs_on_a_tiny_idx_dataset(tiny_fashion, tmp_path, capsys):
     out = tmp_path / "fashion"
     arguments = ["run", "--suite", "fashion", "--budget", "smoke", "--variants", "dcgan", "--split", "test",
-                 "--data-root", str(tiny_fashion), "--out", str(out), "--no-progress", "--set", "eval.kid_subset_size=20"]
+                 "--data-root", str(tiny_fashion), "--out", str(out), "--no-progress",
+                 "--set", "eval.kid_subset_size=20"]
     # No Fashion-MNIST classifier ships with ganbench: the error names the command that trains one.
     assert main(arguments) == 2
     assert "ganbench classifier train --dataset fashion-mnist" in capsys.readouterr().err

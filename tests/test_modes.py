@@ -56,8 +56,8 @@ def test_kl_divergence_by_hand():
 def test_a_collapsed_generator_covers_one_mode_with_kl_log_1000(stacked, synthetic_mnist, tmp_path, replay_gan):
     options = resolve(EVALUATION_SETTINGS, "eval", {"stacked_samples": 2600})
     data_options = DataOptions(data_root=str(synthetic_mnist), image_size=32)
-    context = EvaluationContext(SampleSet(replay_gan(stacked.reference(1)), 0, 256), stacked, data_options, 0, torch.device("cpu"),
-                                tmp_path, options)
+    context = EvaluationContext(SampleSet(replay_gan(stacked.reference(1)), 0, 256), stacked, data_options, 0,
+                                torch.device("cpu"), tmp_path, options)
     values = StackedCoverage().evaluate(context)
     assert (values["modes_covered"], values["modes_total"], values["coverage_samples"]) == (1, 1000, 2600)
     assert values["reverse_kl"] == pytest.approx(math.log(1000))
@@ -95,8 +95,8 @@ def test_class_coverage_of_the_reference_itself_and_of_a_single_digit(shared_dat
     options = resolve(EVALUATION_SETTINGS, "eval", {"samples": 2000, "reference_samples": 2000})
 
     def evaluate(images):
-        context = EvaluationContext(SampleSet(replay_gan(images), 0, 256), mnist, data_options, 0, torch.device("cpu"), tmp_path,
-                                    options)
+        context = EvaluationContext(SampleSet(replay_gan(images), 0, 256), mnist, data_options, 0, torch.device("cpu"),
+                                    tmp_path, options)
         return ClassCoverage().evaluate(context)
 
     values = evaluate(mnist.reference(2000))

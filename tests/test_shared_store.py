@@ -138,7 +138,8 @@ def test_two_identical_commands_on_one_folder_train_each_cell_once(tmp_path):
     assert all(not list(p.glob(CLAIM_FILE)) for p in (out / "runs").iterdir())
     assert "Traceback" not in "".join(outputs)
     # Both commands end by writing the same tables and plots; doing that at once is safe too.
-    reports = [python("-c", "import sys; from ganbench.cli import main\nfor _ in range(3): assert main(sys.argv[1:]) == 0",
+    reports = [python("-c", "import sys; from ganbench.cli import main\n"
+                            "for _ in range(3): assert main(sys.argv[1:]) == 0",
                       "report", str(out)) for _ in range(2)]
     for process in reports:
         output, _ = process.communicate(timeout=400)
@@ -204,7 +205,8 @@ def test_conflicting_records_are_one_error_naming_both_folders(tmp_path, capsys)
         ResultsStore(tmp_path / name).add(record("r1", metrics={"fid": value}))
     assert main(["merge", str(tmp_path / "a"), str(tmp_path / "b"), "--out", str(tmp_path / "m")]) == 2
     error = capsys.readouterr().err
-    assert error.count("\n") == 1 and "run r1" in error and str(tmp_path / "a") in error and str(tmp_path / "b") in error
+    assert (error.count("\n") == 1 and "run r1" in error
+            and str(tmp_path / "a") in error and str(tmp_path / "b") in error)
     assert not (tmp_path / "m").exists()
     with pytest.raises(UserError):
         merge_stores([ResultsStore(tmp_path / "a")], ResultsStore(tmp_path / "b"))

@@ -165,7 +165,8 @@ def doubled_one_sided_p(a, b):
 
 
 @pytest.mark.parametrize("a, b", [([0.3, 0.5], [0.1, 0.2, 0.25, 0.9]), ([0.9], [0.1, 0.2, 0.3, 0.4]),
-                                  ([0.1, 0.2, 0.3, 0.4], [0.25]), ([2.0, 3.0, 4.0, 9.0], [1.0, 1.5, 2.5, 3.5, 4.5, 5.0])])
+                                  ([0.1, 0.2, 0.3, 0.4], [0.25]),
+                                  ([2.0, 3.0, 4.0, 9.0], [1.0, 1.5, 2.5, 3.5, 4.5, 5.0])])
 def test_permutation_for_unequal_small_groups_and_single_values(a, b):
     result = compare(a, b)
     assert result.test == "exact permutation test"
@@ -298,7 +299,8 @@ def test_best_marks_needs_every_pair_and_enough_seeds():
 
 
 def test_best_marks_ties_and_single_group():
-    assert best_marks({"a": [1.0, 2.0], "b": [2.0, 1.0]}, True) == {"a": BEST_NOT_SIGNIFICANT, "b": BEST_NOT_SIGNIFICANT}
+    assert best_marks({"a": [1.0, 2.0], "b": [2.0, 1.0]}, True) == {"a": BEST_NOT_SIGNIFICANT,
+                                                                    "b": BEST_NOT_SIGNIFICANT}
     assert best_marks({"a": [1.0, 2.0]}, True) == {}
 
 

@@ -82,7 +82,8 @@ def test_smoke_run_writes_tables_grids_and_curves(smoke_run):
     report = (out / "report.md").read_text()
     assert "| feature network | VGG-19, RANDOM weights" in report  # in each preset's protocol card
     by_preset = report.split("## By preset", 1)[1].split("##", 1)[0].split("Pairs of presets", 1)[0]  # its table
-    assert [line.split("|")[2].strip() for line in by_preset.splitlines() if line.startswith("| style")] == ["gatys", "adam"]
+    assert [line.split("|")[2].strip() for line in by_preset.splitlines()
+            if line.startswith("| style")] == ["gatys", "adam"]
     assert "plots/style_grid_gatys_smoke_random-weights.png" in report
     # `ganbench report` rebuilds the grids and curves from the records and run folders alone.
     for plot in (out / "plots").iterdir():
@@ -115,7 +116,9 @@ def test_default_style_images_are_the_paintings_in_the_data_root(shared_data, tm
     [
         ([], "no ImageNet weights for VGG-19"),
         (["--set", "style.weights=random", "--variants", "picasso"], "unknown preset 'picasso' of suite style"),
-        (["--set", "style.weights=random", "--datasets", "mnist"], "--datasets is not an option of suite style (style runs) but of suites fashion, mnist, stacked-mnist, toy"),
+        (["--set", "style.weights=random", "--datasets", "mnist"],
+         "--datasets is not an option of suite style (style runs) "
+         "but of suites fashion, mnist, stacked-mnist, toy"),
         (["--set", "style.weights=random", "--content", "nowhere.png"], "--content nowhere.png: no such file"),
         (["--set", "style.weights=random", "--set", "style.content_layer=conv9_9"], "VGG-19 has no layer 'conv9_9'"),
         (["--set", "style.weights=random", "--set", "gatys.style_layer_weights=1,2"], "2 weights for 5 style layers"),

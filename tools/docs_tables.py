@@ -149,7 +149,8 @@ def write(root: Path = ROOT) -> list[Path]:
 def main(argv: Sequence[str] | None = None) -> int:
     """``--write`` regenerates the tables, ``--check`` exits 1 when one differs from the code."""
     parser = argparse.ArgumentParser(prog="python -m tools.docs_tables",
-                                     description="The docs' settings tables, generated from the code's Setting schemas.")
+                                     description="The docs' settings tables, "
+                                                 "generated from the code's Setting schemas.")
     action = parser.add_mutually_exclusive_group(required=True)
     action.add_argument("--write", action="store_true", help="rewrite the generated tables in place")
     action.add_argument("--check", action="store_true", help="exit 1 if a generated table differs from the code")

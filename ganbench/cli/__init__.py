@@ -99,7 +99,8 @@ def build_parser(run_options: bool = True) -> Parser:
     only with ``run_options``."""
     parser = Parser(
         prog="ganbench",
-        description="Train and evaluate GAN variants and neural style transfer; write records, tables, plots, a report.",
+        description="Train and evaluate GAN variants and neural style transfer; "
+                    "write records, tables, plots, a report.",
     )
     parser.add_argument("--version", action="version", version=f"ganbench {__version__}")
     parser.add_argument("--plugin", action="append", default=[], metavar="PATH.py|MODULE",
@@ -141,7 +142,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"ganbench: error: {error.render(FLAGS)}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
-        print("\nganbench: interrupted; run the same command again to resume from the last checkpoints", file=sys.stderr)
+        print("\nganbench: interrupted; run the same command again to resume from the last checkpoints",
+              file=sys.stderr)
         return EXIT_INTERRUPTED
 
 
@@ -209,7 +211,8 @@ def command_run(args: argparse.Namespace) -> int:
     if args.launcher != "processes":
         workers = f"{args.launcher} tasks through submitit x "
     print(f"ganbench {__version__}: suite {suite.name}, budget {budget}, {len(cells)} runs{part} on {shown_device} "
-          f"({workers}{args.threads} thread{'s' if args.threads > 1 else ''}{_modes(execution)}), writing to {store.root}")
+          f"({workers}{args.threads} thread{'s' if args.threads > 1 else ''}{_modes(execution)}), "
+          f"writing to {store.root}")
     records = run_suite(suite, cells, store, device, LaunchOptions(
         progress=progress, restart=args.restart, keep_checkpoints=args.keep_checkpoints, jobs=jobs,
         worker_init=functools.partial(register_all, tuple(args.plugin)),

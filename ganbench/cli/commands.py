@@ -16,7 +16,8 @@ def add_commands(commands: Any) -> None:
     """The parsers of every command but ``run``, each with its function (``func``)."""
     _add_list(commands)
     report = commands.add_parser("report", help="rewrite tables, plots and report.md of an output folder",
-                                 description="Regenerate summary.csv/.md/.tex, plots/ and report.md from records.jsonl.")
+                                 description="Regenerate summary.csv/.md/.tex, plots/ and report.md "
+                                             "from records.jsonl.")
     report.add_argument("out", type=Path, help="an output folder written by `ganbench run`")
     report.set_defaults(func=command_report)
     _add_classifier(commands)
@@ -119,7 +120,8 @@ def command_list(args: argparse.Namespace) -> int:
         "suites": [(name, f"{s.summary} [{s.matrix()}; default budget {s.default_budget}"
                           + (f"; compare variants at budget {s.comparison_budget}"
                              if getattr(s, "comparison_budget", None) else "")
-                          + f"; seeds {', '.join(f'{b} {s.budgets[b].seeds_or(s.seeds)}' for b in BUDGETS if b in s.budgets)}]")
+                          + f"; seeds "
+                            f"{', '.join(f'{b} {s.budgets[b].seeds_or(s.seeds)}' for b in BUDGETS if b in s.budgets)}]")
                    for name, s in SUITES.items()],
         "variants": [(name, f"{v.summary} ({v.reference}){origin_text(VARIANTS.origin(name))}")
                      for name, v in VARIANTS.items()],

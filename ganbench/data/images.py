@@ -255,7 +255,8 @@ def load_idx_dataset(name: str, options: DataOptions) -> ImageDataset:
         hint = f", or {option('split', other)} (those files are there)" if other_there else ""
         raise UserError(
             f"{source.title} {options.split} split not found in {raw} (expected {image_stem}[.gz] and "
-            f"{label_stem}[.gz]); fix: {option('download')}, another {option('data_root', 'DIR')} (or $GANBENCH_DATA){hint}"
+            f"{label_stem}[.gz]); fix: {option('download')}, another {option('data_root', 'DIR')} "
+            f"(or $GANBENCH_DATA){hint}"
         )
     image_path, label_path = paths
     torchvision_class = TORCHVISION_CLASSES[name]
@@ -408,7 +409,8 @@ def load_folder(path: str, options: DataOptions) -> ImageDataset:
                         "folder of images")
     files, labels, classes = _image_files(folder)
     if not files:
-        raise UserError(f"no images ({', '.join(IMAGE_SUFFIXES)}) in {folder}; put images there or in class sub-folders")
+        raise UserError(f"no images ({', '.join(IMAGE_SUFFIXES)}) in {folder}; "
+                        "put images there or in class sub-folders")
     size = options.image_size or FOLDER_DEFAULT_SIZE
     images = torch.empty(len(files), 3, size, size, dtype=torch.uint8)
     for i, file in enumerate(files):

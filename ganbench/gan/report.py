@@ -37,7 +37,8 @@ def _groups(records: Sequence[dict[str, Any]]) -> dict[str, tuple[str, list[dict
         config = configuration(record)
         key = configuration_id(config)
         configs[key] = config
-        groups.setdefault((record["variant"], record["dataset"], record["budget"]), {}).setdefault(key, []).append(record)
+        groups.setdefault((record["variant"], record["dataset"], record["budget"]), {}).setdefault(
+            key, []).append(record)
     out = {}
     for (variant, dataset, budget), by_config in groups.items():
         title = f"{variant} on {dataset} ({budget})"

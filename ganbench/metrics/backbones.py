@@ -89,7 +89,8 @@ def download_inception(path: Path) -> None:
             data = response.read()
     except OSError as error:
         raise UserError(f"could not download the Inception weights from {URL_INCEPTION_V3} ({error}); put "
-                        f"{INCEPTION_FILE} into {path.parent} yourself or pass {option('inception_weights', 'PATH')}") from None
+                        f"{INCEPTION_FILE} into {path.parent} yourself or pass "
+                        f"{option('inception_weights', 'PATH')}") from None
     if not sha256_bytes(data).startswith(INCEPTION_SHA256_PREFIX):
         raise UserError(f"the file downloaded from {URL_INCEPTION_V3} does not have the expected sha256 "
                         f"({INCEPTION_SHA256_PREFIX}…); nothing was saved; try again or fetch it yourself")

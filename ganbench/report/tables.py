@@ -869,7 +869,8 @@ def significance_frame(table: SummaryTable) -> pd.DataFrame:
         pair = item.pair
         rows.append({**{key: item.family[key] for key in family_keys}, "protocol": protocol_text(item.protocol),
                      "metric": item.column.key,
-                     "samples": item.samples, "better": pair.label_a, "worse": pair.label_b, "n_better": item.n_a, "n_worse": item.n_b,
+                     "samples": item.samples, "better": pair.label_a, "worse": pair.label_b,
+                     "n_better": item.n_a, "n_worse": item.n_b,
                      "mean_better": item.mean_a, "mean_worse": item.mean_b, "difference": pair.difference,
                      "ci_low": pair.low, "ci_high": pair.high, "p_value": pair.p_value, "p_holm": pair.p_holm,
                      "test": pair.test, "significant": pair.significant})
