@@ -356,7 +356,8 @@ def plan_evaluation(request: EvaluationRequest) -> tuple[list[Planned], BenchDat
     for name in evaluators:
         EVALUATORS.get(name).check(dataset, settings, data)
     config = {"name": request.name, "dataset": request.dataset, "evaluation": settings,
-              "evaluators": list(evaluators), "data": {"split": request.split, "image_size": settings["image_size"]}}
+              "evaluators": list(evaluators), "data": {"split": request.split, "image_size": settings["image_size"]},
+              "execution": {"threads": THREADS}}
     planned = []
     for seed, (samples, count) in enumerate(zip(loaded, counts)):
         seeded = {**config, "seed": seed}
@@ -365,6 +366,11 @@ def plan_evaluation(request: EvaluationRequest) -> tuple[list[Planned], BenchDat
         planned.append(Planned(samples, count, seed, run_id, seeded))
     return planned, dataset, data, {"suite": suite, "budget": budget, "variant": request.name,
                                     "dataset": request.dataset}
+
+
+# Torch threads of an evaluation: one, as a run's default, since the thread count changes the order
+# of floating-point sums in feature extraction (a run's own samples then give its numbers exactly).
+THREADS = 1
 
 
 def _channels(count: int) -> str:
@@ -380,27 +386,37 @@ def evaluate_samples(request: EvaluationRequest) -> list[dict[str, Any]]:
     device = torch.device("cpu")
     backbone = BACKBONES.get(planned[0].config["evaluation"]["backbone"])
     weights = backbone.locate(dataset, planned[0].config["evaluation"], False)
-    records = []
-    for item in planned:
-        started, clock = utc_now(), time.perf_counter()
-        context = EvaluationContext(LoadedSamples(item.samples.images), dataset, data, item.seed, device,
-                                    store.run_dir(item.run_id), dict(item.config["evaluation"]))
-        sections = evaluate(item.config["evaluators"], context)
-        records.append({
-            **identity, "run_id": item.run_id, "kind": KIND, "seed": item.seed, "status": "finished",
-            "config": item.config, "metrics": sections["metrics"], "throughput": sections["throughput"],
-            "artifacts": {}, "elapsed_seconds": time.perf_counter() - clock,
-            "provenance": {
-                **software(), "started_utc": started, "finished_utc": utc_now(), "device": device_description(device),
-                "data": {**dataset.describe(), "samples": {"name": str(item.samples.source),
-                                                           "sha256": item.samples.sha256}},
-                "samples": item.samples.card(item.count),
-                "backbone": {"name": backbone.name, "weights": weights.path.name, "sha256": weights.sha256},
-            },
-        })
+    threads = torch.get_num_threads()
+    torch.set_num_threads(THREADS)
+    try:
+        records = [_evaluated(item, dataset, data, identity, store, device, backbone.name, weights)
+                   for item in planned]
+    finally:
+        torch.set_num_threads(threads)
     for record in records:
         store.add(record)
     return records
+
+
+def _evaluated(item: Planned, dataset: BenchDataset, data: DataOptions, identity: dict[str, Any],
+               store: ResultsStore, device: torch.device, backbone: str, weights: Any) -> dict[str, Any]:
+    """The record of one planned input, its evaluators run on ``device``."""
+    started, clock = utc_now(), time.perf_counter()
+    context = EvaluationContext(LoadedSamples(item.samples.images), dataset, data, item.seed, device,
+                                store.run_dir(item.run_id), dict(item.config["evaluation"]))
+    sections = evaluate(item.config["evaluators"], context)
+    return {
+        **identity, "run_id": item.run_id, "kind": KIND, "seed": item.seed, "status": "finished",
+        "config": item.config, "metrics": sections["metrics"], "throughput": sections["throughput"],
+        "artifacts": {}, "elapsed_seconds": time.perf_counter() - clock,
+        "provenance": {
+            **software(), "started_utc": started, "finished_utc": utc_now(), "device": device_description(device),
+            "data": {**dataset.describe(), "samples": {"name": str(item.samples.source),
+                                                       "sha256": item.samples.sha256}},
+            "samples": item.samples.card(item.count),
+            "backbone": {"name": backbone, "weights": weights.path.name, "sha256": weights.sha256},
+        },
+    }
 
 
 class EvaluationReport:
