@@ -138,7 +138,7 @@ def test_the_suites_evaluators_make_the_records_numbers(tmp_path):
     """A style run's metrics and throughput are what the evaluators its suite lists give, in their order."""
     suite = replace(SUITES.get("style"), evaluators=("ssim", "style-losses"))
     request = RunRequest(budget="smoke", variants=["gatys"], iterations=2, overrides={"style": {"weights": "random"}},
-                         options={"--content": ["astronaut"], "--style": ["coffee"]})
+                         options={"content": ["astronaut"], "style": ["coffee"]})
     (run,) = plan_style_runs(suite, request)
     outcome = transfer_style(run, CPU, tmp_path, {}, progress=False)
     assert list(outcome["metrics"]) == ["ssim", "content_loss", "style_loss", "tv_loss", "total_loss"]
