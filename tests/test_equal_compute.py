@@ -79,21 +79,39 @@ def test_tables_at_equal_images_and_equal_seconds_by_hand():
     ]
     text = "\n".join(equal_compute_tables(records))
     t = scipy.stats.t.ppf(0.975, 1)
-    # fast at 100 images: 10 and 12, mean 11, half-width t * std / sqrt(2) = t * 1 = 12.7 -> 11 ± 13.
+    # fast at 100 images: 10 and 12, mean 11, half-width t * std / sqrt(2) = t * 1 = 12.7 -> 11 ± 13,
+    # which crosses FID's bound 0: shown clipped, 11 [0, 24].
     assert round(t * math.sqrt(2) / math.sqrt(2), 1) == 12.7
-    assert "| fast on mnist (equal) | 2 | 11 ± 13 | 7 ± 13 |" in text
-    assert "| slow on mnist (equal) | 2 | 21 ± 13 | 14.0 ± 0 |" in text  # no spread: 3 significant digits
+    # The plateau rule on the last two points: fast moves 11 -> 7, inside both half-widths (13);
+    # slow moves 21 -> 14, outside the last point's zero width (both seeds gave 14: exact, no ± 0).
+    assert "| fast on mnist (equal) | 2 | 11 [0, 24] | 7 [0, 20] | yes (-4 within ± 13) |" in text
+    assert "| slow on mnist (equal) | 2 | 21 ± 13 | 14 | no (-7 outside ± 0) |" in text
     assert "### FID on mnist at equal images seen" in text and "at evaluation points every run shares" in text
     # Seconds: grid 5, 10, 15, 20 (quarters of the longest run). Both fast runs ended before 5 s:
     # their last values 6 and 8 are carried (†); slow has no evaluation before 10 s.
     assert "| 5 s | 10 s | 15 s | 20 s |" in text
-    assert "| fast on mnist (equal) | 2 | 7 ± 13 † | 7 ± 13 † | 7 ± 13 † | 7 ± 13 † |" in text
+    assert "| fast on mnist (equal) | 2 | 7 [0, 20] † | 7 [0, 20] † | 7 [0, 20] † | 7 [0, 20] † |" in text
     # slow at 15 s: halfway, 17 and 18: mean 17.5, half-width t * 0.707 / 1.414 = 6.35 -> 18 ± 6.
-    assert "| slow on mnist (equal) | 2 | – | 21 ± 13 | 18 ± 6 | 14.0 ± 0 |" in text
+    assert "| slow on mnist (equal) | 2 | – | 21 ± 13 | 18 ± 6 | 14 |" in text
     # Another configuration of a variant is its own row, never averaged with the first.
     other = "\n".join(equal_compute_tables([*records, record("slow", 0, [(100, 10.0, 50.0), (200, 20.0, 40.0)], 1e-3)]))
-    assert "| slow on mnist (equal) [lr_d=0.0002] | 2 | 21 ± 13 | 14.0 ± 0 |" in other
-    assert "| slow on mnist (equal) [lr_d=0.001] | 1 | 50.0 | 40.0 |" in other
+    assert "| slow on mnist (equal) [lr_d=0.0002] | 2 | 21 ± 13 | 14 | no (-7 outside ± 0) |" in other
+    assert "| slow on mnist (equal) [lr_d=0.001] | 1 | 50 | 40 | undecided: one seed" in other
+
+
+def test_configurations_under_different_protocols_get_separate_tables():
+    def measured(variant, seed, backbone):
+        run = record(variant, seed, [(100, 1.0, 10.0 + seed), (200, 2.0, 6.0 + seed)])
+        run["metrics"] = {"fidelity_backbone": backbone, "fidelity_samples": 500, "fidelity_reference_samples": 600}
+        return run
+
+    text = "\n".join(equal_compute_tables([measured("a", s, "lenet") for s in (0, 1)]
+                                          + [measured("b", s, "inception") for s in (0, 1)]))
+    assert text.count("### FID (lenet, N = 500 vs M = 600) on mnist at equal images seen") == 1
+    assert text.count("### FID (inception, N = 500 vs M = 600) on mnist at equal images seen") == 1
+    lenet = text.split("### FID (lenet")[1].split("###")[0]
+    assert "| a on mnist (equal) |" in lenet and "| b on mnist" not in lenet
+    assert "Protocol: budget equal; fidelity: lenet, N = 500 vs M = 600." in lenet
 
 
 def test_a_run_logs_its_metric_history_against_images_and_seconds(tmp_path):

@@ -4,6 +4,7 @@ seen and equal training seconds and the sample grids."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -12,17 +13,22 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
-from ganbench.columns import Description, table_columns
+from ganbench.columns import Column, Description, table_columns
 from ganbench.gan.run import KIND
 from ganbench.report.comparison_figures import axis_label
 from ganbench.report.figures import file_stem, plt, save_figure
-from ganbench.report.tables import GROUP, SummaryTable, configuration, configuration_id, differing_settings
+from ganbench.plateau import PlateauCheck, plateau_check
+from ganbench.report.tables import (GROUP, Cell, SummaryTable, cell_text, configuration, configuration_id,
+                                    differing_settings, protocol_key, protocol_text)
 from ganbench.stats import display_precision, t_interval
 
 # Metrics compared at equal images seen and training seconds, where a run's metric history has them.
-HEADLINE_METRICS = ("fid", "reverse_kl", "modes_covered", "class_kl")
+HEADLINE_METRICS = ("fid", "recall", "reverse_kl", "modes_covered", "class_kl")
 COMPUTE_AXES = {"images_seen": "images seen", "train_seconds": "training seconds"}
 COMPUTE_POINTS = 4  # grid points where runs' evaluation points differ
+PLATEAU_NOTE = (" Plateau: each of the last two points' means lies inside the other's 95 % t-interval over seeds "
+                "(ganbench.plateau); it says the seeds resolve no further change, not that training converged "
+                "to its best.")
 
 
 def _groups(records: Sequence[dict[str, Any]]) -> dict[str, tuple[str, list[dict[str, Any]]]]:
@@ -220,48 +226,110 @@ def compute_grid(histories: Sequence[Sequence[dict[str, float]]], axis: str) -> 
     return [end * k / COMPUTE_POINTS for k in range(1, COMPUTE_POINTS + 1)], True
 
 
-def _cell(values: list[float | None], carried: list[bool]) -> str:
-    """mean ± 95 % t half-width over seeds (precision from the interval); '–' if a seed has no value
-    there; † where some seed's run had ended before (its last value carried)."""
+def _cell(values: list[float | None], carried: list[bool], column: Column | None) -> str:
+    """The seeds' values at one point as the summary shows a cell (:func:`cell_text`: mean ± 95 %
+    t half-width, clipped to the metric's bounds, exact values exact, scaled as its column says);
+    '–' if a seed has no value there; † where some seed's run had ended before (its last value
+    carried)."""
     if not values or any(v is None for v in values):
         return "–"
-    interval = t_interval([float(v) for v in values if v is not None])
-    return display_precision(interval.mean, interval.half_width) + (" †" if any(carried) else "")
+    finite = tuple(float(v) for v in values if v is not None and math.isfinite(v))
+    cell = Cell(column.key if column else "", finite, t_interval(finite) if finite else None,
+                undefined=len(values) - len(finite), column=column)
+    return cell_text(cell, len(values)) + (" †" if any(carried) else "")
+
+
+def plateau_text(check: PlateauCheck, column: Column | None) -> str:
+    """The plateau rule's verdict as a table cell: ``yes (-1.2 within ± 3.1)``, ``no (-430 outside
+    ± 320)`` or ``undecided: one seed ...``; changes scaled as the column shows values."""
+    if check.plateaued is None:
+        return f"undecided: {check.reason}"
+    scale = column.scale if column is not None else 1.0
+    allowed = min(check.previous_half_width, check.last_half_width) * scale
+    change = display_precision(check.change * scale, allowed).split(" ± ")[0] if allowed > 0 else f"{check.change:+g}"
+    change = change if change.startswith(("-", "+")) else "+" + change
+    bound = display_precision(allowed, allowed).split(" ± ")[1] if allowed > 0 else "0"
+    return f"{'yes' if check.plateaued else 'no'} ({change} {'within' if check.plateaued else 'outside'} ± {bound})"
+
+
+def _protocol_groups(runs: Sequence[dict[str, Any]]) -> dict[tuple[tuple[str, str], ...],
+                                                          list[tuple[str, list[dict[str, Any]]]]]:
+    """The configurations of ``runs`` (``(title, records)`` as :func:`_groups` makes them) under each
+    protocol (:func:`protocol_key`): configurations measured under different protocols never share
+    a table."""
+    by_protocol: dict[tuple[tuple[str, str], ...], list[tuple[str, list[dict[str, Any]]]]] = {}
+    for title, group in _groups(runs).values():
+        by_protocol.setdefault(protocol_key(group), []).append((title, group))
+    return by_protocol
+
+
+def _compute_table(configurations: Sequence[tuple[str, list[dict[str, Any]]]], metric: str, axis: str,
+                   column: Column | None) -> tuple[list[str], bool]:
+    """One Markdown table of ``metric`` on ``axis`` (a row per configuration, a column per grid
+    point; at equal images seen also the plateau rule's verdict on the last two points) and
+    whether its grid was interpolated."""
+    runs = [record for _, group in configurations for record in group]
+    grid, interpolated = compute_grid([r["metric_history"] for r in runs], axis)
+    carry = axis == "train_seconds"
+    unit = "images" if axis == "images_seen" else "s"
+    plateau = axis == "images_seen"
+    table = [f"| configuration | seeds | {' | '.join(f'{x:,.0f} {unit}' for x in grid)} |"
+             + (" plateau (last two points) |" if plateau else ""),
+             "| --- | ---: |" + " ---: |" * len(grid) + (" --- |" if plateau else "")]
+    for title, group in configurations:
+        cells = []
+        for x in grid:
+            pairs = [value_at(r["metric_history"], axis, metric, x, carry) for r in group]
+            cells.append(_cell([v for v, _ in pairs], [c for _, c in pairs], column))
+        if plateau:
+            cells.append(plateau_text(plateau_check([r["metric_history"] for r in group], metric), column))
+        table.append(f"| {title} | {len(group)} | {' | '.join(cells)} |")
+    return table, interpolated
+
+
+def _samples_header(column: Column | None, metric: str, protocol: tuple[tuple[str, str], ...]) -> str:
+    """``FID (lenet, N = 5,000 vs M = 10,000)``: the column's header and what its evaluator
+    measured with, from the runs' protocol key, as the summary's headers name it."""
+    header = column.display_header if column is not None else metric
+    if column is None or column.samples_key is None:
+        return header
+    prefix = column.samples_key[: -len("_samples")]
+    fields = dict(protocol)
+    parts = [fields[f"{prefix} backbone"]] if f"{prefix} backbone" in fields else []
+    if f"{prefix} N" in fields:
+        parts.append(f"N = {fields[f'{prefix} N']}" + (f" vs M = {fields[f'{prefix} M']}" if f"{prefix} M" in fields
+                                                       else ""))
+    return header + (f" ({', '.join(parts)})" if parts else "")
 
 
 def equal_compute_tables(records: Sequence[dict[str, Any]]) -> list[str]:
-    """Markdown: per dataset and headline metric in the runs' metric histories, one table at equal
-    images seen and one at equal training seconds; a row per configuration (its title names the
-    settings that differ where a variant, dataset and budget has several), a column per point,
-    each cell the mean ± 95 % t-interval half-width over seeds (n shown in the row)."""
+    """Markdown: per dataset, protocol and headline metric in the runs' metric histories, one table
+    at equal images seen (with the plateau rule's verdict, :mod:`ganbench.plateau`) and one at
+    equal training seconds; a row per configuration (its title names the settings that differ
+    where a variant, dataset and budget has several), a column per point, each cell as the summary
+    shows it (mean ± 95 % t-interval half-width over seeds; n shown in the row)."""
     lines: list[str] = []
     by_dataset: dict[str, list[dict[str, Any]]] = {}
     for record in run_histories(records):
         by_dataset.setdefault(record["dataset"], []).append(record)
+    columns = {c.key: c for c in table_columns()}
     for dataset, runs in by_dataset.items():
-        groups = _groups(runs)
         metrics = [m for m in HEADLINE_METRICS if any(m in row for r in runs for row in r["metric_history"])]
-        for metric in metrics:
-            header = next((c.header for c in table_columns() if c.key == metric), metric)
-            for axis, axis_name in COMPUTE_AXES.items():
-                grid, interpolated = compute_grid([r["metric_history"] for r in runs], axis)
-                carry = axis == "train_seconds"
-                unit = "images" if axis == "images_seen" else "s"
-                table = [f"| configuration | seeds | {' | '.join(f'{x:,.0f} {unit}' for x in grid)} |",
-                         "| --- | ---: |" + " ---: |" * len(grid)]
-                for title, group in groups.values():
-                    cells = []
-                    for x in grid:
-                        pairs = [value_at(r["metric_history"], axis, metric, x, carry) for r in group]
-                        cells.append(_cell([v for v, _ in pairs], [c for _, c in pairs]))
-                    table.append(f"| {title} | {len(group)} | {' | '.join(cells)} |")
-                how = ("linearly interpolated between each run's evaluations" if interpolated
-                       else "at evaluation points every run shares")
-                note = (" † : a seed's run had ended before that time; its final value is carried forward."
-                        if carry else "")
-                lines += [f"### {header} on {dataset} at equal {axis_name}", "",
-                          f"Mean ± half-width of the 95 % t-interval over seeds, {how}; – : no evaluation "
-                          f"of every seed covers that point.{note}", "", *table, ""]
+        for protocol, configurations in _protocol_groups(runs).items():
+            for metric in metrics:
+                column = columns.get(metric)
+                header = _samples_header(column, metric, protocol)
+                for axis, axis_name in COMPUTE_AXES.items():
+                    table, interpolated = _compute_table(configurations, metric, axis, column)
+                    how = ("linearly interpolated between each run's evaluations" if interpolated
+                           else "at evaluation points every run shares")
+                    note = (" † : a seed's run had ended before that time; its final value is carried forward."
+                            if axis == "train_seconds" else PLATEAU_NOTE)
+                    lines += [f"### {header} on {dataset} at equal {axis_name}", "",
+                              f"Protocol: {protocol_text(protocol)}.", "",
+                              f"Mean ± half-width of the 95 % t-interval over seeds (clipped to the metric's range "
+                              f"where it would cross it), {how}; – : no evaluation of every seed covers that "
+                              f"point.{note}", "", *table, ""]
     return (["## At equal images seen and equal training seconds", "",
              "Each run's metrics evaluated during training (`eval.every`) against "
              "the real images it had drawn and its training seconds (evaluations excluded); record field "
