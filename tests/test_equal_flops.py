@@ -103,3 +103,26 @@ def test_fid_infinity_is_skipped_with_a_reason_where_n_is_too_small():
     assert "fid_infinity" not in small and "84 feature dimensions" in small["fid_infinity_skipped"]
     enough = fid_uncertainty(torch.randn(425, 84, generator=generator, dtype=torch.float64), reference, 0, 15, 0)
     assert "fid_infinity_skipped" not in enough and len(enough["fid_infinity_points"]) == 15
+
+
+def test_planned_iterations_are_cached_on_disk_by_configuration_and_code(synthetic_mnist, tmp_path, monkeypatch):
+    from ganbench.data import DataOptions, load_dataset
+    from ganbench.gan import run as gan_run
+    from ganbench.gan.model import VARIANTS
+
+    register_builtins()
+    monkeypatch.setenv("GANBENCH_CACHE", str(tmp_path / "cache"))
+    dataset = load_dataset("mnist", DataOptions(data_root=str(synthetic_mnist), image_size=32))
+    settings = VARIANTS.get("dcgan").settings
+    smoke = {**{name: s.default for name, s in settings.items()}, **VARIANTS.get("dcgan").scale("smoke")}
+    counted = gan_run.planned_iterations_for_gflop("dcgan", smoke, dataset, SMOKE_GFLOP)
+    assert len(list((tmp_path / "cache" / "flops").glob("*.json"))) == 1
+    monkeypatch.setattr(gan_run, "_PLANNED_ITERATIONS", {})  # a new process: only the disk remembers
+
+    def no_counting(*args, **kwargs):
+        raise AssertionError("counted again although the count was cached")
+
+    monkeypatch.setattr(gan_run, "state_gflops", no_counting)
+    assert gan_run.planned_iterations_for_gflop("dcgan", smoke, dataset, SMOKE_GFLOP) == counted
+    with pytest.raises(AssertionError, match="counted again"):  # another configuration is counted
+        gan_run.planned_iterations_for_gflop("dcgan", {**smoke, "batch_size": 8}, dataset, SMOKE_GFLOP)

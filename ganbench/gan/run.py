@@ -4,6 +4,8 @@ evaluate it on one shared sample set, and return its outcome for the record."""
 from __future__ import annotations
 
 import copy
+import hashlib
+import inspect
 import json
 from collections.abc import Hashable, Mapping
 from dataclasses import asdict, dataclass
@@ -15,6 +17,7 @@ import torch
 from ignite.engine import Engine, Events
 
 from ganbench import seeding
+from ganbench.cache import cache_dir
 from ganbench.calibration import count_flops
 from ganbench.data import BenchDataset, DataOptions, load_dataset
 from ganbench.gan.model import GAN, VARIANTS
@@ -258,14 +261,32 @@ def iterations_for_gflop(gan: GAN, costs: Mapping[Hashable, float], gflop: float
 _PLANNED_ITERATIONS: dict[str, int] = {}
 
 
+def _code_digest(variant_name: str) -> str:
+    """sha256 of what a FLOP count depends on besides the settings: the variant's module, the GAN
+    kind's modules (trainer, losses, models) and the torch version."""
+    digest = hashlib.sha256(torch.__version__.encode())
+    module = inspect.getmodule(VARIANTS.get(variant_name).build)
+    files = sorted(Path(__file__).parent.glob("*.py")) + ([Path(module.__file__)] if module and module.__file__ else [])
+    for path in files:
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
 def planned_iterations_for_gflop(variant_name: str, settings: Mapping[str, Any], dataset: BenchDataset,
                                  gflop: float) -> int:
     """The iterations of a run of ``variant_name`` with ``settings`` on ``dataset`` (its sample
     shape) that train for ``gflop`` GFLOP (:func:`iterations_for_gflop`), counted on a model built
     on the CPU at a batch of :data:`COUNT_BATCH`, scaled to the run's batch, with the random state
-    restored; remembered per configuration for the process."""
-    key = json.dumps([variant_name, dict(settings), dataset.name, list(dataset.sample_shape), gflop],
-                     sort_keys=True, default=str)
+    restored. Remembered per configuration for the process and on disk under
+    ``$GANBENCH_CACHE/flops``, keyed by the configuration and :func:`_code_digest` (counting a
+    ProGAN's growth phases takes tens of seconds; the count is a pure function of that key)."""
+    key = json.dumps([variant_name, dict(settings), dataset.name, list(dataset.sample_shape), gflop,
+                      _code_digest(variant_name)], sort_keys=True, default=str)
+    cached = cache_dir("flops") / f"{hashlib.sha256(key.encode()).hexdigest()}.json"
+    if key not in _PLANNED_ITERATIONS and cached.is_file():
+        stored = json.loads(cached.read_text())
+        if stored.get("key") == key:
+            _PLANNED_ITERATIONS[key] = int(stored["iterations"])
     if key not in _PLANNED_ITERATIONS:
         # Counted at COUNT_BATCH and scaled to the batch: the counted work (matmuls, convolutions)
         # of the built-in variants is linear in the batch (tests/test_equal_flops.py checks it).
@@ -277,6 +298,8 @@ def planned_iterations_for_gflop(variant_name: str, settings: Mapping[str, Any],
         scale = settings["batch_size"] / small["batch_size"]
         _PLANNED_ITERATIONS[key] = iterations_for_gflop(gan, {state: cost * scale for state, cost in costs.items()},
                                                         gflop)
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(cached, json.dumps({"key": key, "iterations": _PLANNED_ITERATIONS[key]}) + "\n")
     return _PLANNED_ITERATIONS[key]
 
 
