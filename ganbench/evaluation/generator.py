@@ -29,6 +29,7 @@ import json
 import math
 import sys
 import time
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -115,7 +116,7 @@ def _digest(path: Path) -> str:
 
 def _first_line(error: BaseException) -> str:
     text = str(error).strip().splitlines()
-    return f"{type(error).__name__}: {text[0][:200]}" if text else type(error).__name__
+    return f"{type(error).__name__}: {text[0].split('. ')[0][:200]}" if text else type(error).__name__
 
 
 def load_generator(spec: str, latent_dim: int, checkpoint: Path | None = None) -> GeneratorModel:
@@ -146,7 +147,9 @@ def _torchscript(spec: str) -> nn.Module:
         raise UserError(f"{option('generator', spec)}: no such file; give MODULE:CALLABLE, PATH.py:CALLABLE or a "
                         "TorchScript file")
     try:
-        return torch.jit.load(str(path), map_location="cpu")
+        with warnings.catch_warnings():  # torch 2.14 deprecates TorchScript (for torch.export); it still loads
+            warnings.filterwarnings("ignore", category=FutureWarning, message=r".*torch\.jit")
+            return torch.jit.load(str(path), map_location="cpu")
     except Exception as error:  # noqa: BLE001 - any failure means it is no TorchScript file
         raise UserError(f"{option('generator', spec)}: not a TorchScript file ({_first_line(error)}); "
                         f"{TORCHSCRIPT_FIX}") from None
