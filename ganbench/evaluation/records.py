@@ -179,7 +179,7 @@ class EvaluationReport:
     descriptions: tuple[Description, ...] = ()
     comparison_group = tuple(GROUP)
     comparison_pooled = ()
-    intervals_over = "seeds (sample sets)"
+    intervals_over = "seeds (sample sets or generator seeds)"
 
     def claims(self, record: dict[str, Any]) -> bool:
         return record.get("kind") == KIND
