@@ -61,10 +61,11 @@ def _add_evaluate(commands: Any) -> None:
     from ganbench.cli import add_option
     from ganbench.evaluation import EVALUATE_OPTIONS
 
-    evaluate = commands.add_parser("evaluate", help="evaluate samples of a model trained elsewhere",
-                                   description="Evaluate sample sets (folders of PNG/JPEG, .npy/.npz arrays) against "
-                                   "a reference dataset with ganbench's evaluators and write one record each, in the "
-                                   "layout of `ganbench run`, then the folder's tables and report.")
+    evaluate = commands.add_parser("evaluate", help="evaluate samples or a generator of a model trained elsewhere",
+                                   description="Evaluate sample sets (folders of PNG/JPEG, .npy/.npz arrays), or the "
+                                   "samples a generator (a Python callable or a TorchScript file) draws at each seed, "
+                                   "against a reference dataset with ganbench's evaluators and write one record each, "
+                                   "in the layout of `ganbench run`, then the folder's tables and report.")
     groups = {"run": evaluate.add_argument_group("evaluate options"),
               "data": evaluate.add_argument_group("data options")}
     for declaration in EVALUATE_OPTIONS:
