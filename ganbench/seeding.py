@@ -19,6 +19,7 @@ PENALTY = "penalty"
 EVALUATION = "evaluation"
 INIT = "init"
 FEATURE_NETWORK = "feature-network"
+REAL_SUBSET = "real-subset"  # the real images ganbench evaluate --real draws
 
 
 def derive_seed(seed: int, stream: str, *steps: int) -> int:

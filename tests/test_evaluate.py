@@ -271,7 +271,14 @@ BAD_INPUTS = {
                                          "--latent-dim is required with --generator"),
     "both --samples and --generator": (lambda folder: [*generator(folder, "good"), "--samples",
                                                        str(grey_pngs(folder / "pngs", 8))], (),
-                                       "give --samples or --generator, not both"),
+                                       "not --samples and --generator"),
+    # Real images as the samples (the real-data floor); the synthetic train split holds 600 images.
+    "--real with every image in the reference": (lambda folder: ["--real", "train"], (
+        "--samples-count", "10", "--set", "eval.kid_subset_size=10"),
+                                                 "has 0 images outside the reference set to draw from, fewer than "
+                                                 "the 10 asked; lower --set eval.reference_samples=K"),
+    "--real with --latent-dim": (lambda folder: ["--real", "train", "--latent-dim", "4"], (),
+                                 "--latent-dim goes with --generator; leave it out with --real"),
 }
 
 

@@ -17,8 +17,10 @@ import torch
 
 from ganbench.columns import Column, Description
 from ganbench.data import BenchDataset, DataOptions, load_dataset
+from ganbench.data.images import ImageDataset
 from ganbench.errors import UserError, option
 from ganbench.evaluation.generator import Generated, draw, load_generator
+from ganbench.evaluation.real import RealImages, draw_real
 from ganbench.evaluation.request import EvaluationRequest, check_request, evaluation_settings
 from ganbench.evaluation.samples import LoadedSamples, Samples, load_samples
 from ganbench.metrics import EVALUATORS, EvaluationContext, evaluate
@@ -41,7 +43,7 @@ class Planned:
     """One input ready to evaluate: its samples (loaded, or drawn from a generator), how many of
     them are evaluated, the record's seed and run id, and its configuration."""
 
-    samples: Samples | Generated
+    samples: Samples | Generated | RealImages
     count: int
     seed: int
     run_id: str
@@ -104,9 +106,12 @@ def plan_evaluation(request: EvaluationRequest) -> tuple[list[Planned], BenchDat
     evaluators = tuple(name for name in EVALUATED if EVALUATORS.get(name).applies_to(dataset))
     for name in evaluators:
         EVALUATORS.get(name).check(dataset, settings, data)
-    inputs: list[tuple[int, Samples | Generated]] = list(enumerate(loaded))
+    inputs: list[tuple[int, Samples | Generated | RealImages]] = list(enumerate(loaded))
     if model is not None:
         inputs = [(seed, draw(model, seed, count, channels)) for seed in request.generator_seeds]
+    if request.real is not None and isinstance(dataset, ImageDataset):
+        inputs = [(seed, draw_real(dataset, request.split, request.real, data, seed, count,
+                                   settings["reference_samples"])) for seed in request.generator_seeds]
     config = {"name": request.name, "dataset": request.dataset, "evaluation": settings,
               "evaluators": list(evaluators), "data": {"split": request.split, "image_size": settings["image_size"]},
               "execution": {"threads": THREADS}}

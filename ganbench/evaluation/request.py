@@ -47,8 +47,12 @@ EVALUATE_OPTIONS = (
            metavar="D", parse=positive_int),
     Option("checkpoint", f"with {option('generator')}: a state_dict file (torch.save(model.state_dict(), PATH)) "
            "loaded into the generator with torch.load(weights_only=True)", metavar="PATH", parse=Path),
-    Option("generator_seeds", f"with {option('generator')}: the seeds to draw latents from, one record each "
-           "(that model's seeds for intervals and significance; default: 0)", metavar="S,S,...", parse=seed_list),
+    Option("real", "instead of samples, real images of this split of the reference dataset (disjoint from the "
+           "reference set where it is the reference's split): the real-data floor of every metric under this protocol",
+           metavar="SPLIT", choices=("train", "test")),
+    Option("generator_seeds", f"with {option('generator')} or {option('real')}: the seeds to draw latents (or the "
+           "real images) from, one record each (that model's seeds for intervals and significance; default: 0)",
+           metavar="S,S,...", parse=seed_list),
     Option("dataset", "the reference: a dataset name (e.g. mnist, cifar10) or folder:PATH", metavar="NAME"),
     Option("name", "the model's name: the variant column of the tables", metavar="NAME"),
     Option("out", "output folder (new, or one written by `ganbench run` to compare with its runs)", metavar="DIR",
@@ -106,6 +110,7 @@ class EvaluationRequest:
     latent_dim: int | None = None
     checkpoint: Path | None = None
     generator_seeds: tuple[int, ...] = (0,)
+    real: str | None = None
 
 
 def request_from(values: Mapping[str, Any]) -> EvaluationRequest:
@@ -124,19 +129,30 @@ def request_from(values: Mapping[str, Any]) -> EvaluationRequest:
         budget=values.get("budget"), set=tuple(values.get("set") or ()), layout=values.get("layout") or "auto",
         value_range=values.get("value_range") or "auto", generator=values.get("generator"),
         latent_dim=values.get("latent_dim"), checkpoint=None if checkpoint is None else Path(checkpoint),
-        generator_seeds=tuple(values.get("generator_seeds") or (0,)))
+        generator_seeds=tuple(values.get("generator_seeds") or (0,)), real=values.get("real"))
 
 
 def check_request(request: EvaluationRequest) -> None:
-    """``UserError`` unless the request names its inputs one way: ``samples``, or a ``generator``
-    with a ``latent_dim`` (``checkpoint`` and ``generator_seeds`` only with a generator)."""
+    """``UserError`` unless the request names its inputs one way: ``samples``, a ``generator``
+    with a ``latent_dim`` (``checkpoint`` only with a generator), or a ``real`` split
+    (``generator_seeds`` with a generator or real images)."""
     example = (f"{option('generator', 'gen.py:make')} {option('latent_dim', 100)}; or "
                f"{option('samples', 'DIR')}")
-    if request.samples and request.generator:
-        raise UserError(f"give {option('samples')} or {option('generator')}, not both: evaluate the samples of one "
-                        "model per command")
-    if not request.samples and not request.generator:
+    given_inputs = [name for name in ("samples", "generator", "real") if getattr(request, name)]
+    if len(given_inputs) > 1:
+        raise UserError(f"give one of {option('samples')}, {option('generator')} or {option('real')}, not "
+                        f"{' and '.join(option(name) for name in given_inputs)}: evaluate the samples of one model "
+                        "per command")
+    if not given_inputs:
         raise UserError(f"{option('samples')} or {option('generator')} is required; e.g. {example}")
+    if request.real is not None:
+        if request.real not in ("train", "test"):
+            raise UserError(f"{option('real', request.real)}: give a split, train or test")
+        given = [name for name in ("latent_dim", "checkpoint") if getattr(request, name) is not None]
+        if given:
+            raise UserError(f"{option(given[0])} goes with {option('generator')}; leave it out with {option('real')}")
+        _check_seeds(request)
+        return
     if request.generator is None:
         given = [name for name in ("latent_dim", "checkpoint") if getattr(request, name) is not None]
         if request.generator_seeds != (0,):
@@ -150,6 +166,10 @@ def check_request(request: EvaluationRequest) -> None:
                         f"z ~ N(0, I) of shape (n, D) it takes; e.g. {option('latent_dim', 100)}")
     if request.latent_dim < 1:
         raise UserError(f"{option('latent_dim', request.latent_dim)}: give a positive whole number")
+    _check_seeds(request)
+
+
+def _check_seeds(request: EvaluationRequest) -> None:
     try:
         seed_list(",".join(map(str, request.generator_seeds)))
     except OptionValueError as error:
