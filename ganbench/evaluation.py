@@ -41,12 +41,13 @@ import numpy as np
 import torch
 
 from ganbench.columns import Column, Description
-from ganbench.data import BenchDataset, DataOptions, load_dataset
+from ganbench.data import DATASETS, BenchDataset, DataOptions, load_dataset
 from ganbench.errors import UserError, option
 from ganbench.metrics import EVALUATION_SETTINGS, EVALUATORS, EvaluationContext, evaluate
 from ganbench.metrics.backbones import BACKBONES
 from ganbench.options import Option, positive_int
 from ganbench.provenance import device_description, software, utc_now
+from ganbench.registry import plugin_provenance
 from ganbench.report.tables import GROUP, SummaryTable
 from ganbench.results import ResultsStore, file_safe
 from ganbench.settings import parse_assignments, resolve
@@ -65,8 +66,8 @@ EVALUATE_OPTIONS = (
     Option("name", "the model's name: the variant column of the tables", metavar="NAME"),
     Option("out", "output folder (new, or one written by `ganbench run` to compare with its runs)", metavar="DIR",
            parse=Path),
-    Option("backbone", "feature extractor of the fidelity metrics (default: the suite's, else inception)",
-           choices=("lenet", "inception")),
+    Option("backbone", "feature extractor of the fidelity metrics: lenet, inception or a plugin's (default: the "
+           "suite's, else inception)"),
     Option("samples_count", "images evaluated of each input, its first ones (default: all of them)", metavar="N",
            parse=positive_int),
     Option("split", "split of the reference dataset (default: train, as runs)", default="train",
@@ -415,6 +416,8 @@ def _evaluated(item: Planned, dataset: BenchDataset, data: DataOptions, identity
                                                        "sha256": item.samples.sha256}},
             "samples": item.samples.card(item.count),
             "backbone": {"name": backbone, "weights": weights.path.name, "sha256": weights.sha256},
+            **plugin_provenance([(DATASETS, identity["dataset"]), (BACKBONES, backbone),
+                                 *((EVALUATORS, name) for name in item.config["evaluators"])]),
         },
     }
 
