@@ -116,8 +116,9 @@ def _values(declarations: Sequence[Option], given: Mapping[str, Any],
                         f"{', '.join(sorted(set(by_name) - set(given)))}")
     twice = sorted(set(extra or {}) & set(given))
     if twice:
+        keyword = "settings" if twice[0] == "set" else twice[0]  # the set option is the settings argument
         raise UserError(f"{option('options')} names {twice[0]!r}, a keyword argument of its own; give "
-                        f"{option(twice[0], '...')} instead")
+                        f"{option(keyword, '...')} instead")
     values = {name: (list(d.default or []) if d.given == "repeated" else d.default) for name, d in by_name.items()}
     for name, value in {**given, **(extra or {})}.items():
         if value is not None:
@@ -287,7 +288,7 @@ def _store(path: PathLike) -> Any:
 
 
 def load_records(path: PathLike) -> pandas.DataFrame:
-    """The records of an output folder as a table, one row per record, in the file's order.
+    """The records of an output folder as a table, one row per record, in matrix order.
 
     Columns, in this order: ``run_id``, ``kind`` (``gan``, ``style``, ``evaluation``), ``suite``,
     ``variant``, ``dataset``, ``seed`` (int64), ``budget``, ``status`` (``finished``, ``diverged``,
@@ -325,24 +326,25 @@ def _frame(records: Sequence[Mapping[str, Any]], order: Sequence[str] | None = N
         by_id = {record["run_id"]: record for record in records}
         records = [by_id[run_id] for run_id in order if run_id in by_id]
     nested = ("metrics", "throughput", "config", "provenance", "artifacts")
-    rows, numbers = [], {}
+    rows: list[dict[str, Any]] = []
+    numbers: dict[str, None] = {}  # the flattened metric and throughput columns, in first-seen order
+    others: dict[str, None] = {}
     for record in records:
         row = {column: record.get(column) for column in IDENTITY_COLUMNS}
-        for key, value in record.get("metrics", {}).items():
+        metrics = record.get("metrics", {})
+        for key, value in [*metrics.items(), *((f"throughput.{key}" if key in metrics else key, value)
+                                               for key, value in record.get("throughput", {}).items())]:
             row[key] = value
-        for key, value in record.get("throughput", {}).items():
-            row[f"throughput.{key}" if key in record.get("metrics", {}) else key] = value
+            numbers.setdefault(key)
         for key, value in record.items():
             if key not in row and key not in nested:
                 row[key] = value
+                others.setdefault(key)
         for key in nested[2:]:
             row[key] = record.get(key, {})
         rows.append(row)
-        for key in [*record.get("metrics", {}), *record.get("throughput", {})]:
-            numbers.setdefault(key, True)
-    frame = pandas.DataFrame(rows, columns=None if rows else list(IDENTITY_COLUMNS))
-    for key in list(numbers):
-        column = key if key in frame.columns else f"throughput.{key}"
+    frame = pandas.DataFrame(rows, columns=[*IDENTITY_COLUMNS, *numbers, *others, *nested[2:]])
+    for column in numbers:
         values = frame[column].dropna()
         if all(isinstance(value, (int, float)) and not isinstance(value, bool) for value in values):
             frame[column] = frame[column].astype("float64")
