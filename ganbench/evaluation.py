@@ -67,7 +67,7 @@ EVALUATE_OPTIONS = (
     Option("out", "output folder (new, or one written by `ganbench run` to compare with its runs)", metavar="DIR",
            parse=Path),
     Option("backbone", "feature extractor of the fidelity metrics: lenet, inception or a plugin's (default: the "
-           "suite's, else inception)"),
+           "suite's, else inception)", metavar="NAME"),
     Option("samples_count", "images evaluated of each input, its first ones (default: all of them)", metavar="N",
            parse=positive_int),
     Option("split", "split of the reference dataset (default: train, as runs)", default="train",

@@ -282,3 +282,22 @@ def test_a_plugin_loss_is_checked_when_runs_are_planned(unloads, tmp_path, capsy
     assert {run.settings["loss"] for run in runs} == {"ns-shifted"}
     with pytest.raises(plugins.UserError, match="'ns-shifted2' is no loss; choose one of: .*rahinge, ns-shifted$"):
         TOY.plan(RunRequest(budget="smoke", overrides={"fc": {"loss": "ns-shifted2"}}))
+
+
+def test_an_evaluation_with_a_plugin_backbone_records_it(unloads, shared_data, tmp_path):
+    """``ganbench.evaluate`` (``ganbench evaluate``) takes a plugin's backbone by name and names it,
+    with the plugin's file and sha256, in the record's ``provenance.plugin``."""
+    import numpy as np
+
+    import ganbench
+
+    path = tmp_path / "entries.py"
+    path.write_text(ENTRIES_PLUGIN)
+    np.save(tmp_path / "samples.npy", np.random.default_rng(0).integers(0, 256, (100, 28, 28), dtype=np.uint8))
+    frame = ganbench.evaluate(tmp_path / "samples.npy", dataset="mnist", split="test", name="noise",
+                              out=tmp_path / "out", backbone="lenet-copy", data_root=shared_data, plugins=[path],
+                              settings={"eval.reference_samples": 200, "eval.kid_subset_size": 50})
+    assert frame.loc[0, "fidelity_backbone"] == "lenet-copy" and frame.loc[0, "fid"] > 0
+    assert frame.loc[0, "provenance"]["plugin"] == [{
+        "registry": "backbone", "name": "lenet-copy", "plugin": str(path.resolve()), "file": str(path.resolve()),
+        "sha256": hashlib.sha256(path.read_bytes()).hexdigest()}]
