@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, Generic, TypeVar
 
 from ganbench.errors import UserError
@@ -69,3 +69,31 @@ class Registry(Generic[T]):
 
     def items(self) -> list[tuple[str, T]]:
         return list(self._items.items())
+
+
+def plugin_provenance(uses: Iterable[tuple[Registry[Any], str | None]]) -> dict[str, Any]:
+    """What a record's provenance says of the plugin entries a run uses.
+
+    Args:
+        uses: (registry, name) pairs: every entry the run uses by name (its variant, loss, dataset,
+            backbone, evaluators); None names nothing.
+
+    Returns:
+        ``{"plugin": [...]}``, one entry per plugin-registered name, in the order of ``uses`` and
+        each once: ``{"registry": kind, "name": name}`` with the plugin's provenance (``plugin``,
+        ``package`` and ``version`` or ``module``, ``file``, ``sha256``); ``{}`` when every name is
+        a built-in.
+
+    Examples:
+        >>> losses = Registry("loss", {"ns": None, "mine": None})
+        >>> losses.note_origin("mine", {"plugin": "/p/mine.py", "file": "/p/mine.py", "sha256": "ab"})
+        >>> plugin_provenance([(losses, "ns"), (losses, "mine"), (losses, "mine")])
+        {'plugin': [{'registry': 'loss', 'name': 'mine', 'plugin': '/p/mine.py', 'file': '/p/mine.py', 'sha256': 'ab'}]}
+    """
+    entries: list[dict[str, Any]] = []
+    for registry, name in uses:
+        origin = registry.origin(name) if name is not None else None
+        entry = {"registry": registry.kind, "name": name, **(origin or {})}
+        if origin is not None and entry not in entries:
+            entries.append(entry)
+    return {"plugin": entries} if entries else {}

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ganbench.errors import UserError, option
+from ganbench.registry import Registry
 
 
 @dataclass(frozen=True)
@@ -22,7 +23,9 @@ class Setting:
     ``kind`` is one of ``int``, ``float``, ``bool``, ``str``, ``ints`` (a tuple of ints, written
     ``400,400`` on the command line) or ``floats`` (a tuple of numbers, ``0.5,0.25``; give
     ``kind="floats"`` explicitly). ``optional`` admits ``None`` (written ``none``).
-    ``minimum`` is inclusive unless ``exclusive_minimum`` is set.
+    ``minimum`` is inclusive unless ``exclusive_minimum`` is set. ``registry``: the value names an
+    entry of this registry (a loss, a backbone), checked against what it holds when the settings
+    are resolved, so an entry a plugin registers is accepted as a built-in is.
     """
 
     default: Any
@@ -33,6 +36,7 @@ class Setting:
     exclusive_minimum: bool = False
     maximum: float | None = None
     optional: bool = False
+    registry: Registry[Any] | None = None
 
     def __post_init__(self) -> None:
         if not self.kind:
@@ -83,6 +87,9 @@ class Setting:
             raise UserError(f"bad value for {name}: {value!r} is not {_describe_kind(self.kind)}")
         if self.choices is not None and value not in self.choices:
             raise UserError(f"bad value for {name}: {value!r}; choose one of: {', '.join(self.choices)}")
+        if self.registry is not None and value not in self.registry:
+            raise UserError(f"bad value for {name}: {value!r} is no {self.registry.kind}; choose one of: "
+                            f"{', '.join(self.registry.names())}")
         numbers = value if self.kind in ("ints", "floats") else (value,) if self.kind in ("int", "float") else ()
         if self.kind == "ints" and not numbers:
             raise UserError(f"bad value for {name}: give at least one integer, e.g. 128,128")
@@ -127,7 +134,8 @@ def resolve(schema: Schema, scope: str, *layers: Mapping[str, Any]) -> dict[str,
     """Defaults of ``schema`` with each layer of overrides applied in order, every value checked.
 
     Layers hold typed values (suite definitions) or strings (command line, parsed here).
-    ``scope`` names the owner (e.g. a variant) in error messages.
+    ``scope`` names the owner (e.g. a variant) in error messages. A value naming a registry entry
+    (:attr:`Setting.registry`) is checked against the registry as it is now, defaults included.
     """
     values = {name: setting.default for name, setting in schema.items()}
     for layer in layers:
@@ -140,6 +148,9 @@ def resolve(schema: Schema, scope: str, *layers: Mapping[str, Any]) -> dict[str,
             qualified = f"{scope}.{name}"
             values[name] = setting.parse(qualified, value) if isinstance(value, str) and setting.kind != "str" \
                 else setting.check(qualified, value)
+    for name, setting in schema.items():
+        if setting.registry is not None and values[name] is not None:
+            setting.check(f"{scope}.{name}", values[name])
     return values
 
 

@@ -9,7 +9,7 @@ import ganbench
 
 PACKAGE = Path(ganbench.__file__).parent
 KINDS = ("ganbench.gan", "ganbench.style")
-TOP = ("ganbench.builtins", "ganbench.plugins", "ganbench.cli", "ganbench.__main__")
+TOP = ("ganbench.builtins", "ganbench.plugins", "ganbench.api", "ganbench.cli", "ganbench.__main__")
 
 
 def module_name(path: Path) -> str:

@@ -72,7 +72,7 @@ def test_a_hand_edited_table_is_stale(tmp_path):
 def test_accepted_values_state_kind_bounds_choices_and_none():
     rows = {line.split(" | ")[0]: line for line in docs_tables.table("gan").splitlines()}
     assert rows["| `beta1`"].endswith("| number in [0, 0.9999] | Adam beta1 of both optimisers |")
-    assert "| `ns`, `hinge`, `wgan-gp`, `rahinge` |" in rows["| `loss`"]
+    assert "| `ns`, `hinge`, `wgan-gp`, `rahinge`, or a plugin's |" in rows["| `loss`"]
     assert "| `1e6` | `1e6` | `1e6` | `1e6` | number > 0 or `none` |" in rows["| `diverge_above`"]
     assert "| `400,400,400,400` | integers, comma-separated |" in docs_tables.table("fc")
     assert "| `none` | numbers ≥ 0, comma-separated or `none` |" in docs_tables.table("style")

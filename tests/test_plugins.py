@@ -58,10 +58,12 @@ def test_the_installed_example_runs_beside_dcgan_with_its_provenance(shared_data
         ("sngan", "finished")] * 2
     source = Path(importlib.import_module("ganbench_sngan").__file__)
     for record in records:
-        plugin = record["provenance"].get("plugin")
+        plugins_used = record["provenance"].get("plugin")
         if record["variant"] == "dcgan":
-            assert plugin is None and "plugin" not in json.dumps(record["config"])
+            assert plugins_used is None and "plugin" not in json.dumps(record["config"])
         else:
+            [plugin] = plugins_used
+            assert (plugin["registry"], plugin["name"]) == ("variant", "sngan")
             assert plugin["package"] == "ganbench-sngan" and plugin["version"] == "0.1.0"
             assert plugin["sha256"] == hashlib.sha256(Path(plugin["file"]).read_bytes()).hexdigest()
             assert Path(plugin["file"]).resolve() == source.resolve()
@@ -92,7 +94,8 @@ def test_a_plugin_file_runs_in_the_mnist_suite(unloads, shared_data, tmp_path, b
                  "dcgan,sngan-file", *extra, "--data-root", str(shared_data), "--out", str(out), *OFFLINE]) == 0
     records = read_records(out)
     assert [(r["variant"], r["status"]) for r in records] == [("dcgan", "finished"), ("sngan-file", "finished")]
-    plugin = records[1]["provenance"]["plugin"]
+    [plugin] = records[1]["provenance"]["plugin"]
+    assert (plugin["registry"], plugin["name"]) == ("variant", "sngan-file")
     assert plugin["file"] == str(path.resolve())
     assert plugin["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
     assert records[1]["config"]["settings"]["g_width"] == {"smoke": 8, "quick": 32}[budget]
@@ -170,3 +173,131 @@ def test_a_plugin_module_loads_by_name_and_an_installed_one_once(unloads, tmp_pa
     assert main([*modules, "list", "variants"]) == 0
     assert "sngan-file" in capsys.readouterr().out
     assert VARIANTS.origin("sngan-file")["module"] == "my_sngan_module"
+
+
+ENTRIES_PLUGIN = '''
+"""A plugin of every kind of entry but a variant: a loss, a dataset, a backbone and an evaluator."""
+import math
+from dataclasses import replace
+
+import torch
+
+from ganbench.columns import Column
+from ganbench.data.toy import GaussianMixture2D
+from ganbench.gan.losses import NonSaturating
+from ganbench.gan.model import with_defaults
+from ganbench.gan.variants.fc import VARIANT as FC
+from ganbench.metrics.backbones import BACKBONES
+
+
+class Shifted(NonSaturating):
+    """The ns loss plus 10 on D's side: the same gradients, a loss_d the records show."""
+
+    def discriminator(self, real, fake):
+        return super().discriminator(real, fake) + 10.0
+
+
+def ring4(options):
+    angles = torch.arange(4, dtype=torch.float64) * (math.pi / 2)
+    return GaussianMixture2D("ring4", torch.stack([torch.cos(angles), torch.sin(angles)], dim=1), 0.01, "test")
+
+
+class MeanNorm:
+    name = "mean-norm"
+    summary = "the norm of the generated samples' mean"
+    section = "metrics"
+    columns = (Column("sample_mean_norm", "mean norm", None),)
+
+    def applies_to(self, dataset):
+        return True
+
+    def check(self, dataset, options, data):
+        pass
+
+    def evaluate(self, context):
+        return {"sample_mean_norm": float(context.samples.generated(100).mean(0).norm())}
+
+
+def register(registries):
+    registries.losses.add("ns-shifted", lambda gp_weight, drift: Shifted())
+    registries.add_dataset("ring4", "4 Gaussians on the unit circle", ring4)
+    registries.backbones.add("lenet-copy", replace(BACKBONES.get("lenet"), name="lenet-copy"))
+    registries.evaluators.add("mean-norm", MeanNorm())
+    registries.variants.add("fc-shifted", replace(FC, name="fc-shifted",
+                                                  settings=with_defaults(FC.settings, loss="ns-shifted")))
+'''
+
+
+@pytest.fixture
+def toy_with_plugin_evaluator():
+    """Suite ``toy-plus``: the toy suite with the plugin's evaluator ``mean-norm`` (a plugin adds no suite)."""
+    from dataclasses import replace
+
+    from ganbench.gan.suites import TOY
+    from ganbench.runs import SUITES
+
+    SUITES.add("toy-plus", replace(TOY, name="toy-plus", evaluators=(*TOY.evaluators, "mean-norm")))
+    yield
+    SUITES.remove("toy-plus")
+
+
+def test_a_plugin_loss_is_selectable_by_name_and_every_plugin_entry_is_in_the_provenance(
+        unloads, toy_with_plugin_evaluator, tmp_path, capsys):
+    path = tmp_path / "entries.py"
+    path.write_text(ENTRIES_PLUGIN)
+    out = tmp_path / "out"
+    assert main(["--plugin", str(path), "run", "--suite", "toy-plus", "--budget", "smoke", "--seeds", "1",
+                 "--variants", "fc", "--datasets", "ring4", "--set", "loss=ns-shifted",
+                 "--set", "eval.backbone=lenet-copy", "--out", str(out), "--no-progress"]) == 0
+    [record] = read_records(out)
+    assert record["status"] == "finished" and record["config"]["settings"]["loss"] == "ns-shifted"
+    losses = (out / record["artifacts"]["losses"]).read_text().splitlines()
+    column = losses[0].split(",").index("loss_d")
+    assert all(float(line.split(",")[column]) > 9 for line in losses[1:])  # the plugin's loss trained D
+    assert record["metrics"]["sample_mean_norm"] >= 0
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    assert [(entry["registry"], entry["name"]) for entry in record["provenance"]["plugin"]] == [
+        ("loss", "ns-shifted"), ("dataset", "ring4"), ("backbone", "lenet-copy"), ("evaluator", "mean-norm")]
+    for entry in record["provenance"]["plugin"]:
+        assert entry["file"] == str(path.resolve()) and entry["sha256"] == digest
+    assert "plugin" not in json.dumps(record["config"])
+
+
+def test_a_plugin_loss_is_checked_when_runs_are_planned(unloads, tmp_path, capsys):
+    """Without its plugin the loss is unknown (one line listing the losses); with it, a plugin
+    variant's default loss and ``--set fc.loss=`` are accepted at plan time, a misspelt one not."""
+    from ganbench.gan.suites import TOY
+    from ganbench.runs import RunRequest
+
+    out = tmp_path / "out"
+    assert main(["run", "--suite", "toy", "--budget", "smoke", "--set", "fc.loss=ns-shifted", "--out", str(out)]) == 2
+    assert "bad value for fc.loss: 'ns-shifted' is no loss; choose one of: ns, hinge, wgan-gp, rahinge" in \
+        capsys.readouterr().err
+    assert not out.exists()
+    path = tmp_path / "entries.py"
+    path.write_text(ENTRIES_PLUGIN)
+    plugins.load_plugins((str(path),))
+    runs = TOY.plan(RunRequest(budget="smoke", seeds=1, variants=["fc", "fc-shifted"],
+                               overrides={"fc": {"loss": "ns-shifted"}}))
+    assert {run.settings["loss"] for run in runs} == {"ns-shifted"}
+    with pytest.raises(plugins.UserError, match="'ns-shifted2' is no loss; choose one of: .*rahinge, ns-shifted$"):
+        TOY.plan(RunRequest(budget="smoke", overrides={"fc": {"loss": "ns-shifted2"}}))
+
+
+def test_an_evaluation_with_a_plugin_backbone_records_it(unloads, shared_data, tmp_path):
+    """``ganbench.evaluate`` (``ganbench evaluate``) takes a plugin's backbone by name and names it,
+    with the plugin's file and sha256, in the record's ``provenance.plugin``."""
+    import numpy as np
+
+    import ganbench
+
+    path = tmp_path / "entries.py"
+    path.write_text(ENTRIES_PLUGIN)
+    np.save(tmp_path / "samples.npy", np.random.default_rng(0).integers(0, 256, (100, 28, 28), dtype=np.uint8))
+    frame = ganbench.evaluate(tmp_path / "samples.npy", dataset="mnist", split="test", name="noise",
+                              out=tmp_path / "out", backbone="lenet-copy", data_root=shared_data, plugins=[path],
+                              settings={"eval.reference_samples": 200, "eval.kid_subset_size": 50})
+    assert frame.loc[0, "fidelity_backbone"] == "lenet-copy" and frame.loc[0, "fid"] > 0
+    assert frame.loc[0, "provenance"]["plugin"] == [{
+        "registry": "backbone", "name": "lenet-copy", "plugin": str(path.resolve()), "file": str(path.resolve()),
+        "sha256": hashlib.sha256(path.read_bytes()).hexdigest()}]

@@ -200,7 +200,10 @@ def _number(value: Any) -> str:
 
 def _accepted(setting: Setting) -> str:
     """What ``--set`` accepts: the choices, or the kind of value with its bounds, and ``none`` if optional."""
-    if setting.choices is not None:
+    if setting.registry is not None:  # the built-in entries; a plugin's are accepted as well
+        text = ", ".join(f"`{name}`" for name in setting.registry.names() if setting.registry.origin(name) is None)
+        text += ", or a plugin's"
+    elif setting.choices is not None:
         text = ", ".join(f"`{choice}`" for choice in setting.choices)
     else:
         noun = {"bool": "`true`, `false`", "int": "integer", "float": "number", "str": "text",

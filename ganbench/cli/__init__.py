@@ -22,6 +22,7 @@ import argparse
 import functools
 import sys
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +32,7 @@ from ganbench.cli.parsing import EXIT_USAGE, FLAGS, Parser, flag
 from ganbench.errors import UserError, render
 from ganbench.options import Option, OptionValueError, comma_list
 
-__all__ = ["EXIT_USAGE", "FLAGS", "build_parser", "main"]
+__all__ = ["EXIT_USAGE", "FLAGS", "RunOutcome", "build_parser", "main", "run_values"]
 
 EXIT_FAILED_RUNS = 1
 EXIT_INTERRUPTED = 130
@@ -179,6 +180,41 @@ def torch_device_named(name: str) -> Any:
 
 
 def command_run(args: argparse.Namespace) -> int:
+    outcome = run_values(vars(args), tuple(args.plugin), print)
+    store = outcome.store
+    print((store.root / "summary.md").read_text(), end="")
+    print(wrote_line(store.root, [store.records_path, *outcome.written]))
+    failed = sum(record["status"] == "failed" for record in outcome.records)
+    if failed:
+        print(f"ganbench: {failed} run(s) failed; see error.txt in their run folders", file=sys.stderr)
+        return EXIT_FAILED_RUNS
+    return 0
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    """What :func:`run_values` did: the output folder's :class:`~ganbench.results.ResultsStore`,
+    the records this call made, the files :func:`~ganbench.report.write_outputs` wrote, and the run
+    ids of every cell asked for (recorded now or before), in matrix order."""
+
+    store: Any
+    records: list[dict[str, Any]]
+    written: list[Path]
+    run_ids: tuple[str, ...]
+
+
+def run_values(values: dict[str, Any], plugins: tuple[str, ...], echo: Callable[[str], None]) -> RunOutcome:
+    """What ``ganbench run`` does, for every front end: plan the suite's runs from option
+    ``values`` (by option name, every option present), run them and write the folder's tables,
+    plots and report; ``echo`` gets the first line. ``plugins`` (PATH.py or MODULE, loaded already)
+    are loaded again in every process that runs cells.
+
+    Returns:
+        What was done (:class:`RunOutcome`).
+
+    Raises:
+        UserError: a bad name or value, before anything is written.
+    """
     from ganbench.execution import execution_from, jobs_from, resolve_device
     from ganbench.cluster import check_cluster_options, cluster_launcher
     from ganbench.launch import LaunchOptions, run_suite
@@ -187,45 +223,38 @@ def command_run(args: argparse.Namespace) -> int:
     from ganbench.results import ResultsStore
     from ganbench.runs import SUITES, cells_of, request_from, shard
 
-    values = vars(args)
-    suite = SUITES.get(args.suite)
-    budget = args.budget or suite.default_budget
+    suite = SUITES.get(values["suite"])
+    budget = values["budget"] or suite.default_budget
     check_cluster_options(values)
+    launcher = values["launcher"]
     # Cluster tasks resolve the device where they run (the submitting node may have no GPU).
-    device = resolve_device(args.device) if args.launcher != "slurm" else torch_device_named(args.device)
+    device = resolve_device(values["device"]) if launcher != "slurm" else torch_device_named(values["device"])
     execution = execution_from(values)
-    if args.launcher != "slurm":
+    if launcher != "slurm":
         execution.check_device(device)
     runs = suite.plan(request_from(values, budget, execution))
     cells = cells_of(runs)
     part = ""
-    if args.shard:
-        cells = shard(cells, *args.shard)
-        part = f" (shard {args.shard[0]}/{args.shard[1]} of {len(runs)})"
+    if values["shard"]:
+        cells = shard(cells, *values["shard"])
+        part = f" (shard {values['shard'][0]}/{values['shard'][1]} of {len(runs)})"
     jobs = jobs_from(values, device)
-    store = ResultsStore(args.out or Path("runs") / f"{suite.name}-{budget}")
+    store = ResultsStore(values["out"] or Path("runs") / f"{suite.name}-{budget}")
     store.ensure_writable()
-    progress = sys.stderr.isatty() if args.progress is None else args.progress
+    progress = sys.stderr.isatty() if values["progress"] is None else values["progress"]
+    threads = values["threads"]
     workers = f"{min(jobs, len(cells))} processes x " if min(jobs, len(cells)) > 1 else ""
-    shown_device = args.device if args.launcher == "slurm" else device
-    if args.launcher != "processes":
-        workers = f"{args.launcher} tasks through submitit x "
-    print(f"ganbench {__version__}: suite {suite.name}, budget {budget}, {len(cells)} runs{part} on {shown_device} "
-          f"({workers}{args.threads} thread{'s' if args.threads > 1 else ''}{_modes(execution)}), "
-          f"writing to {store.root}")
+    shown_device = values["device"] if launcher == "slurm" else device
+    if launcher != "processes":
+        workers = f"{launcher} tasks through submitit x "
+    echo(f"ganbench {__version__}: suite {suite.name}, budget {budget}, {len(cells)} runs{part} on {shown_device} "
+         f"({workers}{threads} thread{'s' if threads > 1 else ''}{_modes(execution)}), writing to {store.root}")
     records = run_suite(suite, cells, store, device, LaunchOptions(
-        progress=progress, restart=args.restart, keep_checkpoints=args.keep_checkpoints, jobs=jobs,
-        worker_init=functools.partial(register_all, tuple(args.plugin)),
+        progress=progress, restart=values["restart"], keep_checkpoints=values["keep_checkpoints"], jobs=jobs,
+        worker_init=functools.partial(register_all, plugins),
         launcher=cluster_launcher(values, store.root / "submitit"),
-        device_name=args.device, summary_line=_summary_line))
-    written = write_outputs(store)
-    print((store.root / "summary.md").read_text(), end="")
-    print(wrote_line(store.root, [store.records_path, *written]))
-    failed = sum(record["status"] == "failed" for record in records)
-    if failed:
-        print(f"ganbench: {failed} run(s) failed; see error.txt in their run folders", file=sys.stderr)
-        return EXIT_FAILED_RUNS
-    return 0
+        device_name=values["device"], summary_line=_summary_line))
+    return RunOutcome(store, records, write_outputs(store), tuple(cell.run.run_id for cell in cells))
 
 
 if __name__ == "__main__":

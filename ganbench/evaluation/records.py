@@ -16,7 +16,7 @@ from typing import Any
 import torch
 
 from ganbench.columns import Column, Description
-from ganbench.data import BenchDataset, DataOptions, load_dataset
+from ganbench.data import DATASETS, BenchDataset, DataOptions, load_dataset
 from ganbench.data.images import ImageDataset
 from ganbench.errors import UserError, option
 from ganbench.evaluation.generator import Generated, draw, load_generator
@@ -26,6 +26,7 @@ from ganbench.evaluation.samples import LoadedSamples, Samples, load_samples
 from ganbench.metrics import EVALUATORS, EvaluationContext, evaluate
 from ganbench.metrics.backbones import BACKBONES
 from ganbench.provenance import device_description, software, utc_now
+from ganbench.registry import plugin_provenance
 from ganbench.report.tables import GROUP, SummaryTable
 from ganbench.results import ResultsStore, file_safe
 
@@ -171,6 +172,8 @@ def _evaluated(item: Planned, dataset: BenchDataset, data: DataOptions, identity
                                                        "sha256": item.samples.sha256}},
             "samples": item.samples.card(item.count),
             "backbone": {"name": backbone, "weights": weights.path.name, "sha256": weights.sha256},
+            **plugin_provenance([(DATASETS, identity["dataset"]), (BACKBONES, backbone),
+                                 *((EVALUATORS, name) for name in item.config["evaluators"])]),
         },
     }
 

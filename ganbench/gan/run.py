@@ -19,13 +19,16 @@ from ignite.engine import Engine, Events
 from ganbench import seeding
 from ganbench.cache import cache_dir
 from ganbench.calibration import count_flops
-from ganbench.data import BenchDataset, DataOptions, load_dataset
+from ganbench.data import DATASETS, BenchDataset, DataOptions, load_dataset
+from ganbench.gan.losses import LOSSES
 from ganbench.gan.model import GAN, VARIANTS
 from ganbench.gan.sampling import GENERATION_BATCH, POINTS_BATCH, SampleSet
 from ganbench.gan.trainer import GanTraining, create_gan_trainer
 from ganbench.engines import EngineRun, RunCell
 from ganbench.handlers import History, LossHistory, TrainingClock
 from ganbench.metrics import EVALUATORS, EvaluationContext, evaluate
+from ganbench.metrics.backbones import BACKBONES
+from ganbench.registry import plugin_provenance
 from ganbench.results import atomic_write_text
 from ganbench.execution import data_parallel
 from ganbench.runs import RunContext
@@ -69,9 +72,10 @@ class GanRun(RunCell):
         }
 
     def work(self, context: RunContext) -> dict[str, Any]:
-        plugin = VARIANTS.origin(self.variant)  # a plugin variant's source (kept out of the config: run ids)
-        if plugin is not None:
-            context.provenance["plugin"] = plugin
+        # the plugin entries the run uses, with their sources (kept out of the config: run ids)
+        context.provenance.update(plugin_provenance([
+            (VARIANTS, self.variant), (LOSSES, self.settings.get("loss")), (DATASETS, self.dataset),
+            (BACKBONES, self.evaluation.get("backbone")), *((EVALUATORS, name) for name in self.evaluators)]))
         if self.execution.processes > 1:
             outcome, data = data_parallel(train_in_group, self.execution.processes, context.device,
                                           context.initializer, self, context.device, context.run_dir)

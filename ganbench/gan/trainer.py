@@ -45,7 +45,7 @@ TRAINER_SETTINGS: dict[str, Setting] = {
     "d_skip_below": Setting(
         None, "skip the D update while its loss is below this value (none: never skip)", kind="float", optional=True
     ),
-    "loss": Setting("ns", "adversarial loss", choices=tuple(LOSSES.names())),
+    "loss": Setting("ns", "adversarial loss", registry=LOSSES),
     "gp_weight": Setting(10.0, "gradient-penalty weight (loss wgan-gp only)", minimum=0),
     "drift": Setting(0.0, "drift penalty weight on E[D(x)^2] (loss wgan-gp only)", minimum=0),
     "diverge_above": DIVERGE_ABOVE,

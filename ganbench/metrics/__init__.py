@@ -23,6 +23,7 @@ import torch
 
 from ganbench.columns import Column
 from ganbench.errors import option
+from ganbench.metrics.backbones import BACKBONES
 from ganbench.registry import Registry
 from ganbench.settings import Setting
 
@@ -108,7 +109,7 @@ EVALUATION_SETTINGS: dict[str, Setting] = {
     "every": Setting(0, "also evaluate every K iterations during training (0: only at the end)", minimum=0),
     "backbone": Setting("inception", "feature extractor of the fidelity metrics: inception (torch-fidelity's "
                         "inception-v3-compat, comparable with papers) or lenet (the MNIST-family classifier)",
-                        choices=("inception", "lenet")),
+                        registry=BACKBONES),
     "reference_samples": Setting(10_000, "real reference samples for fidelity and class balance (all of a smaller "
                                  "split)", minimum=2),
     "image_size": Setting(32, "side length generated and reference images are brought to for fidelity and "
