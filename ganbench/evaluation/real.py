@@ -1,10 +1,10 @@
-"""Real images as a model's samples: the real-data floor of ``ganbench evaluate --real SPLIT``.
+"""Real images as a model's samples: the real-data floor (``ganbench evaluate``'s ``real`` option).
 
 A metric's floor is what two independent sets of *real* images give under the same protocol (the
 same backbone, N generated, M reference, image size, reference split): a generator cannot be
-told apart from real data on those features once it comes within the floor's spread. ``--real
-SPLIT`` evaluates, for each seed, ``count`` real images of the reference dataset's ``SPLIT`` in
-place of generated ones:
+told apart from real data on those features once it comes within the floor's spread. The option
+``real`` = SPLIT evaluates, for each seed, ``count`` real images of the reference dataset's SPLIT
+in place of generated ones:
 
 - from the other split (e.g. 10,000 training images against the test split's reference), a
   seeded random subset of the split;
