@@ -21,7 +21,6 @@ import hashlib
 import importlib
 import importlib.util
 import inspect
-import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from importlib import metadata
@@ -36,7 +35,7 @@ from ganbench.gan.losses import LOSSES, GanLoss
 from ganbench.gan.model import VARIANTS, Variant
 from ganbench.metrics import EVALUATORS, Evaluator
 from ganbench.metrics.backbones import BACKBONES, Backbone
-from ganbench.registry import NameTaken, Registry
+from ganbench.registry import NameTaken, Registry, import_file
 
 ENTRY_POINT_GROUP = "ganbench.plugins"
 
@@ -105,19 +104,13 @@ def _source_file(function: Callable[..., Any]) -> Path | None:
 
 
 def _import_file(path: Path, label: str) -> Any:
-    """The module of plugin file ``path`` (imported under a private name)."""
-    name = f"ganbench_plugin_{hashlib.sha256(str(path).encode()).hexdigest()[:12]}"
-    spec = importlib.util.spec_from_file_location(name, path)
-    if spec is None or spec.loader is None:
-        raise UserError(f"plugin {label}: cannot import {path}; give a Python file (.py) or a module name")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
+    """The module of plugin file ``path`` (:func:`import_file`); ``UserError`` if it is no Python file."""
     try:
-        spec.loader.exec_module(module)
-    except BaseException:
-        del sys.modules[name]
-        raise
-    return module
+        return import_file(path, "ganbench_plugin")
+    except ImportError as error:
+        if str(error) != f"{path} is not a Python file":
+            raise
+        raise UserError(f"plugin {label}: cannot import {path}; give a Python file (.py) or a module name") from None
 
 
 def _register_of(spec: str) -> tuple[str, Callable[..., Any], dict[str, Any]]:

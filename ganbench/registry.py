@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
+import importlib.util
+import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 from ganbench.errors import UserError
@@ -97,3 +101,25 @@ def plugin_provenance(uses: Iterable[tuple[Registry[Any], str | None]]) -> dict[
         if origin is not None and entry not in entries:
             entries.append(entry)
     return {"plugin": entries} if entries else {}
+
+
+def import_file(path: Path, prefix: str) -> Any:
+    """The module of Python file ``path``, imported under the private name ``<prefix>_<digest>``
+    and kept in ``sys.modules`` (so classes it defines can be pickled and inspected); the name is
+    removed again if the import fails. ``ImportError`` where ``path`` is no Python file.
+
+    Examples:
+        ``import_file(Path("mygan.py"), "ganbench_plugin")`` -> the module ``ganbench_plugin_3f2a…``
+    """
+    name = f"{prefix}_{hashlib.sha256(str(path).encode()).hexdigest()[:12]}"
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"{path} is not a Python file")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        del sys.modules[name]
+        raise
+    return module

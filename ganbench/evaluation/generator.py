@@ -27,7 +27,6 @@ import importlib.util
 import inspect
 import json
 import math
-import sys
 import time
 import warnings
 from collections.abc import Mapping
@@ -39,6 +38,7 @@ import torch
 from torch import nn
 
 from ganbench import seeding
+from ganbench.registry import import_file
 from ganbench.errors import UserError, option
 from ganbench.evaluation.samples import preprocessing
 from ganbench.handlers import unsafe_globals
@@ -163,7 +163,7 @@ def _module_of(spec: str, head: str, tail: str, latent_dim: int) -> tuple[nn.Mod
         raise UserError(f"{option('generator', spec)}: no such file {head}; give an existing PATH.py:CALLABLE or "
                         "an importable MODULE:CALLABLE")
     try:
-        imported = _import_file(path.resolve()) if is_file else importlib.import_module(head)
+        imported = import_file(path.resolve(), "ganbench_generator") if is_file else importlib.import_module(head)
     except Exception as error:  # noqa: BLE001 - a module that fails to import is the user's to fix, one line
         raise UserError(f"{option('generator', spec)}: cannot import {head} ({_first_line(error)}); give an "
                         "importable module (installed or on PYTHONPATH) or PATH.py, and fix what fails in it") from None
@@ -175,23 +175,6 @@ def _module_of(spec: str, head: str, tail: str, latent_dim: int) -> tuple[nn.Mod
         target = getattr(target, part)
     source = getattr(imported, "__file__", None)
     return _instantiate(spec, target, latent_dim), Path(source).resolve() if source else None
-
-
-def _import_file(path: Path) -> Any:
-    """The module of file ``path``, imported under a private name (kept in ``sys.modules``, so that
-    classes it defines can be pickled and inspected)."""
-    name = f"ganbench_generator_{hashlib.sha256(str(path).encode()).hexdigest()[:12]}"
-    spec = importlib.util.spec_from_file_location(name, path)
-    if spec is None or spec.loader is None:
-        raise ImportError(f"{path} is not a Python file")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    try:
-        spec.loader.exec_module(module)
-    except BaseException:
-        del sys.modules[name]
-        raise
-    return module
 
 
 def _instantiate(spec: str, target: Any, latent_dim: int) -> nn.Module:
