@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from ganbench.errors import UserError, command, option
 from ganbench.gan.model import Variant
-from ganbench.options import Option, OptionValueError
+from ganbench.arguments import assignments, option_values
 
 if TYPE_CHECKING:
     import pandas
@@ -45,85 +45,6 @@ def _ready() -> None:
     from ganbench.builtins import register_builtins
 
     register_builtins()
-
-
-def _setting_text(value: Any) -> str:
-    """A setting's value as ``set KEY=VALUE`` writes it: ``true``, ``none``, ``400,400``."""
-    if value is None:
-        return "none"
-    if isinstance(value, bool):
-        return str(value).lower()
-    if isinstance(value, (list, tuple)):
-        return ",".join(str(part) for part in value)
-    return str(value)
-
-
-def _assignments(settings: Mapping[str, Any] | None) -> list[str]:
-    """``{"dcgan.lr_d": 1e-4}`` -> ``["dcgan.lr_d=0.0001"]``."""
-    if settings is None:
-        return []
-    if not isinstance(settings, Mapping):
-        raise UserError(f"{option('settings')} is a {type(settings).__name__}; give a dict of setting -> value, "
-                        "e.g. {'dcgan.lr_d': 1e-4, 'eval.samples': 500}")
-    return [f"{key}={_setting_text(value)}" for key, value in settings.items()]
-
-
-def _checked(declaration: Option, value: Any) -> Any:
-    """``value`` given for option ``declaration``, checked and converted as the command line would
-    (its choices, its parser on the value's text); ``UserError`` naming the keyword if refused."""
-    name = declaration.name
-    if value is None:
-        return None
-    if declaration.given in ("list", "paths", "repeated"):
-        items = [value] if isinstance(value, (str, os.PathLike)) else value
-        if not isinstance(items, Iterable):
-            raise UserError(f"{option(name)} is a {type(value).__name__}; give a list, e.g. {option(name, ['a', 'b'])}")
-        items = list(items)
-        if declaration.given == "list" and len(items) == 1 and isinstance(items[0], str):
-            items = [part.strip() for part in items[0].split(",")]
-        return [_parsed(declaration, item) for item in items]
-    return _parsed(declaration, value)
-
-
-def _parsed(declaration: Option, value: Any) -> Any:
-    name = declaration.name
-    if declaration.given in ("switch", "toggle"):
-        if not isinstance(value, bool):
-            raise UserError(f"{option(name, value)}: give True or False")
-        return value
-    if declaration.choices is not None and value not in declaration.choices:
-        raise UserError(f"unknown {option(name)} {value!r}; choose one of: {', '.join(declaration.choices)}")
-    if declaration.parse is None or isinstance(value, Path):
-        return value
-    if isinstance(value, bool):
-        raise UserError(f"{option(name, value)}: give a value, not True or False")
-    try:
-        return declaration.parse(str(value))
-    except OptionValueError as error:
-        raise UserError(f"{option(name)}: {error}") from None
-    except ValueError:
-        raise UserError(f"{option(name)}: invalid value {value!r}") from None
-
-
-def _values(declarations: Sequence[Option], given: Mapping[str, Any],
-            extra: Mapping[str, Any] | None) -> dict[str, Any]:
-    """Every declared option's value: its default, or what was given (checked); ``extra`` may
-    only name declared options."""
-    by_name = {declaration.name: declaration for declaration in declarations}
-    unknown = sorted(set(extra or {}) - set(by_name))
-    if unknown:
-        raise UserError(f"{option('options')} names {unknown[0]!r}, no option of this command; it takes: "
-                        f"{', '.join(sorted(set(by_name) - set(given)))}")
-    twice = sorted(set(extra or {}) & set(given))
-    if twice:
-        keyword = "settings" if twice[0] == "set" else twice[0]  # the set option is the settings argument
-        raise UserError(f"{option('options')} names {twice[0]!r}, a keyword argument of its own; give "
-                        f"{option(keyword, '...')} instead")
-    values = {name: (list(d.default or []) if d.given == "repeated" else d.default) for name, d in by_name.items()}
-    for name, value in {**given, **(extra or {})}.items():
-        if value is not None:
-            values[name] = _checked(by_name[name], value)
-    return values
 
 
 def _load(plugins: Iterable[PathLike]) -> tuple[str, ...]:
@@ -201,9 +122,9 @@ def run(suite: str = "toy", *, budget: str | None = None, variants: Sequence[str
                     *(declaration for _, declaration in kind_options().values())]
     given = {"suite": suite, "budget": budget, "variants": variants, "seeds": seeds, "out": out,
              "data_root": None if data_root is None else str(data_root), "split": split, "datasets": datasets,
-             "set": _assignments(settings), "iterations": iterations, "device": device, "jobs": jobs,
+             "set": assignments(settings), "iterations": iterations, "device": device, "jobs": jobs,
              "threads": threads, "progress": progress}
-    values = _values(declarations, given, options)
+    values = option_values(declarations, given, options)
     local = sorted(_SCRIPT_VARIANTS & set(values["variants"] or ()))
     if local and (values["jobs"] is None or values["jobs"] > 1 or values["launcher"] != "processes"):
         raise UserError(f"variant {local[0]} was registered by register_variant and exists in this process only; "
@@ -270,10 +191,10 @@ def evaluate(samples: PathLike | Sequence[PathLike] = (), *, dataset: str, name:
     given = {"samples": inputs, "dataset": dataset, "name": name, "out": out, "backbone": backbone,
              "samples_count": samples_count, "split": split,
              "data_root": None if data_root is None else str(data_root), "suite": suite, "budget": budget,
-             "set": _assignments(settings), "layout": layout, "value_range": value_range, "generator": generator,
+             "set": assignments(settings), "layout": layout, "value_range": value_range, "generator": generator,
              "latent_dim": latent_dim, "checkpoint": checkpoint, "real": real,
              "generator_seeds": ",".join(str(seed) for seed in generator_seeds)}
-    values = _values(EVALUATE_OPTIONS, given, None)
+    values = option_values(EVALUATE_OPTIONS, given, None)
     for required in ("dataset", "name"):
         if not values[required]:
             raise UserError(f"{option(required)} is empty; give {option(required, 'VALUE')}")

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 import ganbench
-from ganbench import api
+from ganbench import api, arguments
 from ganbench.cli import main
 from ganbench.gan.model import VARIANTS, with_defaults
 from ganbench.gan.variants.fc import VARIANT as FC
@@ -118,9 +118,9 @@ def test_bad_evaluate_input_names_the_keyword(tmp_path):
     cases = [({"layout": "chw"}, "unknown layout 'chw'; choose one of: auto, nchw, nhwc"),
              ({"samples_count": 0}, "samples_count: invalid value '0': give a positive whole number"),
              ({"samples_count": 8}, f"{samples} holds 4 images, fewer than samples_count=8")]
-    for arguments, message in cases:
+    for given, message in cases:
         with pytest.raises(ganbench.UserError) as raised:
-            ganbench.evaluate(samples, dataset="mnist", name="mine", out=tmp_path / "out", **arguments)
+            ganbench.evaluate(samples, dataset="mnist", name="mine", out=tmp_path / "out", **given)
         assert str(raised.value).startswith(message) and "--" not in str(raised.value), str(raised.value)
     assert not (tmp_path / "out").exists()
 
@@ -166,7 +166,7 @@ def test_register_variant_notes_the_registering_file_and_refuses_what_it_cannot_
 
 
 def test_settings_are_written_as_set_writes_them():
-    assert api._assignments({"fc.g_widths": (8, 8), "ema": True, "d_skip_below": None, "eval.samples": 500}) == [
+    assert arguments.assignments({"fc.g_widths": (8, 8), "ema": True, "d_skip_below": None, "eval.samples": 500}) == [
         "fc.g_widths=8,8", "ema=true", "d_skip_below=none", "eval.samples=500"]
 
 
