@@ -16,7 +16,8 @@ from ganbench.columns import Description, table_columns
 from ganbench.gan.run import KIND
 from ganbench.report.comparison_figures import axis_label
 from ganbench.report.figures import file_stem, plt, save_figure
-from ganbench.report.tables import GROUP, SummaryTable, configuration, configuration_id, differing_settings
+from ganbench.report.keys import configuration, configuration_id, differing_settings
+from ganbench.report.tables import GROUP, SummaryTable
 from ganbench.stats import display_precision, t_interval
 
 # Metrics compared at equal images seen and training seconds, where a run's metric history has them.
