@@ -69,7 +69,8 @@ def run(suite: str = "toy", *, budget: str | None = None, variants: Sequence[str
         progress: bool = False, plugins: Iterable[PathLike] = (),
         options: Mapping[str, Any] | None = None) -> pandas.DataFrame:
     """Run a suite's matrix as ``ganbench run`` does: skip runs recorded in ``out`` already, resume
-    interrupted ones, and write ``records.jsonl``, the tables, plots and report.
+    interrupted ones, and write ``records.jsonl``, the tables, plots and report. (Long because its
+    signature and docstring spell out every keyword argument; the body is a few lines.)
 
     Args:
         suite: the suite's name (``toy``, ``mnist``, ``fashion``, ``stacked-mnist``, ``style``;
@@ -142,6 +143,7 @@ def evaluate(samples: PathLike | Sequence[PathLike] = (), *, dataset: str, name:
              plugins: Iterable[PathLike] = ()) -> pandas.DataFrame:
     """Evaluate samples of a model trained elsewhere as ``ganbench evaluate`` does: one record per
     input in ``out`` (beside trained runs, if any), then the folder's tables and report.
+    (Long because its signature and docstring spell out every keyword argument.)
 
     Args:
         samples: a folder of PNG/JPEG images or an ``.npy``/``.npz`` array (N, C, H, W), (N, H, W,

@@ -24,7 +24,7 @@ import torch_fidelity
 
 from ganbench.columns import COLUMNS, ColumnSet
 from ganbench.data import DATASET_PREFIXES, register_dataset
-from ganbench.data import images, stacked, toy
+from ganbench.data import folder, images, stacked, toy
 from ganbench.evaluation import EvaluationReport
 from ganbench.gan import suites as gan_suites
 from ganbench.gan.model import VARIANTS
@@ -72,7 +72,7 @@ def register_builtins() -> None:
     register_dataset("cifar10", "CIFAR-10, 32x32 colour, 10 classes", images.cifar10)
     register_dataset("stacked-mnist", "Stacked MNIST: 3 MNIST digits as RGB channels, 1,000 modes (VEEGAN/PacGAN)",
                      stacked.stacked_mnist)
-    DATASET_PREFIXES.add("folder:", images.load_folder)
+    DATASET_PREFIXES.add("folder:", folder.load_folder)
 
     # GAN variants.
     for module in VARIANT_MODULES:

@@ -40,7 +40,8 @@ from ganbench.handlers import checkpoint_files
 from ganbench.provenance import device_description, load_average, software, utc_now
 from ganbench.options import Option, OptionValueError
 from ganbench.registry import Registry
-from ganbench.results import FINAL_STATUSES, Claim, ResultsStore, atomic_write_text, file_safe
+from ganbench.records import FINAL_STATUSES
+from ganbench.results import Claim, ResultsStore, atomic_write_text, file_safe
 from ganbench.settings import parse_assignments
 
 

@@ -1,6 +1,7 @@
 """The layers of ganbench, drawn from its imports: no import circle, and the shared layer (runs,
 handlers, results, data, metrics, report, ...) never imports a kind (``ganbench.gan``,
-``ganbench.style``); the kinds never import each other; only ``builtins`` registers."""
+``ganbench.style``); the kinds never import each other; only ``builtins`` registers. And its
+sizes: no module over 400 lines, no function over 60 without a reason in its docstring."""
 
 import ast
 from pathlib import Path
@@ -9,6 +10,9 @@ import ganbench
 
 PACKAGE = Path(ganbench.__file__).parent
 KINDS = ("ganbench.gan", "ganbench.style")
+MODULE_LINES = 400  # at most, per module of ganbench/
+FUNCTION_LINES = 60  # at most, per function or method (its def line to its last), unless it says why
+LONG_REASON = "Long because"
 TOP = ("ganbench.builtins", "ganbench.plugins", "ganbench.api", "ganbench.cli", "ganbench.__main__")
 
 
@@ -217,3 +221,25 @@ def test_shared_layer_names_options_not_flags():
             if isinstance(node, ast.Constant) and isinstance(node.value, str):
                 found += [f"{module}:{node.lineno} {flag}" for flag in pattern.findall(node.value) if flag in flags]
     assert not found, f"flags in the shared layer: {found}"
+
+
+def test_no_module_over_400_lines():
+    """Every module of ganbench/ has at most :data:`MODULE_LINES` lines: a longer one mixes
+    concerns that read better apart (issue 26)."""
+    long = [f"{path.relative_to(PACKAGE.parent)}: {count} lines" for path in sorted(PACKAGE.rglob("*.py"))
+            if (count := len(path.read_text().splitlines())) > MODULE_LINES]
+    assert not long, f"modules over {MODULE_LINES} lines: {long}"
+
+
+def test_no_function_over_60_lines_without_a_reason():
+    """Every function and method of ganbench/ spans at most :data:`FUNCTION_LINES` lines, from its
+    ``def`` to its last line (docstring included), unless its docstring says why it reads better
+    long, in a sentence starting "Long because"."""
+    long = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                span = node.end_lineno - node.lineno + 1
+                if span > FUNCTION_LINES and LONG_REASON not in (ast.get_docstring(node) or ""):
+                    long.append(f"{path.relative_to(PACKAGE.parent)}:{node.lineno} {node.name}: {span} lines")
+    assert not long, f"functions over {FUNCTION_LINES} lines, no '{LONG_REASON}' in their docstring: {long}"

@@ -10,7 +10,8 @@ import pytest
 
 from ganbench.cli import main
 from test_report_regeneration import check_report_regenerates
-from ganbench.report.tables import display_significance, display_table, frame, summarize
+from ganbench.report.display import display_significance, display_table, frame
+from ganbench.report.tables import summarize
 from test_statistics import doubled_one_sided_p
 
 

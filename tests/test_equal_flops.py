@@ -95,7 +95,7 @@ def test_every_variant_is_evaluated_live_and_from_its_ema_with_fid_infinity(shar
 def test_fid_infinity_is_skipped_with_a_reason_where_n_is_too_small():
     import torch
 
-    from ganbench.metrics.fidelity import fid_uncertainty
+    from ganbench.metrics.feature_metrics import fid_uncertainty
 
     generator = torch.Generator().manual_seed(0)
     reference = torch.randn(2000, 84, generator=generator, dtype=torch.float64)

@@ -12,18 +12,18 @@ from ganbench.gan.sampling import SampleSet
 from ganbench.metrics import EVALUATION_SETTINGS, EvaluationContext
 from ganbench.metrics.backbones import BACKBONES, LENET_EXTRACTOR, LeNetFeatureExtractor, WeightsFile, classifier_path
 from ganbench.metrics.classifier import read_metadata
-from ganbench.metrics import fidelity
+from ganbench.metrics import feature_metrics, fidelity
+from ganbench.metrics.feature_metrics import density_coverage, fid_uncertainty
 from ganbench.metrics.fidelity import (
     Fidelity,
     canonical_images,
-    density_coverage,
     fidelity_from_features,
-    fid_uncertainty,
     fidelity_of_images,
     torch_fidelity_options,
 )
 from ganbench.stats import fid_from_features
-from ganbench.report.tables import display_table, summarize
+from ganbench.report.display import display_table
+from ganbench.report.tables import summarize
 from ganbench.settings import resolve
 
 LENET = BACKBONES.get("lenet")
@@ -196,7 +196,7 @@ def test_kid_equals_torch_fidelity_on_float64_features_to_1e_6():
     kernel_mean = float(((reference @ reference.T / 84 + 1) ** 3).mean())
     assert 3e3 < kernel_mean and abs(exact[KEY_METRIC_KID_MEAN]) < 1e-3 * kernel_mean
     for dtype in (torch.float32, torch.float64):
-        ours = fidelity.kid(generated.to(dtype), reference.to(dtype), options)
+        ours = feature_metrics.kid(generated.to(dtype), reference.to(dtype), options)
         assert ours["kid_mean"] == pytest.approx(exact[KEY_METRIC_KID_MEAN], rel=1e-6), dtype
         assert ours["kid_std"] == pytest.approx(exact[KEY_METRIC_KID_STD], rel=1e-6), dtype
 
@@ -220,9 +220,10 @@ def test_second_evaluation_reads_reference_features_from_the_cache(tmp_path, mon
     second = fidelity_of_images(generated, reference, "test-reference", LENET, lenet_weights(), options, cuda=False)
     assert sum(images_seen) == 300  # the generated samples only
     assert second == first
-    radii = fidelity.knn_radii
-    monkeypatch.setattr(fidelity, "knn_radii", lambda features, ks, *rest: (
-        images_seen.append(("radii", len(features))), radii(features, ks, *rest))[1])
+    radii = feature_metrics.knn_radii
+    for module in (fidelity, feature_metrics):  # the reference's radii (fidelity), the generated's
+        monkeypatch.setattr(module, "knn_radii", lambda features, ks, *rest: (
+            images_seen.append(("radii", len(features))), radii(features, ks, *rest))[1])
     images_seen.clear()
     fidelity_of_images(generated, reference, "test-reference", LENET, lenet_weights(), options, cuda=False)
     # the generated features and their radii only (the reference's come from the cache)

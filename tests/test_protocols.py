@@ -12,7 +12,7 @@ import pytest
 from ganbench.builtins import register_builtins
 from ganbench.cli import main
 from ganbench.report.model import build_model
-from ganbench.report.tables import cell_text
+from ganbench.report.cells import cell_text
 from ganbench.results import ResultsStore
 from ganbench.stats import display_precision
 from report_records import gan_record

@@ -7,7 +7,8 @@ import pytest
 import scipy.stats
 
 from ganbench.errors import UserError
-from ganbench.report.tables import VARIANT_GROUP, display_table, frame, summarize, table_notes
+from ganbench.report.display import display_table, frame, table_notes
+from ganbench.report.tables import VARIANT_GROUP, summarize
 from ganbench.results import ResultsStore, atomic_write_text
 
 

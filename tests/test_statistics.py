@@ -1,4 +1,4 @@
-"""ganbench.stats against scipy and hand computations on fixed data."""
+"""ganbench.stats and ganbench.significance against scipy and hand computations on fixed data."""
 
 from __future__ import annotations
 
@@ -9,27 +9,29 @@ import numpy as np
 import pytest
 import scipy.stats
 
-from ganbench.stats import (
+from ganbench.significance import (
     BEST,
     BEST_NOT_SIGNIFICANT,
     EXACT_PERMUTATIONS,
+    best_marks,
+    compare,
+    holm,
+    pairwise,
+    smallest_holm_p,
+    smallest_permutation_p,
+    welch_df,
+)
+from ganbench.stats import (
     GaussianStatistics,
     Interval,
-    best_marks,
     bootstrap_interval,
-    compare,
     display_precision,
     fid_from_features,
     fid_interval,
     format_interval,
     frechet_distance,
     gaussian_statistics,
-    holm,
-    pairwise,
-    smallest_holm_p,
-    smallest_permutation_p,
     t_interval,
-    welch_df,
 )
 
 SEEDS = [0.712, 0.698, 0.731, 0.705, 0.689]

@@ -18,8 +18,9 @@ from ganbench.gan.run import KIND
 from ganbench.report.comparison_figures import axis_label
 from ganbench.report.figures import file_stem, plt, save_figure
 from ganbench.plateau import PlateauCheck, plateau_check
-from ganbench.report.tables import (GROUP, Cell, SummaryTable, cell_text, configuration, configuration_id,
-                                    differing_settings, protocol_key, protocol_text)
+from ganbench.report.cells import Cell, cell_text
+from ganbench.report.keys import configuration, configuration_id, differing_settings, protocol_key, protocol_text
+from ganbench.report.tables import GROUP, SummaryTable
 from ganbench.stats import display_precision, t_interval
 
 # Metrics compared at equal images seen and training seconds, where a run's metric history has them.

@@ -123,9 +123,9 @@ def train_and_evaluate(run: GanRun, dataset: BenchDataset, device: torch.device,
     run.execution.prepare(gan, compiled=(gan.generator, gan.discriminator))
     training = create_gan_trainer(gan, dataset, run.settings, run.seed, run.execution, shard)
     engine = training.engine
-    metric_history = History()
     clock = TrainingClock(device)
-    state = {"gan": gan, "metric_history": metric_history, "training_clock": clock,
+    evaluation = RunEvaluation(run, gan, dataset, device, run_dir, clock, training.images_per_iteration)
+    state = {"gan": gan, "metric_history": evaluation.history, "training_clock": clock,
              **{f"optimizer_{k}": v for k, v in training.optimizers.items()}}
     if training.scaler is not None:
         state["grad_scaler"] = training.scaler
@@ -133,59 +133,16 @@ def train_and_evaluate(run: GanRun, dataset: BenchDataset, device: torch.device,
                              ("loss_d", "loss_g") if progress else None)
     gan.attach(engine, run.iterations, training.optimizers)
     clock.attach(engine)  # after the variant's handlers (EMA), before evaluations and checkpoints
-    per_iteration = training.images_per_iteration
-
-    def compute_so_far(iteration: int) -> dict[str, float]:
-        """Where the run stands: iteration, real images drawn so far and training seconds so far."""
-        return {"iteration": iteration, "images_seen": iteration * per_iteration, "train_seconds": clock.seconds}
-
-    artifacts: dict[str, Any] = {}
-    ema_artifacts: dict[str, Any] = {}
-    quality = [name for name in run.evaluators if EVALUATORS.get(name).section == "metrics"]
-
-    def evaluation_now(training: Mapping[str, Any] | None = None, final: bool = True,
-                       ema: bool = False) -> EvaluationContext:
-        """A context with a new sample set of the model as it is now, shared by every evaluator;
-        evaluations during training (``final`` False) leave out FID's bootstrap and FID-infinity.
-        ``ema``: the context of the EMA of G, whose files go to ``run_dir/ema``."""
-        samples = SampleSet(gan, run.seed, POINTS_BATCH if dataset.kind == "points" else GENERATION_BATCH)
-        options = dict(run.evaluation) if final else {**run.evaluation, "fid_bootstrap": 0, "fid_infinity": 0}
-        directory = run_dir / "ema" if ema else run_dir
-        directory.mkdir(exist_ok=True)
-        return EvaluationContext(samples, dataset, run.data, run.seed, device, directory, options, training or {},
-                                 ema_artifacts if ema else artifacts)
-
-    def evaluate_live_and_ema(names: list[str] | tuple[str, ...], training: Mapping[str, Any] | None = None,
-                              final: bool = True) -> dict[str, dict[str, Any]]:
-        """The evaluators ``names`` on samples of the live G; where an EMA of G is kept, also the
-        quality evaluators on samples of the EMA, their numbers added to ``metrics`` as
-        ``ema_<key>`` (the same latents, evaluation settings and reference)."""
-        sections = evaluate(names, evaluation_now(training, final))
-        if gan.generator_ema is not None:
-            with gan.sampling_ema():
-                ema = evaluate([name for name in names if name in quality], evaluation_now(final=final, ema=True))
-            sections["metrics"].update({f"ema_{key}": value for key, value in ema["metrics"].items()})
-        return sections
-
-    every = int(run.evaluation.get("every", 0))
-    if every and quality and rank == 0:
-
-        def evaluate_during_training(engine: Engine) -> None:
-            # the last iteration's evaluation is the final one, made after training
-            if lifecycle.divergence.diverged_at is None and engine.state.iteration < run.iterations:
-                row = compute_so_far(engine.state.iteration)
-                row.update(_numbers(evaluate_live_and_ema(quality, final=False)["metrics"]))
-                metric_history.append(row)
-
-        engine.add_event_handler(Events.ITERATION_COMPLETED(every=every), evaluate_during_training)
+    if rank == 0:
+        evaluation.attach(engine, lifecycle)
     lifecycle.run()
     if rank != 0:
         return {}
 
-    artifacts["losses"] = lifecycle.write_losses()
-    outcome = lifecycle.outcome(artifacts)
+    evaluation.artifacts["losses"] = lifecycle.write_losses()
+    outcome = lifecycle.outcome(evaluation.artifacts)
     outcome["samples_from"] = gan.samples_from
-    outcome["images_seen"] = engine.state.iteration * per_iteration
+    outcome["images_seen"] = engine.state.iteration * training.images_per_iteration
     outcome["train_seconds"] = clock.seconds
     if run.gflop is not None:
         outcome["gflop_budget"] = run.gflop
@@ -196,17 +153,88 @@ def train_and_evaluate(run: GanRun, dataset: BenchDataset, device: torch.device,
     timer = lifecycle.timer
     training_numbers = {**timer.summary(training.images_per_iteration), **timer.memory_summary(),
                         **flop_counts(gan, dataset, run.settings, run.seed, engine.state.iteration, run.iterations)}
-    sections = evaluate_live_and_ema(run.evaluators, training_numbers)
-    artifacts.update({f"ema_{name}": path for name, path in ema_artifacts.items()})
-    if metric_history.length and metric_history.columns["iteration"][-1] != engine.state.iteration:
-        metric_history.append({**compute_so_far(engine.state.iteration), **_numbers(sections["metrics"])})
-    if metric_history.length:
-        atomic_write_text(run_dir / "metric_history.csv", metric_history.to_csv())
-        artifacts["metric_history"] = run_dir / "metric_history.csv"
-        outcome["metric_history"] = [{key: value for key, value in row.items() if value == value}
-                                     for row in metric_history.rows()]
-    outcome.update(status="finished", **sections)
+    evaluation.final(engine.state.iteration, training_numbers, outcome)
     return outcome
+
+
+class RunEvaluation:
+    """The evaluations of one GAN run, each on a new sample set of its model as it is then, shared
+    by every evaluator: the quality evaluators (section ``metrics``) every ``eval.every``
+    iterations during training, into the metric ``history``, and every evaluator after it. Where
+    an EMA of G is kept, the quality evaluators also run on samples of the EMA (same latents,
+    evaluation settings and reference), their numbers added as ``ema_<key>`` and their files in
+    ``run_dir/ema``. Evaluators add their files to ``artifacts`` (the EMA's to ``ema_artifacts``)."""
+
+    def __init__(self, run: GanRun, gan: GAN, dataset: BenchDataset, device: torch.device, run_dir: Path,
+                 clock: TrainingClock, images_per_iteration: int) -> None:
+        self.run, self.gan, self.dataset, self.device, self.run_dir = run, gan, dataset, device, run_dir
+        self.clock, self.images_per_iteration = clock, images_per_iteration
+        self.history = History()
+        self.artifacts: dict[str, Any] = {}
+        self.ema_artifacts: dict[str, Any] = {}
+        self.quality = [name for name in run.evaluators if EVALUATORS.get(name).section == "metrics"]
+
+    def so_far(self, iteration: int) -> dict[str, float]:
+        """Where the run stands: iteration, real images drawn so far and training seconds so far."""
+        return {"iteration": iteration, "images_seen": iteration * self.images_per_iteration,
+                "train_seconds": self.clock.seconds}
+
+    def context(self, training: Mapping[str, Any] | None = None, final: bool = True,
+                ema: bool = False) -> EvaluationContext:
+        """A context with a new sample set of the model as it is now, shared by every evaluator;
+        evaluations during training (``final`` False) leave out FID's bootstrap and FID-infinity.
+        ``ema``: the context of the EMA of G, whose files go to ``run_dir/ema``."""
+        run = self.run
+        samples = SampleSet(self.gan, run.seed, POINTS_BATCH if self.dataset.kind == "points" else GENERATION_BATCH)
+        options = dict(run.evaluation) if final else {**run.evaluation, "fid_bootstrap": 0, "fid_infinity": 0}
+        directory = self.run_dir / "ema" if ema else self.run_dir
+        directory.mkdir(exist_ok=True)
+        return EvaluationContext(samples, self.dataset, run.data, run.seed, self.device, directory, options,
+                                 training or {}, self.ema_artifacts if ema else self.artifacts)
+
+    def live_and_ema(self, names: list[str] | tuple[str, ...], training: Mapping[str, Any] | None = None,
+                     final: bool = True) -> dict[str, dict[str, Any]]:
+        """The evaluators ``names`` on samples of the live G; where an EMA of G is kept, also the
+        quality evaluators on samples of the EMA, their numbers added to ``metrics`` as
+        ``ema_<key>`` (the same latents, evaluation settings and reference)."""
+        sections = evaluate(names, self.context(training, final))
+        if self.gan.generator_ema is not None:
+            with self.gan.sampling_ema():
+                ema = evaluate([name for name in names if name in self.quality], self.context(final=final, ema=True))
+            sections["metrics"].update({f"ema_{key}": value for key, value in ema["metrics"].items()})
+        return sections
+
+    def attach(self, engine: Engine, lifecycle: EngineRun) -> None:
+        """Evaluate every ``eval.every`` iterations during training (not after the last one: the
+        final evaluation, after training, is that one), unless the run has diverged; nothing where
+        ``every`` is 0 or no quality evaluator runs."""
+        every = int(self.run.evaluation.get("every", 0))
+        if not every or not self.quality:
+            return
+
+        def evaluate_during_training(engine: Engine) -> None:
+            if lifecycle.divergence.diverged_at is None and engine.state.iteration < self.run.iterations:
+                row = self.so_far(engine.state.iteration)
+                row.update(_numbers(self.live_and_ema(self.quality, final=False)["metrics"]))
+                self.history.append(row)
+
+        engine.add_event_handler(Events.ITERATION_COMPLETED(every=every), evaluate_during_training)
+
+    def final(self, iteration: int, training: Mapping[str, Any], outcome: dict[str, Any]) -> None:
+        """The evaluation after training (every evaluator; ``training``: the run's training
+        numbers) into ``outcome``, which it marks ``finished``; the metric history, where there is
+        one, ends with it and is written to ``metric_history.csv``."""
+        sections = self.live_and_ema(self.run.evaluators, training)
+        self.artifacts.update({f"ema_{name}": path for name, path in self.ema_artifacts.items()})
+        history = self.history
+        if history.length and history.columns["iteration"][-1] != iteration:
+            history.append({**self.so_far(iteration), **_numbers(sections["metrics"])})
+        if history.length:
+            atomic_write_text(self.run_dir / "metric_history.csv", history.to_csv())
+            self.artifacts["metric_history"] = self.run_dir / "metric_history.csv"
+            outcome["metric_history"] = [{key: value for key, value in row.items() if value == value}
+                                         for row in history.rows()]
+        outcome.update(status="finished", **sections)
 
 
 def flop_counts(gan: GAN, dataset: BenchDataset, settings: Mapping[str, Any], seed: int,

@@ -101,78 +101,100 @@ def create_gan_trainer(gan: GAN, dataset: BenchDataset, settings: Mapping[str, A
     (the BatchNorm of fc's and DCGAN's networks, the minibatch standard deviation of ProGAN's and
     MSG-GAN's critics) see the rank's slice; WGAN-GP's mixing weights are drawn per rank.
     """
-    execution = execution or Execution()
-    scaler = execution.grad_scaler(gan.device)
+    step = GanStep(gan, dataset, settings, seed, execution or Execution(), shard)
+    return GanTraining(Engine(step), step, gan, {"g": step.optimizer_g, "d": step.optimizer_d},
+                       step.batch_size * step.n_critic, step.scaler)
 
-    rank, processes = shard  # the suite checked that the batch splits evenly
-    local = slice(rank * settings["batch_size"] // processes, (rank + 1) * settings["batch_size"] // processes)
-    rank_streams = (rank,) if processes > 1 else ()  # a single process draws what it always drew
 
-    def backward_and_step(loss_value: torch.Tensor, optimizer: torch.optim.Optimizer) -> None:
-        if scaler is None:
-            loss_value.backward()
-            _average_gradients(optimizer, processes)
-            optimizer.step()
-        else:
-            scaler.scale(loss_value).backward()
-            _average_gradients(optimizer, processes)
-            scaler.step(optimizer)
-            scaler.update()
-    loss = make_loss(settings["loss"], settings["gp_weight"], settings["drift"])
-    betas = (settings["beta1"], settings["beta2"])
-    fused = gan.device.type in ("cpu", "cuda")  # one kernel per step: about 5x faster than foreach on a CPU
-    optimizer_g = torch.optim.Adam(gan.generator.parameters(), lr=settings["lr_g"], betas=betas, fused=fused)
-    optimizer_d = torch.optim.Adam(gan.discriminator.parameters(), lr=settings["lr_d"], betas=betas, fused=fused)
-    batch_size, n_critic, skip_below = settings["batch_size"], settings["n_critic"], settings["d_skip_below"]
+class GanStep:
+    """The process function of :func:`create_gan_trainer`'s engine, ``step(engine, None)``: one
+    iteration, ``n_critic`` D steps (:meth:`discriminator_step`) and one G step
+    (:meth:`generator_step`), with the optimisers, the loss and the two random streams it keeps."""
 
-    latents, mixing = torch.Generator(), torch.Generator()  # reseeded each iteration (see above)
-    penalty = loss.gradient_penalty_weight > 0
+    def __init__(self, gan: GAN, dataset: BenchDataset, settings: Mapping[str, Any], seed: int,
+                 execution: Execution, shard: tuple[int, int]) -> None:
+        self.gan, self.dataset, self.seed, self.execution = gan, dataset, seed, execution
+        self.scaler = execution.grad_scaler(gan.device)
+        rank, self.processes = shard  # the suite checked that the batch splits evenly
+        batch_size = settings["batch_size"]
+        self.local = slice(rank * batch_size // self.processes, (rank + 1) * batch_size // self.processes)
+        self.rank_streams = (rank,) if self.processes > 1 else ()  # a single process draws what it always drew
+        self.loss = make_loss(settings["loss"], settings["gp_weight"], settings["drift"])
+        betas = (settings["beta1"], settings["beta2"])
+        fused = gan.device.type in ("cpu", "cuda")  # one kernel per step: about 5x faster than foreach on a CPU
+        self.optimizer_g = torch.optim.Adam(gan.generator.parameters(), lr=settings["lr_g"], betas=betas, fused=fused)
+        self.optimizer_d = torch.optim.Adam(gan.discriminator.parameters(), lr=settings["lr_d"], betas=betas,
+                                            fused=fused)
+        self.batch_size, self.n_critic, self.skip_below = batch_size, settings["n_critic"], settings["d_skip_below"]
+        self.latents, self.mixing = torch.Generator(), torch.Generator()  # reseeded each iteration (module doc)
+        self.penalty = self.loss.gradient_penalty_weight > 0
 
-    def gan_step(engine: Engine, _: None) -> dict[str, float]:
+    def __call__(self, engine: Engine, _: None) -> dict[str, float]:
         iteration = engine.state.iteration
-        gan.train()
-        latents.manual_seed(seeding.derive_seed(seed, seeding.LATENT, iteration))
-        if penalty:
-            mixing.manual_seed(seeding.derive_seed(seed, seeding.PENALTY, iteration, *rank_streams))
-        reals = dataset.batch(batch_size * n_critic, seed, iteration)
-
+        self.gan.train()
+        self.latents.manual_seed(seeding.derive_seed(self.seed, seeding.LATENT, iteration))
+        if self.penalty:
+            self.mixing.manual_seed(seeding.derive_seed(self.seed, seeding.PENALTY, iteration, *self.rank_streams))
+        reals = self.dataset.batch(self.batch_size * self.n_critic, self.seed, iteration)
         d_losses, skipped = [], 0
-        for real in reals.split(batch_size):
-            real = real[local].to(gan.device)
-            if execution.channels_last:
-                real = _channels_last(real)
-            with execution.autocast(gan.device):
-                real_input = gan.real_input(real)
-                with torch.no_grad():
-                    fake_input = gan.generate(gan.sample_latent(batch_size, latents)[local])
-                loss_d = loss.discriminator(gan.discriminate(real_input), gan.discriminate(fake_input)).float()
-            if penalty:
-                loss_d = loss_d + loss.gradient_penalty_weight * gradient_penalty(
-                    gan.discriminate, _float(real_input), _float(fake_input), mixing)
-            d_losses.append(loss_d.detach())
-            # the only per-step host sync (and all-reduce, so that every process skips alike)
-            if skip_below is not None and _mean_over(loss_d.detach(), processes).item() < skip_below:
-                skipped += 1
-                continue
-            optimizer_d.zero_grad(set_to_none=True)
-            backward_and_step(loss_d, optimizer_d)
-
-        gan.discriminator.requires_grad_(False)
-        try:
-            with execution.autocast(gan.device):
-                fake_input = gan.generate(gan.sample_latent(batch_size, latents)[local])
-                real_logits = gan.discriminate(real_input).detach() if loss.generator_needs_real else None
-                loss_g = loss.generator(gan.discriminate(fake_input), real_logits).float()
-            optimizer_g.zero_grad(set_to_none=True)
-            backward_and_step(loss_g, optimizer_g)
-        finally:
-            gan.discriminator.requires_grad_(True)
-        losses = _mean_over(torch.stack([*d_losses, loss_g.detach()]), processes)
+        for real in reals.split(self.batch_size):
+            loss_d, skip, real_input = self.discriminator_step(real)
+            d_losses.append(loss_d)
+            skipped += skip
+        loss_g = self.generator_step(real_input)
+        losses = _mean_over(torch.stack([*d_losses, loss_g]), self.processes)
         *values_d, value_g = losses.tolist()  # one host sync per iteration
         return {"loss_d": sum(values_d) / len(values_d), "loss_g": value_g, "d_skipped": float(skipped)}
 
-    return GanTraining(Engine(gan_step), gan_step, gan, {"g": optimizer_g, "d": optimizer_d}, batch_size * n_critic,
-                       scaler)
+    def backward_and_step(self, loss_value: torch.Tensor, optimizer: torch.optim.Optimizer) -> None:
+        if self.scaler is None:
+            loss_value.backward()
+            _average_gradients(optimizer, self.processes)
+            optimizer.step()
+        else:
+            self.scaler.scale(loss_value).backward()
+            _average_gradients(optimizer, self.processes)
+            self.scaler.step(optimizer)
+            self.scaler.update()
+
+    def discriminator_step(self, real: torch.Tensor) -> tuple[torch.Tensor, bool, Any]:
+        """One D step on one real batch (of which this process takes its slice): D's loss
+        (detached), whether the step was skipped (``d_skip_below``) and D's real input."""
+        gan, loss, execution = self.gan, self.loss, self.execution
+        real = real[self.local].to(gan.device)
+        if execution.channels_last:
+            real = _channels_last(real)
+        with execution.autocast(gan.device):
+            real_input = gan.real_input(real)
+            with torch.no_grad():
+                fake_input = gan.generate(gan.sample_latent(self.batch_size, self.latents)[self.local])
+            loss_d = loss.discriminator(gan.discriminate(real_input), gan.discriminate(fake_input)).float()
+        if self.penalty:
+            loss_d = loss_d + loss.gradient_penalty_weight * gradient_penalty(
+                gan.discriminate, _float(real_input), _float(fake_input), self.mixing)
+        detached = loss_d.detach()
+        # the only per-step host sync (and all-reduce, so that every process skips alike)
+        if self.skip_below is not None and _mean_over(detached, self.processes).item() < self.skip_below:
+            return detached, True, real_input
+        self.optimizer_d.zero_grad(set_to_none=True)
+        self.backward_and_step(loss_d, self.optimizer_d)
+        return detached, False, real_input
+
+    def generator_step(self, real_input: Any) -> torch.Tensor:
+        """One G step, D frozen (``real_input``: the last D step's, for losses that score the
+        reals too); G's loss, detached."""
+        gan = self.gan
+        gan.discriminator.requires_grad_(False)
+        try:
+            with self.execution.autocast(gan.device):
+                fake_input = gan.generate(gan.sample_latent(self.batch_size, self.latents)[self.local])
+                real_logits = gan.discriminate(real_input).detach() if self.loss.generator_needs_real else None
+                loss_g = self.loss.generator(gan.discriminate(fake_input), real_logits).float()
+            self.optimizer_g.zero_grad(set_to_none=True)
+            self.backward_and_step(loss_g, self.optimizer_g)
+        finally:
+            gan.discriminator.requires_grad_(True)
+        return loss_g.detach()
 
 
 def _mean_over(values: torch.Tensor, processes: int) -> torch.Tensor:

@@ -25,9 +25,10 @@ import seaborn as sns
 
 from ganbench.columns import Column
 from ganbench.report.comparisons import ComparisonTable
-from ganbench.report.tables import samples_text
+from ganbench.report.display import samples_text
 from ganbench.report.figures import plt, save_figure
-from ganbench.stats import BEST, t_interval
+from ganbench.significance import BEST
+from ganbench.stats import t_interval
 
 SPEED_AXES = ("train_images_per_second", "ms_per_iteration")
 

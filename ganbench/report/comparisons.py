@@ -19,15 +19,10 @@ from typing import Any
 
 from ganbench.columns import Column, speed_keys
 from ganbench.report.sections import SECTIONS, ReportSection, by_kind
-from ganbench.report.tables import (
-    Cell,
-    SummaryRow,
-    SummaryTable,
-    configuration,
-    power_note,
-    protocol_text,
-    summarize,
-)
+from ganbench.report.cells import Cell
+from ganbench.report.display import power_note
+from ganbench.report.keys import configuration, protocol_text
+from ganbench.report.tables import SummaryRow, SummaryTable, summarize
 
 
 @dataclass
@@ -55,12 +50,12 @@ class ComparisonTable:
 
     @property
     def protocol(self) -> str:
-        """The rows' protocol key as a line (:func:`~ganbench.report.tables.protocol_text`)."""
+        """The rows' protocol key as a line (:func:`~ganbench.report.keys.protocol_text`)."""
         return protocol_text(self.rows[0].protocol) if self.rows else ""
 
     @property
     def power(self) -> str:
-        """:func:`~ganbench.report.tables.power_note` of the table."""
+        """:func:`~ganbench.report.display.power_note` of the table."""
         return power_note(self.summary)
 
     @property

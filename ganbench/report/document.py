@@ -11,7 +11,7 @@ from ganbench.citation import citation_text, result_citation
 from ganbench.report.model import ReportModel
 from ganbench.report.protocol import markdown as protocol_markdown
 from ganbench.report.sections import SECTIONS
-from ganbench.report.tables import SIGNIFICANCE_NOTE, frame, significance_frame
+from ganbench.report.display import SIGNIFICANCE_NOTE, frame, significance_frame
 from ganbench.results import atomic_write_text
 
 

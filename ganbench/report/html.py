@@ -26,11 +26,14 @@ import jinja2
 
 import ganbench
 from ganbench.citation import citation_text, result_citation
+from ganbench.columns import Column
+from ganbench.report.cells import BOOTSTRAP_LABEL, cell_text, exact_text
 from ganbench.report.comparisons import ComparisonTable, unit_groups
+from ganbench.report.display import SIGNIFICANCE_NOTE, format_p, samples_text
 from ganbench.report.model import ReportModel
-from ganbench.report.tables import BOOTSTRAP_LABEL, SIGNIFICANCE_NOTE, cell_text, exact_text, format_p, samples_text
 from ganbench.results import atomic_write_text
-from ganbench.stats import BEST, display_precision
+from ganbench.significance import BEST
+from ganbench.stats import display_precision
 
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -72,8 +75,26 @@ def _at(value: float, half_width: float) -> str:
 
 
 def _table(table: ComparisonTable) -> dict[str, Any]:
+    """What the template shows of one comparison table: its title, caption, headers, rows of cells
+    and significance pairs."""
     keys = table.varying()
     settings = any(row.settings for row in table.rows)
+    rows = []
+    for index, row in enumerate(table.rows):
+        cells = [{"text": str(row.identity[key]), "sort": str(row.identity[key]), "cls": "", "title": ""}
+                 for key in keys]
+        if settings:
+            cells.append({"text": row.settings_text, "sort": row.settings_text, "cls": "", "title": ""})
+        cells.append({"text": row.runs_text, "sort": row.finished, "cls": "num", "title": ""})
+        cells += [_metric_cell(table, index, column) for column in table.columns]
+        rows.append(cells)
+    title = f"{table.kind} runs by {', '.join(table.group)}" + (f" ({table.part + 1})" if table.part else "")
+    return {"title": title, "caption": _table_caption(table), "headers": _table_headers(table, keys, settings),
+            "rows": rows, "significance": _table_significance(table)}
+
+
+def _table_headers(table: ComparisonTable, keys: Sequence[str], settings: bool) -> list[dict[str, str]]:
+    """The column headers: the varying keys, ``settings`` where rows differ in them, ``runs``, the metrics."""
     headers = [{"text": key, "sub": "", "cls": "", "title": key} for key in keys]
     if settings:
         headers.append({"text": "settings", "sub": "", "cls": "",
@@ -84,44 +105,45 @@ def _table(table: ComparisonTable) -> dict[str, Any]:
         sub = samples_text(column, table.summary)[0]
         headers.append({"text": column.display_header + arrow, "sub": sub, "cls": "num",
                         "title": ("headline metric; " if column.headline else "") + (column.unit or column.header)})
-    rows = []
-    for index, row in enumerate(table.rows):
-        cells = [{"text": str(row.identity[key]), "sort": str(row.identity[key]), "cls": "", "title": ""}
-                 for key in keys]
-        if settings:
-            cells.append({"text": row.settings_text, "sort": row.settings_text, "cls": "", "title": ""})
-        cells.append({"text": row.runs_text, "sort": row.finished, "cls": "num", "title": ""})
-        for column in table.columns:
-            cell = table.cell(index, column.key)
-            if cell is None or cell.interval is None:
-                text = cell_text(cell, row.finished) if cell is not None else "–"
-                cells.append({"text": text, "sort": "", "cls": "num",
-                              "title": "no finished run has a value of this metric"})
-                continue
-            text = cell_text(cell, row.finished)
-            samples = table.samples(index, column)
-            if len(table.all_samples(column)) > 1 and samples:
-                text += f" (N = {samples[0]:,})"
-            interval = cell.interval
-            spread = (f"95 % t-interval [{interval.low:.6g}, {interval.high:.6g}] over {interval.n} runs"
-                      if math.isfinite(interval.low) else "one run: no interval over seeds")
-            best = cell.mark == BEST
-            cells.append({"text": text, "sort": repr(cell.mean), "cls": "num best" if best else "num",
-                          "title": spread + ("; significantly best" if best else "")})
-        rows.append(cells)
-    constant = table.constant()
-    held = ", ".join(f"{key} {value}" for key, value in constant.items())
-    over = table.over
-    caption = (f"{held}. Protocol: {table.protocol or 'not recorded'}. Mean ± half-width of the 95 % Student-t "
-               f"interval over {over}, rounded to the interval's precision; [low, high]: that interval clipped to the "
-               "metric's range; a value alone: equal in every run. A single run: its value, with its own "
-               f"{BOOTSTRAP_LABEL} interval (over its N generated samples, reference fixed: sampling error at this N, "
-               "not over seeds) or its spread (sd) where recorded; ↑ higher is better, ↓ lower. "
-               + "".join(f"{', '.join(names)} in {unit}; " for unit, names in unit_groups(table.columns).items())
-               + "Bold (shaded): significantly best on a headline metric "
-               f"({', '.join(c.header for c in table.columns if c.headline) or 'none'}), Holm-corrected p < 0.05 "
-               "(permutation tests) against every other row of this protocol. "
-               + (f"{table.power} " if table.power else "") + "Click a header to sort.")
+    return headers
+
+
+def _metric_cell(table: ComparisonTable, index: int, column: Column) -> dict[str, Any]:
+    """The cell of row ``index`` on ``column``: its text, sort key, class and tooltip."""
+    row = table.rows[index]
+    cell = table.cell(index, column.key)
+    if cell is None or cell.interval is None:
+        text = cell_text(cell, row.finished) if cell is not None else "–"
+        return {"text": text, "sort": "", "cls": "num", "title": "no finished run has a value of this metric"}
+    text = cell_text(cell, row.finished)
+    samples = table.samples(index, column)
+    if len(table.all_samples(column)) > 1 and samples:
+        text += f" (N = {samples[0]:,})"
+    interval = cell.interval
+    spread = (f"95 % t-interval [{interval.low:.6g}, {interval.high:.6g}] over {interval.n} runs"
+              if math.isfinite(interval.low) else "one run: no interval over seeds")
+    best = cell.mark == BEST
+    return {"text": text, "sort": repr(cell.mean), "cls": "num best" if best else "num",
+            "title": spread + ("; significantly best" if best else "")}
+
+
+def _table_caption(table: ComparisonTable) -> str:
+    """What the table holds: the keys held constant, the protocol, what a cell is, the units, bold."""
+    held = ", ".join(f"{key} {value}" for key, value in table.constant().items())
+    return (f"{held}. Protocol: {table.protocol or 'not recorded'}. Mean ± half-width of the 95 % Student-t "
+            f"interval over {table.over}, rounded to the interval's precision; [low, high]: that interval clipped to "
+            "the metric's range; a value alone: equal in every run. A single run: its value, with its own "
+            f"{BOOTSTRAP_LABEL} interval (over its N generated samples, reference fixed: sampling error at this N, "
+            "not over seeds) or its spread (sd) where recorded; ↑ higher is better, ↓ lower. "
+            + "".join(f"{', '.join(names)} in {unit}; " for unit, names in unit_groups(table.columns).items())
+            + "Bold (shaded): significantly best on a headline metric "
+            f"({', '.join(c.header for c in table.columns if c.headline) or 'none'}), Holm-corrected p < 0.05 "
+            "(permutation tests) against every other row of this protocol. "
+            + (f"{table.power} " if table.power else "") + "Click a header to sort.")
+
+
+def _table_significance(table: ComparisonTable) -> list[dict[str, Any]]:
+    """The table's significance pairs as the template lists them."""
     significance = []
     for item in table.summary.significance:
         pair = item.pair
@@ -133,9 +155,7 @@ def _table(table: ComparisonTable) -> dict[str, Any]:
             "interval_text": f"[{_at(pair.low, half)}, {_at(pair.high, half)}]" if math.isfinite(pair.low) else "–",
             "p_holm": pair.p_holm, "p_text": format_p(pair.p_holm), "test": pair.test,
             "significant": pair.significant})
-    title = f"{table.kind} runs by {', '.join(table.group)}" + (f" ({table.part + 1})" if table.part else "")
-    return {"title": title, "caption": caption, "headers": headers,
-            "rows": rows, "significance": significance}
+    return significance
 
 
 def _overview(records: Sequence[dict[str, Any]]) -> list[tuple[str, str]]:

@@ -4,7 +4,7 @@ Per kind of run two ``table`` environments, the quality metrics and the speed on
 booktabs rules (``\\usepackage{booktabs}``; nothing else beyond LaTeX itself), right-aligned
 number columns, a caption and a label. Grouping keys with one value over all rows (suite,
 budget, ...) move into the caption. Each cell is the Markdown table's
-(:func:`~ganbench.report.tables.cell_text`): ``mean $\\pm$ half-width`` of the Student-t 95 %
+(:func:`~ganbench.report.cells.cell_text`): ``mean $\\pm$ half-width`` of the Student-t 95 %
 interval over seeds, shown no more precisely than that half-width allows; the header of a
 metric computed on samples names its N, the caption the units, which follow the data (points/s
 for 2D points). The best configuration of a headline metric is bold when significantly best
@@ -19,9 +19,10 @@ from pathlib import Path
 
 from ganbench.columns import Column
 from ganbench.report.comparisons import ComparisonTable, unit_groups
-from ganbench.report.tables import BOOTSTRAP_LABEL, cell_text, samples_text
+from ganbench.report.cells import BOOTSTRAP_LABEL, cell_text
+from ganbench.report.display import samples_text
 from ganbench.results import atomic_write_text
-from ganbench.stats import BEST
+from ganbench.significance import BEST
 
 _SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
             "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
@@ -43,7 +44,7 @@ def _number(text: str) -> str:
 def header(column: Column, table: ComparisonTable) -> str:
     """A metric's header: name and arrow (higher/lower better) and, for a metric computed on
     samples, below it its backbone, N and M (``lenet, N = 5,000 vs M = 10,000``;
-    :func:`~ganbench.report.tables.samples_text`), or ``N varies`` when rows differ, each cell
+    :func:`~ganbench.report.display.samples_text`), or ``N varies`` when rows differ, each cell
     then naming its own."""
     arrow = "" if column.higher_is_better is None else (r" $\uparrow$" if column.higher_is_better else r" $\downarrow$")
     parts = [escape(column.display_header) + arrow]
@@ -63,7 +64,7 @@ def units(columns: Sequence[Column]) -> str:
 
 
 def latex_cell(table: ComparisonTable, index: int, column: Column) -> str:
-    """The cell as the Markdown table shows it (:func:`~ganbench.report.tables.cell_text`), in
+    """The cell as the Markdown table shows it (:func:`~ganbench.report.cells.cell_text`), in
     LaTeX, bold where significantly best, with its N where rows differ in N."""
     row = table.rows[index]
     cell = table.cell(index, column.key)

@@ -19,7 +19,8 @@ import pandas as pd
 from ganbench.report.comparisons import ComparisonTable, comparison_tables
 from ganbench.report.protocol import Card, protocol_cards
 from ganbench.report.sections import by_kind
-from ganbench.report.tables import ShownTable, SummaryTable, display_significance, shown_tables, summarize, table_notes
+from ganbench.report.display import ShownTable, display_significance, shown_tables, table_notes
+from ganbench.report.tables import SummaryTable, summarize
 
 
 @dataclass(frozen=True)
@@ -31,7 +32,7 @@ class ReportModel:
       order) the records it claims (possibly none).
     - ``summary``: the :class:`~ganbench.report.tables.SummaryTable` of every record by
       (suite, variant, dataset, budget); ``shown`` its display tables, one per protocol key
-      (:class:`~ganbench.report.tables.ShownTable`), ``notes`` its footnotes, ``significance``
+      (:class:`~ganbench.report.display.ShownTable`), ``notes`` its footnotes, ``significance``
       its display significance table.
     - ``tables``: one :class:`~ganbench.report.comparisons.ComparisonTable` per kind with runs
       and protocol key, grouped as the kind's section says; ``sections`` per kind with runs the

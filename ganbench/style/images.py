@@ -24,7 +24,8 @@ import numpy as np
 import torch
 
 from ganbench.data import DataOptions
-from ganbench.data.images import IMAGE_SUFFIXES, data_root, open_rgb, square_rgb
+from ganbench.data.folder import IMAGE_SUFFIXES, open_rgb, square_rgb
+from ganbench.data.images import data_root
 from ganbench.errors import UserError
 from ganbench.results import atomic_write_bytes
 from ganbench.style import DEFAULT_STYLE

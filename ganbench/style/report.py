@@ -18,14 +18,8 @@ from PIL import Image
 
 from ganbench.columns import Description
 from ganbench.report.figures import file_stem, plt, save_figure
-from ganbench.report.tables import (
-    SIGNIFICANCE_NOTE,
-    VARIANT_GROUP,
-    SummaryTable,
-    display_significance,
-    display_table,
-    table_notes,
-)
+from ganbench.report.display import SIGNIFICANCE_NOTE, display_significance, display_table, table_notes
+from ganbench.report.tables import VARIANT_GROUP, SummaryTable
 from ganbench.style.run import KIND
 
 # The config keys naming a run's image pair, pooled in the "By preset" table.
