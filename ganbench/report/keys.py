@@ -73,7 +73,7 @@ def protocol_key(records: Sequence[Mapping[str, Any]]) -> tuple[tuple[str, str],
 
 def protocol_text(protocol: Sequence[tuple[str, str]]) -> str:
     """A protocol key as one line, evaluators with the same backbone, N, M and size together:
-    ``budget equal; classes, fidelity: lenet (weights sha256 e69e4c6da47f), N = 5,000 vs M = 10,000,
+    ``budget equal; classes, fidelity: lenet (weights sha256 ef778d2499df), N = 5,000 vs M = 10,000,
     32 px; reference split test`` (sha256 cut to 12 hex digits)."""
     fields = dict(protocol)
     evaluators: dict[str, dict[str, str]] = {}
