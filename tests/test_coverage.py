@@ -88,3 +88,27 @@ def test_reverse_kl_is_undefined_without_high_quality_samples():
     stats = mode_statistics(torch.full((10, 2), 0.5), means, 0.01)
     assert stats["reverse_kl"] is None
     assert stats["reverse_kl_all"] == pytest.approx(math.log(2))  # ties go to the first mode: one bin
+
+
+def test_toy_budgets_follow_pacgan_but_quick():
+    """standard and paper train fc as PacGAN's configs do (fjxmlzn/PacGAN, 2D*_GAN&PacGAN/config.py: 2-d
+    latent, G 4 x 400, D 3 maxout layers of 200 with 5 pieces, Adam 1e-4 with beta1 0.8, batch 100; 400 epochs of
+    1,000 batches); quick, the default job, trains 2,000 iterations at lr 1e-3, beta1 0.5, decayed linearly."""
+    from ganbench.builtins import register_builtins
+    from ganbench.gan.suite import variant_settings
+    from ganbench.runs import SUITES
+
+    register_builtins()
+    toy = SUITES.get("toy")
+    pacgan = {"latent_dim": 2, "g_widths": (400, 400, 400, 400), "d_widths": (200, 200, 200), "maxout_pieces": 5,
+              "lr_g": 1e-4, "lr_d": 1e-4, "beta1": 0.8, "beta2": 0.999, "batch_size": 100, "n_critic": 1,
+              "loss": "ns", "ema": False, "lr_decay": "none"}
+    for budget, iterations in (("standard", 20_000), ("paper", 400_000)):
+        settings = variant_settings(toy, "fc", budget)
+        assert {key: settings[key] for key in pacgan} == pacgan, budget
+        assert toy.iterations("fc", budget) == iterations
+    quick = variant_settings(toy, "fc", "quick")
+    assert {key: quick[key] for key in pacgan} == {**pacgan, "lr_g": 1e-3, "lr_d": 1e-3, "beta1": 0.5,
+                                                   "lr_decay": "linear"}
+    assert toy.default_budget == "quick" and toy.iterations("fc", "quick") == 2000
+    assert all(toy.budgets[name].evaluation["samples"] == 2500 for name in ("quick", "standard", "paper"))

@@ -133,6 +133,27 @@ def test_progan_trainer_follows_the_schedule_and_records_it():
     assert any(not torch.equal(a, b) for a, b in zip(gan.generator.parameters(), gan.generator_ema.parameters()))
 
 
+@pytest.mark.parametrize("resume_at", [None, 3])
+def test_fc_linear_lr_decay_follows_the_iteration(resume_at):
+    """lr_decay=linear: before iteration t of T, each rate is its setting times (T - t + 1) / T, also after a
+    resume (the engine restarted at iteration ``resume_at``); lr_decay=none keeps both rates."""
+    seen = {}
+    for decay in ("linear", "none"):
+        gan, data, settings = build("fc", (1, 28, 28), lr_g=4e-4, lr_d=2e-4, lr_decay=decay)
+        training = create_gan_trainer(gan, data, settings, seed=0)
+        gan.attach(training.engine, 5, training.optimizers)
+        rates = seen[decay] = []
+        training.engine.add_event_handler(Events.ITERATION_COMPLETED, lambda engine: rates.append(
+            (engine.state.iteration, *(o.param_groups[0]["lr"] for o in training.optimizers.values()))))
+        if resume_at:  # as a checkpoint resumes it: the engine continues after iteration resume_at
+            training.engine.load_state_dict({"iteration": resume_at, "epoch_length": 5, "max_epochs": 1})
+        training.engine.run(None, max_epochs=1, epoch_length=5)
+    first = (resume_at or 0) + 1
+    assert seen["linear"] == [(t, pytest.approx(4e-4 * (6 - t) / 5), pytest.approx(2e-4 * (6 - t) / 5))
+                              for t in range(first, 6)]
+    assert seen["none"] == [(t, 4e-4, 2e-4) for t in range(first, 6)]
+
+
 @pytest.mark.parametrize("combine", ["simple", "lin_cat", "cat_lin"])
 def test_msggan_pyramid_shapes(combine):
     gan, _, _ = build("msggan", (3, 32, 32), combine=combine)

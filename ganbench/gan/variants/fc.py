@@ -8,9 +8,11 @@ output is reshaped to (C, H, W); D flattens its input.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import torch
+from ignite.engine import Engine, Events
 from torch import nn
 
 from ganbench.data import BenchDataset
@@ -71,12 +73,43 @@ class Discriminator(nn.Module):
         return self.net(x)
 
 
+class FcGAN(GAN):
+    """The fc GAN, with an optional linear decay of both Adam learning rates.
+
+    ``lr_decay="linear"``: before iteration t (1..T of a run planned for T iterations) each
+    optimiser's learning rate is its setting times (T - t + 1) / T, from the full rate at the
+    first iteration to 1/T of it at the last. It is a function of the iteration alone, so a
+    resumed run follows the schedule of an uninterrupted one.
+    """
+
+    def __init__(self, generator: nn.Module, discriminator: nn.Module, latent_dim: int,
+                 learning_rates: Mapping[str, float], lr_decay: str) -> None:
+        super().__init__(generator, discriminator, latent_dim)
+        self.learning_rates = dict(learning_rates)
+        self.lr_decay = lr_decay
+
+    def attach(self, trainer: Engine, iterations: int, optimizers: Mapping[str, torch.optim.Optimizer]) -> None:
+        super().attach(trainer, iterations, optimizers)
+        if self.lr_decay == "none":
+            return
+
+        @trainer.on(Events.ITERATION_STARTED)
+        def decay(engine: Engine) -> None:
+            factor = (iterations - engine.state.iteration + 1) / iterations
+            for name, optimizer in optimizers.items():
+                for group in optimizer.param_groups:
+                    group["lr"] = self.learning_rates[name] * factor
+
+
 SETTINGS = {
     **with_defaults(TRAINER_SETTINGS, batch_size=100, lr_g=1e-4, lr_d=1e-4, beta1=0.8),
     "latent_dim": Setting(2, "latent size", minimum=1),
     "g_widths": Setting((400, 400, 400, 400), "hidden layer widths of G"),
     "d_widths": Setting((200, 200, 200), "hidden layer widths of D"),
     "maxout_pieces": Setting(5, "maxout pieces per D unit (1: LeakyReLU 0.2 instead)", minimum=1),
+    "lr_decay": Setting("none", "learning-rate schedule of both optimisers: none (constant) or linear (from "
+                        "lr_g and lr_d at the first iteration to 1/T of them at the last of T)",
+                        choices=("none", "linear")),
     "image_size": Setting(None, "image side length to train at (none: the dataset's own)", kind="int",
                           optional=True, minimum=4),
 }
@@ -86,7 +119,8 @@ def build(settings: dict[str, Any], data: BenchDataset) -> GAN:
     images = data.kind == "images"
     generator = Generator(settings["latent_dim"], settings["g_widths"], data.sample_shape, images)
     discriminator = Discriminator(data.sample_shape, settings["d_widths"], settings["maxout_pieces"])
-    gan = GAN(generator, discriminator, settings["latent_dim"])
+    gan = FcGAN(generator, discriminator, settings["latent_dim"],
+                {"g": settings["lr_g"], "d": settings["lr_d"]}, settings["lr_decay"])
     init_normal(gan, 0.02)
     return gan
 
