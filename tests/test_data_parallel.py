@@ -121,6 +121,7 @@ def _two_iterations_of_each_variant(data_root: str) -> dict[str, list[float]]:
     return losses
 
 
+@pytest.mark.slow  # 23 s; the gloo group itself is covered by the one-variant tests of this file
 def test_every_variant_trains_in_a_group_of_two(synthetic_mnist):
     losses = data_parallel(_two_iterations_of_each_variant, 2, torch.device("cpu"), register_builtins,
                            str(synthetic_mnist))
