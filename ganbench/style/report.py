@@ -18,7 +18,7 @@ from PIL import Image
 
 from ganbench.columns import Description
 from ganbench.report.figures import file_stem, plt, save_figure
-from ganbench.report.display import SIGNIFICANCE_NOTE, display_significance, display_table, table_notes
+from ganbench.report.display import SIGNIFICANCE_NOTE, display_significance, shown_tables, table_notes
 from ganbench.report.tables import VARIANT_GROUP, SummaryTable
 from ganbench.style.run import KIND
 
@@ -123,16 +123,16 @@ class StyleReport:
         return plot_style_runs(records, root)
 
     def markdown(self, records: Sequence[dict[str, Any]], summary: SummaryTable, root: Path) -> list[str]:
-        """A "By preset" table: each preset over all its content x style pairs and seeds (its
-        intervals over runs: the pairs and seeds together), the summary by
-        :attr:`comparison_group`."""
+        """A "By preset" table per protocol (:func:`shown_tables`: presets measured with another
+        feature network, budget or size never share a table): each preset over all its content x
+        style pairs and seeds (its intervals over runs: the pairs and seeds together), the summary
+        by :attr:`comparison_group`."""
         lines = [
             "## By preset",
             "",
             "Each preset over all its content × style pairs and seeds.",
             "",
-            display_table(summary).to_markdown(index=False),
-            "",
+            *(line for shown in shown_tables(summary) for line in (shown.markdown(), "")),
             *(f"- {note}" for note in table_notes(summary, self.intervals_over, "By preset: significance")),
             "",
         ]
