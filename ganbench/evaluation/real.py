@@ -21,6 +21,7 @@ model does. The images are the loader's uint8 images at ``eval.image_size``, as 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -71,11 +72,12 @@ def _data_sha256(dataset: ImageDataset) -> str:
     return hashlib.sha256(repr(sorted(dataset.describe().items())).encode()).hexdigest()
 
 
-def draw_real(reference: ImageDataset, request_split: str, split: str, data: DataOptions, seed: int, count: int,
-              reference_count: int) -> RealImages:
-    """``count`` real images of ``split`` for ``seed``, disjoint from the ``reference_count``
-    reference images where ``split`` is the reference's (``request_split``); ``UserError`` naming
-    the fix where the split holds too few."""
+def draw_real(reference: ImageDataset, request_split: str, split: str, data: DataOptions, seeds: Sequence[int],
+              count: int, reference_count: int) -> list[RealImages]:
+    """``count`` real images of ``split`` for each of ``seeds``, disjoint from the
+    ``reference_count`` reference images where ``split`` is the reference's (``request_split``);
+    the split is loaded and its candidates found once for all seeds. ``UserError`` naming the fix
+    where the split holds too few."""
     same = split == request_split
     dataset = reference if same else load_dataset(reference.name, DataOptions(
         data_root=data.data_root, split=split, image_size=data.image_size))
@@ -91,7 +93,11 @@ def draw_real(reference: ImageDataset, request_split: str, split: str, data: Dat
         raise UserError(f"{option('real', split)}: the {split} split of {reference.name} has {len(candidates)} images "
                         f"{'outside the reference set ' if same else ''}to draw from, fewer than the {count} asked; "
                         f"{fix}")
-    order = torch.randperm(len(candidates), generator=seeding.generator(seed, seeding.REAL_SUBSET))
-    indices = candidates[order[:count]]
-    return RealImages(reference.name, split, seed, dataset.to_float(dataset.images[indices]), indices,
-                      len(excluded), _data_sha256(dataset))
+    data_sha256 = _data_sha256(dataset)
+    drawn = []
+    for seed in seeds:
+        order = torch.randperm(len(candidates), generator=seeding.generator(seed, seeding.REAL_SUBSET))
+        indices = candidates[order[:count]]
+        drawn.append(RealImages(reference.name, split, seed, dataset.to_float(dataset.images[indices]), indices,
+                                len(excluded), data_sha256))
+    return drawn

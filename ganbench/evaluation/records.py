@@ -111,8 +111,9 @@ def plan_evaluation(request: EvaluationRequest) -> tuple[list[Planned], BenchDat
     if model is not None:
         inputs = [(seed, draw(model, seed, count, channels)) for seed in request.generator_seeds]
     if request.real is not None and isinstance(dataset, ImageDataset):
-        inputs = [(seed, draw_real(dataset, request.split, request.real, data, seed, count,
-                                   settings["reference_samples"])) for seed in request.generator_seeds]
+        drawn = draw_real(dataset, request.split, request.real, data, request.generator_seeds, count,
+                          settings["reference_samples"])
+        inputs = [(images.seed, images) for images in drawn]
     config = {"name": request.name, "dataset": request.dataset, "evaluation": settings,
               "evaluators": list(evaluators), "data": {"split": request.split, "image_size": settings["image_size"]},
               "execution": {"threads": THREADS}}

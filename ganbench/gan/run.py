@@ -4,6 +4,7 @@ evaluate it on one shared sample set, and return its outcome for the record."""
 from __future__ import annotations
 
 import copy
+import functools
 import hashlib
 import inspect
 import json
@@ -296,11 +297,17 @@ _PLANNED_ITERATIONS: dict[str, int] = {}
 def _code_digest(variant_name: str) -> str:
     """sha256 of what a FLOP count depends on besides the settings: the variant's module, the GAN
     kind's modules (trainer, losses, models) and the torch version."""
-    digest = hashlib.sha256(torch.__version__.encode())
     module = inspect.getmodule(VARIANTS.get(variant_name).build)
     files = sorted(Path(__file__).parent.glob("*.py")) + ([Path(module.__file__)] if module and module.__file__ else [])
-    for path in files:
-        digest.update(path.read_bytes())
+    return _files_digest(tuple(str(path) for path in files))
+
+
+@functools.lru_cache(maxsize=None)
+def _files_digest(paths: tuple[str, ...]) -> str:
+    """sha256 of the torch version and the files at ``paths``, read once per process."""
+    digest = hashlib.sha256(torch.__version__.encode())
+    for path in paths:
+        digest.update(Path(path).read_bytes())
     return digest.hexdigest()
 
 
