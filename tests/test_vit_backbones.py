@@ -208,3 +208,25 @@ def test_mnist_smoke_on_dinov2_and_clip_records_them_and_reports_a_table_each(
     assert "resize clean, float samples" in clip_line
     assert "| FD-DINOv2 (dinov2, N = 64 vs M = 64) ↓" in summary and "KID-DINOv2 ×10³" in summary
     assert "| FD-CLIP (clip, N = 64 vs M = 64) ↓" in summary and "| FID " not in summary
+
+
+def test_download_only_when_asked_and_a_wrong_clip_file_saves_nothing(dinov2_weights, monkeypatch):
+    import io
+    import urllib.request
+
+    requested = []
+
+    def serve(data):
+        def urlopen(url, timeout):
+            requested.append(url)
+            return io.BytesIO(data)
+        return urlopen
+
+    monkeypatch.setattr(urllib.request, "urlopen", serve(dinov2_weights.read_bytes()))
+    weights = BACKBONES.get("dinov2").locate(None, options(dinov2_size="b"), True)
+    assert requested == [dinov2_url("b")] and weights.path == hub_checkpoint(dinov2_file("b"))
+    assert weights.sha256 == sha256_file(dinov2_weights)
+    monkeypatch.setattr(urllib.request, "urlopen", serve(b"not OpenAI's file"))
+    with pytest.raises(UserError, match="does not have the expected sha256"):
+        BACKBONES.get("clip").locate(None, options(clip_model="vit-b-32"), True)
+    assert not hub_checkpoint(clip_file("vit-b-32")).exists()
