@@ -68,10 +68,11 @@ def test_each_backbone_records_its_protocol_and_fixed_ones_refuse_others():
     assert preprocessing_protocol(BACKBONES.get("lenet"), defaults) == {"resize": "none", "quantise": "uint8"}
     clean = {"resize": "clean", "quantise": "float"}
     assert preprocessing_protocol(BACKBONES.get("dinov2"), clean) == clean
+    assert preprocessing_protocol(BACKBONES.get("inception"), clean) == clean
     alias = {"resize": "legacy_tensorflow", "quantise": "uint8"}
     assert preprocessing_protocol(BACKBONES.get("clip"), alias) == defaults
-    with pytest.raises(UserError, match="backbone inception reads uint8 images with its own fixed resize"):
-        preprocessing_protocol(BACKBONES.get("inception"), {"resize": "tf1", "quantise": "float"})
+    with pytest.raises(UserError, match=r"backbone lenet reads uint8 images with its own fixed resize \(none\)"):
+        preprocessing_protocol(BACKBONES.get("lenet"), {"resize": "tf1", "quantise": "float"})
 
 
 SPACES = {"dinov2": "DINOv2", "clip": "CLIP", "vgg": "VGG-16"}
@@ -116,8 +117,33 @@ def test_cached_reference_features_are_kept_apart_by_resize_where_the_backbone_r
     from ganbench.metrics.fidelity import reference_cache_name
 
     weights = WeightsFile(None, "ab" * 32)
-    for name, apart in (("dinov2", True), ("lenet", False), ("inception", False)):
+    for name, apart in (("dinov2", True), ("lenet", False), ("inception", True)):
         backbone = BACKBONES.get(name)
         names = {reference_cache_name(backbone, Described(), 10, 32, weights, resize)
                  for resize in ("tf1", "clean")}
         assert len(names) == (2 if apart else 1)
+
+
+def test_inception_is_torch_fidelitys_on_the_default_protocol_and_its_layers_on_the_others(random_inception_weights):
+    from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
+
+    from ganbench.metrics.inception import InceptionFeatureExtractor
+
+    layers = ["2048", "logits_unbiased", "logits"]
+    path = str(random_inception_weights)
+    reference = FeatureExtractorInceptionV3("inception-v3-compat", layers, feature_extractor_weights_path=path).eval()
+    ours = InceptionFeatureExtractor("ganbench-inception", layers, feature_extractor_weights_path=path).eval()
+    x = noise(count=2, size=32)
+    with torch.no_grad():
+        expected = reference(x)
+        assert all(torch.equal(a, b) for a, b in zip(ours(x), expected))
+        # float images take ganbench's path through the same layers: equal on integer values (random
+        # weights give features of about 1e-5: compared relatively)
+        for a, b in zip(ours(x.float()), expected):
+            torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-12)
+        reference.features_list = ours.features_list = ["768", "logits"]
+        for a, b in zip(ours(x.float()), reference(x)):
+            torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-12)
+        ours.resize = "clean"
+        got, expected = ours(x)[0], reference(x)[0]
+        assert (got - expected).abs().max() > 0.01 * expected.abs().max()

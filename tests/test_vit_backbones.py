@@ -168,7 +168,7 @@ def test_weights_are_found_in_the_torch_hub_cache_and_checked(dinov2_weights, cl
     assert BACKBONES.get("dinov2").locate(None, options(dinov2_weights=str(vits), dinov2_size="s"), False)
 
 
-def test_inception_and_lenet_refuse_a_preprocessing_they_cannot_do(shared_data, tmp_path, capsys):
+def test_lenet_refuses_a_preprocessing_it_cannot_do(shared_data, tmp_path, capsys):
     code = main(["run", "--suite", "mnist", "--budget", "smoke", "--data-root", str(shared_data), "--split", "test",
                  "--variants", "fc", "--set", "eval.resize=clean",
                  "--out", str(tmp_path / "out"), "--no-progress"])

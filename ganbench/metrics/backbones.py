@@ -6,7 +6,9 @@ their weights come from. Nothing is ever downloaded unless the ``download`` opti
   The weights file is the ``inception_weights`` option (``eval.inception_weights``), else
   ``weights-inception-2015-12-05-6726825d.pth`` in the torch hub cache
   (``$TORCH_HOME/hub/checkpoints``), where torch-fidelity itself puts it. Grey images are fed as
-  three equal channels.
+  three equal channels. Registered as ``ganbench-inception`` (:mod:`ganbench.metrics.inception`):
+  torch-fidelity's extractor itself on the default protocol, and every other ``eval.resize`` and
+  ``eval.quantise`` on its layers.
 - ``lenet``: ganbench's MNIST-family classifier (:mod:`ganbench.metrics.classifier`), registered
   with torch-fidelity as ``ganbench-lenet``: 84 penultimate activations per channel for
   FID/KID/precision/recall/density/coverage, class log-probabilities for IS (for stacked digits,

@@ -158,13 +158,14 @@ def reference_cache_name(backbone: Backbone, dataset: BenchDataset, count: int, 
                          resize: str = "tf1") -> str:
     """torch-fidelity's cache name for the reference features: readable parts and a digest of
     everything they depend on (data description without its local path, count, size, weights and,
-    for a backbone that ``resizes``, the ``eval.resize`` rule)."""
+    for a backbone that ``resizes``, an ``eval.resize`` rule other than the default ``tf1``)."""
     description = {key: value for key, value in dataset.describe().items() if key != "root"}
     if isinstance(description.get("digits"), dict):
         description["digits"] = {key: value for key, value in description["digits"].items() if key != "root"}
     identity = json.dumps({"data": description, "count": count, "size": size, "backbone": backbone.name,
                            "rgb": backbone.rgb, "weights": weights.sha256,
-                           **({"resize": resize} if backbone.resizes else {})}, sort_keys=True, default=str)
+                           **({"resize": resize} if backbone.resizes and resize != "tf1" else {})},
+                          sort_keys=True, default=str)
     digest = hashlib.sha256(identity.encode()).hexdigest()[:12]
     slug = re.sub(r"[^A-Za-z0-9_.]+", "_", dataset.name)[-40:]
     split = description.get("split", "all")

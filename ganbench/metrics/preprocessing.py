@@ -109,14 +109,14 @@ def backbone_resize(images: torch.Tensor, size: int, resize: str) -> torch.Tenso
 def preprocessing_protocol(backbone: Any, options: Mapping[str, Any]) -> dict[str, str]:
     """What a fidelity record says of its preprocessing: ``{"resize": ..., "quantise": ...}`` for
     ``backbone`` (a :class:`~ganbench.metrics.backbones.Backbone`) under the evaluation settings
-    ``options``; a backbone that does not ``resizes`` gives its own fixed ``resize`` (``tf1`` for
-    torch-fidelity's Inception, ``none`` for lenet) and uint8, and refuses other settings with a
-    ``UserError`` naming the fix."""
+    ``options``; a backbone that does not ``resizes`` gives its own fixed ``resize`` (``none`` for
+    lenet, which reads the canonical images as they are) and uint8, and refuses other settings
+    with a ``UserError`` naming the fix."""
     resize, quantise = resize_name(options.get("resize", "tf1")), options.get("quantise", "uint8")
     if backbone.resizes:
         return {"resize": resize, "quantise": quantise}
     if (resize, quantise) != ("tf1", "uint8"):
         raise UserError(f"backbone {backbone.name} reads uint8 images with its own fixed resize "
                         f"({backbone.resize}): set eval.resize=tf1 and eval.quantise=uint8, or use a backbone that "
-                        f"takes them (dinov2, clip)")
+                        f"takes them (inception, dinov2, clip)")
     return {"resize": backbone.resize, "quantise": quantise}
