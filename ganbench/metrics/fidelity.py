@@ -1,5 +1,8 @@
 """``fidelity``: FID, IS, KID and precision/recall by torch-fidelity, density and coverage, on the
-suite's backbone (``eval.backbone``: ``lenet`` or ``inception``, see :mod:`ganbench.metrics.backbones`).
+suite's backbone (``eval.backbone``: ``lenet``, ``inception``, ``dinov2`` or ``clip``, see
+:mod:`ganbench.metrics.backbones`), under the preprocessing protocol ``eval.resize`` /
+``eval.quantise`` (:mod:`ganbench.metrics.preprocessing`; recorded as ``fidelity_resize`` and
+``fidelity_quantise``).
 
 Samples. ``eval.samples`` generated images come from the Ignite sampling engine (batched, no
 gradient, eval mode, latents seeded by the run's seed) and go to torch-fidelity in memory, never
@@ -8,7 +11,8 @@ subset (the whole split when it is smaller). Both counts are stored next to the 
 
 Canonical size. Every variant of a dataset is evaluated at one size, ``eval.image_size`` (32 by
 default), so FIDs are comparable across variants that train at different sizes: generated
-images are quantised to uint8 as the real ones are (``round((x + 1) * 127.5)``) and brought to
+images are quantised to uint8 as the real ones are (``round((x + 1) * 127.5)``; unrounded floats
+with ``eval.quantise=float``) and brought to
 that size by the dataset loader's rule (:func:`ganbench.data.images.resize_images` with padding:
 the MNIST family's 28x28 gets a 2-pixel black border, as the loader gives conv variants; other
 sizes are resized bilinearly with antialiasing); the reference set is loaded from the source at
@@ -86,7 +90,6 @@ from ganbench.data.stacked import StackedMNIST
 from ganbench.errors import UserError
 from ganbench.metrics import EvaluationContext
 from ganbench.metrics.backbones import BACKBONES, Backbone, WeightsFile, cache_dir
-from ganbench.metrics.preprocessing import canonical_size, preprocessing_protocol, quantised_samples
 from ganbench.metrics.feature_metrics import (
     KID_KEYS,
     fid_uncertainty,
@@ -96,6 +99,7 @@ from ganbench.metrics.feature_metrics import (
     neighbourhood_metrics,
     require_finite,
 )
+from ganbench.metrics.preprocessing import canonical_size, preprocessing_protocol, quantised_samples
 
 if TYPE_CHECKING:
     from torch_fidelity.feature_extractor_base import FeatureExtractorBase
