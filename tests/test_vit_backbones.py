@@ -230,3 +230,19 @@ def test_download_only_when_asked_and_a_wrong_clip_file_saves_nothing(dinov2_wei
     with pytest.raises(UserError, match="does not have the expected sha256"):
         BACKBONES.get("clip").locate(None, options(clip_model="vit-b-32"), True)
     assert not hub_checkpoint(clip_file("vit-b-32")).exists()
+
+
+@pytest.mark.slow  # the whole smoke matrix (4 variants, 500 samples against 200): about a minute on 2 loaded cores
+def test_the_issues_acceptance_command_runs_the_mnist_smoke_on_dinov2(shared_data, dinov2_weights, tmp_path):
+    out = tmp_path / "out"
+    assert main(["run", "--suite", "mnist", "--budget", "smoke", "--data-root", str(shared_data), "--split", "test",
+                 "--set", "eval.backbone=dinov2", "--set", f"eval.dinov2_weights={dinov2_weights}",
+                 "--out", str(out), "--no-progress"]) == 0
+    records = [json.loads(line) for line in (out / "records.jsonl").read_text().splitlines()]
+    assert sorted(record["config"]["variant"] for record in records) == ["dcgan", "fc", "msggan", "progan"]
+    for record in records:
+        assert record["status"] == "finished" and record["metrics"]["fidelity_backbone"] == "dinov2"
+        assert record["metrics"]["fidelity_weights_sha256"] == sha256_file(dinov2_weights)
+    summary = (out / "summary.md").read_text()
+    assert summary.count("Protocol:") == 1 and "fidelity: dinov2 (weights sha256" in summary
+    assert "FD∞-DINOv2" in summary and "FD-DINOv2 (dinov2, N = 500 vs M = 200)" in summary
