@@ -41,8 +41,17 @@ from ganbench.metrics.backbones import (
 from ganbench.metrics.coverage import MixtureCoverage
 from ganbench.metrics.fidelity import Fidelity
 from ganbench.metrics.grid import SampleGrid
+from ganbench.metrics.inception import INCEPTION_EXTRACTOR, InceptionFeatureExtractor
 from ganbench.metrics.modes import ClassCoverage, StackedCoverage
 from ganbench.metrics.throughput import Throughput
+from ganbench.metrics.vit_backbones import (
+    CLIP_EXTRACTOR,
+    DINOV2_EXTRACTOR,
+    ClipFeatureExtractor,
+    DinoV2FeatureExtractor,
+    locate_clip,
+    locate_dinov2,
+)
 from ganbench.report.sections import SECTIONS
 from ganbench.runs import SUITES
 from ganbench.style import metrics as style_metrics
@@ -83,11 +92,22 @@ def register_builtins() -> None:
     torch_fidelity.register_feature_extractor(LENET_EXTRACTOR, LeNetFeatureExtractor)
     BACKBONES.add("lenet", Backbone(
         "lenet", "ganbench's MNIST-family LeNet-5 classifier: 84 penultimate features per channel, class logits; "
-        "fast on a CPU", LENET_EXTRACTOR, rgb=False, locate=locate_lenet))
+        "fast on a CPU", LENET_EXTRACTOR, rgb=False, locate=locate_lenet, resize="none"))
+    torch_fidelity.register_feature_extractor(INCEPTION_EXTRACTOR, InceptionFeatureExtractor)
     BACKBONES.add("inception", Backbone(
         "inception", "torch-fidelity inception-v3-compat (TF 2015 weights, comparable with papers): 2048 pool3 "
-        "features, 1008 logits; 3-11 images/s on 2 CPU cores", "inception-v3-compat", rgb=True,
-        locate=locate_inception))
+        "features, 1008 logits; 3-11 images/s on 2 CPU cores", INCEPTION_EXTRACTOR, rgb=True,
+        locate=locate_inception, resizes=True))
+    torch_fidelity.register_feature_extractor(DINOV2_EXTRACTOR, DinoV2FeatureExtractor)
+    BACKBONES.add("dinov2", Backbone(
+        "dinov2", "DINOv2 ViT/14 (eval.dinov2_size, default ViT-L/14 as dgm-eval): the CLS embedding (384-1,536 "
+        "features); FD-DINOv2, KID, precision/recall on it", DINOV2_EXTRACTOR, rgb=True, locate=locate_dinov2,
+        resizes=True, logits=False, feature_space="DINOv2"))
+    torch_fidelity.register_feature_extractor(CLIP_EXTRACTOR, ClipFeatureExtractor)
+    BACKBONES.add("clip", Backbone(
+        "clip", "OpenAI CLIP image embedding (eval.clip_model, default ViT-L/14@336px as CMMD): FD-CLIP, KID, "
+        "precision/recall on it", CLIP_EXTRACTOR, rgb=True, locate=locate_clip, resizes=True, logits=False,
+        feature_space="CLIP"))
 
     # Evaluators; their table columns appear in this order (throughput's last).
     for evaluator in (MixtureCoverage(), SampleGrid(), Fidelity(), ClassCoverage(), StackedCoverage(), Throughput()):

@@ -57,8 +57,8 @@ EVALUATE_OPTIONS = (
     Option("name", "the model's name: the variant column of the tables", metavar="NAME"),
     Option("out", "output folder (new, or one written by `ganbench run` to compare with its runs)", metavar="DIR",
            parse=Path),
-    Option("backbone", "feature extractor of the fidelity metrics: lenet, inception or a plugin's (default: the "
-           "suite's, else inception)", metavar="NAME"),
+    Option("backbone", "feature extractor of the fidelity metrics: lenet, inception, dinov2, clip or a plugin's "
+           "(default: the suite's, else inception)", metavar="NAME"),
     Option("samples_count", "images evaluated of each input, its first ones (default: all of them; of a generator, "
            "eval.samples)", metavar="N", parse=positive_int),
     Option("split", "split of the reference dataset (default: train, as runs)", default="train",

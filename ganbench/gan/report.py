@@ -19,7 +19,14 @@ from ganbench.report.comparison_figures import axis_label
 from ganbench.report.figures import file_stem, plt, save_figure
 from ganbench.plateau import PlateauCheck, plateau_check
 from ganbench.report.cells import Cell, cell_text
-from ganbench.report.keys import configuration, configuration_id, differing_settings, protocol_key, protocol_text
+from ganbench.report.keys import (
+    configuration,
+    configuration_id,
+    differing_settings,
+    named_column,
+    protocol_key,
+    protocol_text,
+)
 from ganbench.report.tables import GROUP, SummaryTable
 from ganbench.stats import display_precision, t_interval
 
@@ -291,7 +298,7 @@ def _compute_table(configurations: Sequence[tuple[str, list[dict[str, Any]]]], m
 def _samples_header(column: Column | None, metric: str, protocol: tuple[tuple[str, str], ...]) -> str:
     """``FID (lenet, N = 5,000 vs M = 10,000)``: the column's header and what its evaluator
     measured with, from the runs' protocol key, as the summary's headers name it."""
-    header = column.display_header if column is not None else metric
+    header = named_column(column, [protocol]).display_header if column is not None else metric
     if column is None or column.samples_key is None:
         return header
     prefix = column.samples_key[: -len("_samples")]

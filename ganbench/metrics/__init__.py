@@ -24,6 +24,8 @@ import torch
 from ganbench.columns import Column
 from ganbench.errors import option
 from ganbench.metrics.backbones import BACKBONES
+from ganbench.metrics.preprocessing import QUANTISATIONS, RESIZE_ALIASES, RESIZES
+from ganbench.metrics.vit_backbones import CLIP_MODELS, DINOV2_SIZES
 from ganbench.registry import Registry
 from ganbench.settings import Setting
 
@@ -108,8 +110,8 @@ EVALUATION_SETTINGS: dict[str, Setting] = {
     "throughput_samples": Setting(2048, "generated samples timed for generate_images_per_second", minimum=1),
     "every": Setting(0, "also evaluate every K iterations during training (0: only at the end)", minimum=0),
     "backbone": Setting("inception", "feature extractor of the fidelity metrics: inception (torch-fidelity's "
-                        "inception-v3-compat, comparable with papers) or lenet (the MNIST-family classifier)",
-                        registry=BACKBONES),
+                        "inception-v3-compat, comparable with papers), lenet (the MNIST-family classifier), dinov2 "
+                        "(eval.dinov2_size) or clip (eval.clip_model)", registry=BACKBONES),
     "reference_samples": Setting(10_000, "real reference samples for fidelity and class balance (all of a smaller "
                                  "split)", minimum=2),
     "image_size": Setting(32, "side length generated and reference images are brought to for fidelity and "
@@ -131,6 +133,19 @@ EVALUATION_SETTINGS: dict[str, Setting] = {
     "feature_batch_size": Setting(64, "images per batch through the fidelity backbone", minimum=1),
     "inception_weights": Setting(None, "torch-fidelity's Inception weights file (none: the torch hub cache); "
                                  f"also {option('inception_weights')}", kind="str", optional=True),
+    "dinov2_size": Setting("l", "DINOv2 ViT/14 size of the dinov2 backbone: s, b, l (dgm-eval's default) or g",
+                           choices=DINOV2_SIZES),
+    "dinov2_weights": Setting(None, "DINOv2 checkpoint (dinov2_vit{size}14_pretrain.pth) of the dinov2 backbone "
+                              "(none: the torch hub cache)", kind="str", optional=True),
+    "clip_model": Setting("vit-l-14-336px", "OpenAI CLIP model of the clip backbone (default ViT-L/14@336px, the "
+                          "CMMD paper's)", choices=CLIP_MODELS),
+    "clip_weights": Setting(None, "OpenAI CLIP TorchScript file of the clip backbone (none: torch-fidelity's copy in "
+                            "the torch hub cache)", kind="str", optional=True),
+    "resize": Setting("tf1", "how images are resized to the backbone's input: tf1 (= legacy_tensorflow, "
+                      "torch-fidelity's TF1-exact bilinear), legacy_pytorch (torch bilinear) or clean (clean-fid: PIL "
+                      "bicubic on float); see docs/metrics.md", choices=(*RESIZES, *RESIZE_ALIASES)),
+    "quantise": Setting("uint8", "generated samples before the backbone: uint8 (rounded as if saved to PNG) or "
+                        "float (unrounded, clean-fid's treatment of a generator)", choices=QUANTISATIONS),
     "classifier_weights": Setting(None, "lenet classifier weights (none: the shipped or trained one for the "
                                   "dataset)", kind="str", optional=True),
 }

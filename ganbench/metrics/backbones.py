@@ -6,13 +6,17 @@ their weights come from. Nothing is ever downloaded unless the ``download`` opti
   The weights file is the ``inception_weights`` option (``eval.inception_weights``), else
   ``weights-inception-2015-12-05-6726825d.pth`` in the torch hub cache
   (``$TORCH_HOME/hub/checkpoints``), where torch-fidelity itself puts it. Grey images are fed as
-  three equal channels.
+  three equal channels. Registered as ``ganbench-inception`` (:mod:`ganbench.metrics.inception`):
+  torch-fidelity's extractor itself on the default protocol, and every other ``eval.resize`` and
+  ``eval.quantise`` on its layers.
 - ``lenet``: ganbench's MNIST-family classifier (:mod:`ganbench.metrics.classifier`), registered
   with torch-fidelity as ``ganbench-lenet``: 84 penultimate activations per channel for
   FID/KID/precision/recall/density/coverage, class log-probabilities for IS (for stacked digits,
   the joint log-probabilities of the 1,000 digit triples). Weights: ``eval.classifier_weights``,
   else ``ganbench/assets/lenet-DATASET.pt`` (shipped for MNIST), else the file
   the ``classifier train`` command writes to ``$GANBENCH_CACHE/classifiers``.
+
+- ``dinov2`` and ``clip``: :mod:`ganbench.metrics.vit_backbones`.
 
 Every record of a metric computed with a backbone carries its name and the sha256 of its weights.
 """
@@ -61,13 +65,24 @@ class WeightsFile:
 class Backbone:
     """A named feature extractor: its torch-fidelity name, whether grey images must be fed as
     RGB, and ``locate(dataset, eval options, download) -> WeightsFile`` (a ``UserError`` naming
-    the fix when the weights are missing or do not fit the dataset)."""
+    the fix when the weights are missing or do not fit the dataset). ``resizes``: its extractor
+    takes uint8 or float images and the ``ganbench_resize`` keyword (``eval.resize``,
+    :mod:`ganbench.metrics.preprocessing`); otherwise it reads uint8 images its own way (only
+    ``eval.resize=tf1``, ``eval.quantise=uint8``) and records ``resize``: ``tf1`` for
+    torch-fidelity's extractors, ``none`` for one that reads the canonical images as they are.
+    ``logits``: it gives class logits, so the Inception Score means something (else no IS).
+    ``feature_space``: the name FID and KID take on its features in the tables (``DINOv2``:
+    FD-DINOv2, KID-DINOv2); empty keeps FID and KID."""
 
     name: str
     summary: str
     extractor: str
     rgb: bool
     locate: Callable[[BenchDataset, Mapping[str, Any], bool], WeightsFile]
+    resizes: bool = False
+    logits: bool = True
+    resize: str = "tf1"
+    feature_space: str = ""
 
 
 BACKBONES: Registry[Backbone] = Registry("backbone")

@@ -1,5 +1,8 @@
 """``fidelity``: FID, IS, KID and precision/recall by torch-fidelity, density and coverage, on the
-suite's backbone (``eval.backbone``: ``lenet`` or ``inception``, see :mod:`ganbench.metrics.backbones`).
+suite's backbone (``eval.backbone``: ``lenet``, ``inception``, ``dinov2`` or ``clip``, see
+:mod:`ganbench.metrics.backbones`), under the preprocessing protocol ``eval.resize`` /
+``eval.quantise`` (:mod:`ganbench.metrics.preprocessing`; recorded as ``fidelity_resize`` and
+``fidelity_quantise``).
 
 Samples. ``eval.samples`` generated images come from the Ignite sampling engine (batched, no
 gradient, eval mode, latents seeded by the run's seed) and go to torch-fidelity in memory, never
@@ -8,7 +11,8 @@ subset (the whole split when it is smaller). Both counts are stored next to the 
 
 Canonical size. Every variant of a dataset is evaluated at one size, ``eval.image_size`` (32 by
 default), so FIDs are comparable across variants that train at different sizes: generated
-images are quantised to uint8 as the real ones are (``round((x + 1) * 127.5)``) and brought to
+images are quantised to uint8 as the real ones are (``round((x + 1) * 127.5)``; unrounded floats
+with ``eval.quantise=float``) and brought to
 that size by the dataset loader's rule (:func:`ganbench.data.images.resize_images` with padding:
 the MNIST family's 28x28 gets a 2-pixel black border, as the loader gives conv variants; other
 sizes are resized bilinearly with antialiasing); the reference set is loaded from the source at
@@ -95,6 +99,7 @@ from ganbench.metrics.feature_metrics import (
     neighbourhood_metrics,
     require_finite,
 )
+from ganbench.metrics.preprocessing import canonical_size, preprocessing_protocol, quantised_samples
 
 if TYPE_CHECKING:
     from torch_fidelity.feature_extractor_base import FeatureExtractorBase
@@ -109,9 +114,13 @@ def canonical_images(samples: torch.Tensor, size: int) -> torch.Tensor:
     return resize_images(quantised, size, pad_to_size=True)[0]
 
 
-def generated_images(context: EvaluationContext, count: int, size: int) -> torch.Tensor:
-    """``count`` of the evaluation's shared samples as canonical uint8 images (count, C, size, size)."""
-    return canonical_images(context.samples.generated(count), size)
+def generated_images(context: EvaluationContext, count: int, size: int, quantise: str = "uint8") -> torch.Tensor:
+    """``count`` of the evaluation's shared samples as canonical images (count, C, size, size):
+    uint8, or float in [0, 255] with ``quantise="float"`` (:mod:`ganbench.metrics.preprocessing`)."""
+    samples = context.samples.generated(count)
+    if quantise == "uint8":
+        return canonical_images(samples, size)
+    return canonical_size(quantised_samples(samples, quantise), size)
 
 
 def reference_count(dataset: BenchDataset, requested: int) -> int:
@@ -149,14 +158,18 @@ class FidelityInput(Dataset):
         return self.images[index]
 
 
-def reference_cache_name(backbone: Backbone, dataset: BenchDataset, count: int, size: int, weights: WeightsFile) -> str:
+def reference_cache_name(backbone: Backbone, dataset: BenchDataset, count: int, size: int, weights: WeightsFile,
+                         resize: str = "tf1") -> str:
     """torch-fidelity's cache name for the reference features: readable parts and a digest of
-    everything they depend on (data description without its local path, count, size, weights)."""
+    everything they depend on (data description without its local path, count, size, weights and,
+    for a backbone that ``resizes``, an ``eval.resize`` rule other than the default ``tf1``)."""
     description = {key: value for key, value in dataset.describe().items() if key != "root"}
     if isinstance(description.get("digits"), dict):
         description["digits"] = {key: value for key, value in description["digits"].items() if key != "root"}
     identity = json.dumps({"data": description, "count": count, "size": size, "backbone": backbone.name,
-                           "rgb": backbone.rgb, "weights": weights.sha256}, sort_keys=True, default=str)
+                           "rgb": backbone.rgb, "weights": weights.sha256,
+                           **({"resize": resize} if backbone.resizes and resize != "tf1" else {})},
+                          sort_keys=True, default=str)
     digest = hashlib.sha256(identity.encode()).hexdigest()[:12]
     slug = re.sub(r"[^A-Za-z0-9_.]+", "_", dataset.name)[-40:]
     split = description.get("split", "all")
@@ -187,11 +200,13 @@ def torch_fidelity_options(options: Mapping[str, Any], backbone: Backbone, weigh
 
 @lru_cache(maxsize=2)
 def feature_extractor(extractor: str, layers: tuple[str, ...], weights_path: str, sha256: str,
-                      cuda: bool) -> FeatureExtractorBase:
+                      cuda: bool, resize: str | None = None) -> FeatureExtractorBase:
     """torch-fidelity's feature extractor ``extractor`` giving ``layers``, kept in memory between
-    the evaluations of a run (keyed by the weights' sha256)."""
+    the evaluations of a run (keyed by the weights' sha256); ``resize`` (``eval.resize``) goes to
+    an extractor of a backbone that ``resizes``."""
+    extra = {} if resize is None else {"ganbench_resize": resize}
     return create_feature_extractor(extractor, list(layers), cuda=cuda, verbose=False,
-                                    feature_extractor_weights_path=weights_path)
+                                    feature_extractor_weights_path=weights_path, **extra)
 
 
 def metric_layers(fidelity_options: Mapping[str, Any]) -> dict[str, str]:
@@ -253,13 +268,15 @@ def fidelity_from_features(generated: Mapping[str, torch.Tensor], reference: Map
 def fidelity_of_images(generated: torch.Tensor, reference: torch.Tensor, reference_cache: str | None,
                        backbone: Backbone, weights: WeightsFile, options: Mapping[str, Any],
                        cuda: bool, seed: int = 0) -> dict[str, Any]:
-    """Fidelity numbers of uint8 generated images (N, C, H, W) against uint8 reference images
-    (M, C, H, W); reference features are read from (or written to) the cache ``reference_cache``.
-    With ``options["fid_bootstrap"]`` or ``options["fid_infinity"]``, also FID's interval and
-    FID-infinity (:func:`fid_uncertainty`, seeded by ``seed``)."""
+    """Fidelity numbers of generated images (N, C, H, W; uint8, or float in [0, 255] for a backbone
+    that ``resizes``) against uint8 reference images (M, C, H, W); reference features are read from
+    (or written to) the cache ``reference_cache``. With ``options["fid_bootstrap"]`` or
+    ``options["fid_infinity"]``, also FID's interval and FID-infinity (:func:`fid_uncertainty`,
+    seeded by ``seed``). A backbone without logits gives no IS."""
     fidelity_options = torch_fidelity_options(options, backbone, weights, cuda)
     layers = tuple(sorted(set(metric_layers(fidelity_options).values())))
-    extractor = feature_extractor(backbone.extractor, layers, str(weights.path), weights.sha256, cuda)
+    resize = preprocessing_protocol(backbone, options)["resize"] if backbone.resizes else None
+    extractor = feature_extractor(backbone.extractor, layers, str(weights.path), weights.sha256, cuda, resize)
     inputs = {**fidelity_options, "input1": FidelityInput(generated, backbone.rgb),
               "input2": FidelityInput(reference, backbone.rgb), "input2_cache_name": reference_cache}
     generated_features = extract_featuresdict_from_input_id_cached(1, extractor, **inputs)
@@ -269,6 +286,9 @@ def fidelity_of_images(generated: torch.Tensor, reference: torch.Tensor, referen
     layer = metric_layers(fidelity_options)["fid"]
     values.update(fid_uncertainty(generated_features[layer], reference_features[layer],
                                   options.get("fid_bootstrap", 0), options.get("fid_infinity", 0), seed))
+    if not backbone.logits:
+        for key in ("is_mean", "is_std"):
+            values.pop(key)
     return values
 
 
@@ -294,7 +314,9 @@ class Fidelity:
 
     def check(self, dataset: BenchDataset, options: Mapping[str, Any], data: DataOptions) -> None:
         """Before training: the backbone's weights exist and the counts suit every metric."""
-        BACKBONES.get(options["backbone"]).locate(dataset, options, data.download)
+        backbone = BACKBONES.get(options["backbone"])
+        preprocessing_protocol(backbone, options)
+        backbone.locate(dataset, options, data.download)
         counts = {"eval.samples": options["samples"],
                   "eval.reference_samples": reference_count(dataset, options["reference_samples"])}
         for setting, count in counts.items():
@@ -313,12 +335,12 @@ class Fidelity:
         options = context.options
         backbone = BACKBONES.get(options["backbone"])
         weights = backbone.locate(context.dataset, options, False)
-        size = options["image_size"]
+        size, protocol = options["image_size"], preprocessing_protocol(backbone, options)
         reference_data = canonical_dataset(context)
         count = reference_count(reference_data, options["reference_samples"])
         reference = reference_set(reference_data, count)[0]
-        generated = generated_images(context, options["samples"], size)
-        cache_name = reference_cache_name(backbone, reference_data, count, size, weights)
+        generated = generated_images(context, options["samples"], size, protocol["quantise"])
+        cache_name = reference_cache_name(backbone, reference_data, count, size, weights, protocol["resize"])
         values = fidelity_of_images(generated, reference, cache_name, backbone, weights, options,
                                     context.device.type == "cuda", context.seed)
         return {
@@ -328,4 +350,7 @@ class Fidelity:
             "fidelity_image_size": size,
             "fidelity_backbone": backbone.name,
             "fidelity_weights_sha256": weights.sha256,
+            "fidelity_resize": protocol["resize"],
+            "fidelity_quantise": protocol["quantise"],
+            **({"fidelity_feature_space": backbone.feature_space} if backbone.feature_space else {}),
         }

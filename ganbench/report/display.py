@@ -17,7 +17,7 @@ import pandas as pd
 
 from ganbench.columns import Column, descriptions
 from ganbench.report.cells import BOOTSTRAP_LABEL, cell_text, exact_text, is_shown
-from ganbench.report.keys import protocol_text
+from ganbench.report.keys import named_column, protocol_text
 from ganbench.report.tables import COMPARED, SummaryRow, SummaryTable
 from ganbench.significance import ALPHA, BEST, EXACT_PERMUTATIONS, smallest_holm_p
 from ganbench.stats import display_precision
@@ -54,7 +54,8 @@ def _header(column: Column, table: SummaryTable) -> tuple[str, bool]:
     and whether the cells must name their own N."""
     arrow = "" if column.higher_is_better is None else (" ↑" if column.higher_is_better else " ↓")
     text, per_cell = samples_text(column, table)
-    return column.display_header + (f" ({text})" if text else "") + arrow, per_cell
+    named = named_column(column, (row.protocol for row in table.rows))
+    return named.display_header + (f" ({text})" if text else "") + arrow, per_cell
 
 
 def display_table(table: SummaryTable, bold: tuple[str, str] = ("**", "**")) -> pd.DataFrame:
@@ -159,8 +160,10 @@ def table_notes(table: SummaryTable, over: str = "seeds",
     notes = [
         f"One row per configuration (every setting of its runs but the seed); `settings` lists what differs "
         f"between rows of the same {_words(table.group)}. One table per protocol (budget; each evaluator's "
-        "backbone, its weights' sha256, N generated and M reference samples, the image size both are brought to; "
-        "reference split): rows under different protocols are never compared, marked or headed together.",
+        "backbone, its weights' sha256, N generated and M reference samples, the image size both are brought to, "
+        "the resize to the backbone's input and the samples' quantisation; reference split): rows under different "
+        "protocols are never compared, marked or headed together. FID and KID on a backbone other than "
+        "Inception and lenet are named after it (FD-DINOv2, KID-CLIP).",
         f"Cells: `mean ± h`, h the half-width of the 95 % t-interval over {over} (Student t, n = the finished "
         "runs, `runs`), rounded to h's precision; `mean [low, high]`: that interval clipped to the metric's "
         "range (fractions to [0, 1]; counts, KL, FID and rates to ≥ 0) where it would cross it; a value "

@@ -30,6 +30,7 @@ from ganbench.columns import Column
 from ganbench.report.cells import BOOTSTRAP_LABEL, cell_text, exact_text
 from ganbench.report.comparisons import ComparisonTable, unit_groups
 from ganbench.report.display import SIGNIFICANCE_NOTE, format_p, samples_text
+from ganbench.report.keys import named_column
 from ganbench.report.model import ReportModel
 from ganbench.results import atomic_write_text
 from ganbench.significance import BEST
@@ -103,7 +104,8 @@ def _table_headers(table: ComparisonTable, keys: Sequence[str], settings: bool) 
     for column in table.columns:
         arrow = "" if column.higher_is_better is None else (" ↑" if column.higher_is_better else " ↓")
         sub = samples_text(column, table.summary)[0]
-        headers.append({"text": column.display_header + arrow, "sub": sub, "cls": "num",
+        named = named_column(column, (row.protocol for row in table.summary.rows))
+        headers.append({"text": named.display_header + arrow, "sub": sub, "cls": "num",
                         "title": ("headline metric; " if column.headline else "") + (column.unit or column.header)})
     return headers
 

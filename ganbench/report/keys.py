@@ -9,17 +9,22 @@ of their own, and rows of one identity show what differs between them (:func:`di
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ganbench.columns import Column
 
 # --- Protocols ----------------------------------------------------------------------------------
 
 # Per evaluator (the prefix of its ``<prefix>_samples`` metric): the metric suffixes whose values
 # belong to its protocol, and their names in the key.
 EVALUATOR_PROTOCOL = (("_backbone", "backbone"), ("_weights_sha256", "weights sha256"), ("_samples", "N"),
-                      ("_reference_samples", "M"), ("_image_size", "image size"))
+                      ("_reference_samples", "M"), ("_image_size", "image size"), ("_resize", "resize"),
+                      ("_quantise", "quantisation"), ("_feature_space", "feature space"))
 
 
 def _evaluators(metrics: Mapping[str, Any]) -> list[str]:
@@ -40,7 +45,10 @@ def protocol_key(records: Sequence[Mapping[str, Any]]) -> tuple[tuple[str, str],
     ``_weights_sha256`` metric, e.g. ``fidelity``) its
     ``backbone``, ``weights sha256``, ``N`` (generated samples), ``M`` (reference samples) and
     ``image size`` (the canonical size both the generated and the reference images are brought
-    to, by one rule, before the backbone: the evaluation's preprocessing) from the metrics; the
+    to, by one rule, before the backbone), ``resize`` (how the backbone's input is resized from
+    there: ``tf1``, ``legacy_pytorch``, ``clean``, ``none``) and ``quantisation`` (``uint8`` or
+    ``float`` generated samples) from the metrics -- with the image size, the preprocessing
+    protocol (:mod:`ganbench.metrics.preprocessing`; records older than the last two lack them); the
     ``reference split`` (``provenance.data.split``, else ``config.data.split``) and the ``feature
     network`` (a style run's, description and sha256). How a variant's *training* data were
     resized (``provenance.data.resize``) is the variant's, not the protocol's. Runs that disagree
@@ -72,9 +80,10 @@ def protocol_key(records: Sequence[Mapping[str, Any]]) -> tuple[tuple[str, str],
 
 
 def protocol_text(protocol: Sequence[tuple[str, str]]) -> str:
-    """A protocol key as one line, evaluators with the same backbone, N, M and size together:
-    ``budget equal; classes, fidelity: lenet (weights sha256 ef778d2499df), N = 5,000 vs M = 10,000,
-    32 px; reference split test`` (sha256 cut to 12 hex digits)."""
+    """A protocol key as one line, evaluators with the same backbone, N, M, size and preprocessing
+    together: ``budget equal; classes: lenet (weights sha256 ef778d2499df), N = 5,000 vs M = 10,000,
+    32 px; fidelity: dinov2 (weights sha256 0c1d2e3f4a5b), N = 5,000 vs M = 10,000, 32 px, resize
+    clean, float samples; reference split test`` (sha256 cut to 12 hex digits)."""
     fields = dict(protocol)
     evaluators: dict[str, dict[str, str]] = {}
     plain: list[str] = []
@@ -91,12 +100,45 @@ def protocol_text(protocol: Sequence[tuple[str, str]]) -> str:
             text += f" (weights sha256 {values['weights sha256'][:12]})"
         counts = (f"N = {values['N']}" if "N" in values else "") + (f" vs M = {values['M']}" if "M" in values else "")
         size = f"{values['image size']} px" if "image size" in values else ""
-        text = ", ".join(part.strip() for part in (text, counts, size) if part.strip())
+        resize = f"resize {values['resize']}" if "resize" in values else ""
+        quantisation = f"{values['quantisation']} samples" if "quantisation" in values else ""
+        text = ", ".join(part.strip() for part in (text, counts, size, resize, quantisation) if part.strip())
         described.setdefault(text, []).append(prefix)
     parts = plain[:1] if "budget" in fields else []
     parts += [f"{', '.join(prefixes)}: {text}" for text, prefixes in described.items()]
     parts += plain[1:] if "budget" in fields else plain
     return "; ".join(parts)
+
+
+# --- Metric names that say their feature space ---
+
+# FID and KID are named after Inception (and ganbench has always called lenet's FID so); on another
+# backbone the same numbers are the Frechet and kernel distances of its features, named after it
+# as dgm-eval names them: FD-DINOv2, KID-CLIP. Records keep the keys ``fid``, ``kid_mean``, with
+# ``fidelity_backbone`` (part of the protocol key) saying whose features they are, and
+# ``fidelity_feature_space`` (``DINOv2``) the name the backbone gives them (none: FID, KID).
+FEATURE_SPACE_NAMES = {"fid": "FD", "fid_infinity": "FD∞", "kid_mean": "KID"}
+
+
+def metric_header(key: str, header: str, protocol: Sequence[tuple[str, str]]) -> str:
+    """The header of metric ``key`` (default ``header``) under ``protocol``: ``FD-DINOv2`` for
+    ``fid`` when the fidelity records name their feature space ``DINOv2``; ``header`` itself
+    without one (Inception, lenet), for other metrics, and where rows disagree on it."""
+    short = FEATURE_SPACE_NAMES.get(key)
+    space = dict(protocol).get("fidelity feature space", "")
+    if short is None or not space or "; " in space:
+        return header
+    return f"{short}-{space}"
+
+
+def named_column(column: Column, protocols: Iterable[Sequence[tuple[str, str]]]) -> Column:
+    """``column`` with its header named for the backbone (:func:`metric_header`) when every one
+    of ``protocols`` (a table's rows') is the same; else ``column`` as it is."""
+    distinct = {tuple(protocol) for protocol in protocols}
+    if len(distinct) != 1:
+        return column
+    header = metric_header(column.key, column.header, distinct.pop())
+    return column if header == column.header else dataclasses.replace(column, header=header)
 
 
 # --- Configurations -----------------------------------------------------------------------------

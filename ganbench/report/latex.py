@@ -21,6 +21,7 @@ from ganbench.columns import Column
 from ganbench.report.comparisons import ComparisonTable, unit_groups
 from ganbench.report.cells import BOOTSTRAP_LABEL, cell_text
 from ganbench.report.display import samples_text
+from ganbench.report.keys import named_column
 from ganbench.results import atomic_write_text
 from ganbench.significance import BEST
 
@@ -47,7 +48,8 @@ def header(column: Column, table: ComparisonTable) -> str:
     :func:`~ganbench.report.display.samples_text`), or ``N varies`` when rows differ, each cell
     then naming its own."""
     arrow = "" if column.higher_is_better is None else (r" $\uparrow$" if column.higher_is_better else r" $\downarrow$")
-    parts = [escape(column.display_header) + arrow]
+    named = named_column(column, (row.protocol for row in table.summary.rows))
+    parts = [escape(named.display_header) + arrow]
     text, varies = samples_text(column, table.summary)
     if text or varies:
         parts.append(_number(text) if text else "N varies")

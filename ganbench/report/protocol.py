@@ -3,7 +3,8 @@
 Each card lists, for the runs of one configuration (see :mod:`ganbench.report.comparisons`):
 the seeds and training length; per evaluator the sample count N, the reference count M, the
 backbone and its weights' sha256 (read from the metric keys ``<evaluator>_samples``,
-``_reference_samples``, ``_backbone``, ``_weights_sha256``, ``_image_size``); the data split and
+``_reference_samples``, ``_backbone``, ``_weights_sha256``, ``_image_size``, ``_resize``,
+``_quantise``); the data split and
 checksums; the feature network (style); software versions; device, threads; commit and command.
 A field whose runs disagree shows every distinct value, in order of first appearance.
 """
@@ -20,7 +21,8 @@ Card = tuple[str, list[tuple[str, str]]]
 SOFTWARE = ("ganbench", "python", "torch", "torchvision", "pytorch-ignite", "torch-fidelity", "numpy", "platform")
 EVALUATOR_FIELDS = (("_samples", "N (generated samples)"), ("_reference_samples", "M (reference samples)"),
                     ("_backbone", "backbone"), ("_weights_sha256", "backbone weights sha256"),
-                    ("_image_size", "image size (px)"))
+                    ("_image_size", "image size (px)"), ("_resize", "resize to the backbone's input"),
+                    ("_quantise", "generated samples quantised to"))
 
 
 def _text(value: Any) -> str:
