@@ -79,6 +79,17 @@ def test_progan_every_level_and_alpha(channels):
     }
 
 
+def test_progan_grids_mid_growth_show_the_grown_levels_and_what_the_metrics_read():
+    gan, _, _ = build("progan", (1, 32, 32))
+    z = torch.randn(4, 8)
+    gan.level, gan.alpha = 1, 0.5  # 8x8, fading in: 16x16 and 32x32 not grown yet
+    scales = gan.sample_scales(z)
+    assert sorted(scales) == [4, 8, 32]
+    assert torch.equal(scales[32], gan.sample(z))  # the finest grid is what FID and the others read
+    assert torch.equal(scales[8], gan.generator(z, 1, 0.5).clamp(-1, 1))
+    assert torch.equal(scales[4], gan.generator(z, 0, 1.0).clamp(-1, 1))
+
+
 def test_progan_fade_in_blends_with_the_previous_resolution():
     gan, _, _ = build("progan", (1, 32, 32))
     z = torch.randn(4, 8)

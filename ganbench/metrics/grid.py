@@ -2,8 +2,8 @@
 
 The latents depend only on the latent size (seed 0 of the ``grid`` stream), not on the run's
 seed, so every run of a variant draws the same 64 vectors. Variants with several output scales
-(ProGAN, MSG-GAN) get one grid per resolution: ``samples_<size>px.png``; the finest is also the
-run's ``sample_grid`` artefact.
+(ProGAN, MSG-GAN) get one grid per resolution (ProGAN: per resolution grown so far):
+``samples_<size>px.png``; the finest, ``samples.png``, is also the run's ``sample_grid`` artefact.
 """
 
 from __future__ import annotations

@@ -168,8 +168,15 @@ class ProGAN(GAN):
 
     @torch.no_grad()
     def sample_scales(self, z: torch.Tensor) -> dict[int, torch.Tensor]:
-        """Samples of the sampling generator at every resolution (alpha 1): {size: (N, C, size, size)}."""
-        return {size: self.sampling_generator(z, level, 1.0).clamp(-1, 1) for level, size in enumerate(self.sizes)}
+        """Samples of the sampling generator at the resolutions grown so far: {size: (N, C, size,
+        size)}, the levels below the current one at alpha 1, the current one at the current alpha,
+        and the final size as :meth:`sample` gives it (the current level upsampled) — the images
+        the metrics read. Levels not yet grown are left out: their output paths are untrained (a
+        grid of them showed noise in a bright frame mid-growth, which no evaluated sample had)."""
+        scales = {size: self.sampling_generator(z, level, 1.0 if level < self.level else self.alpha).clamp(-1, 1)
+                  for level, size in enumerate(self.sizes[: self.level + 1])}
+        scales[self.sizes[-1]] = self.sample(z)
+        return scales
 
     def attach(self, trainer: Engine, iterations: int, optimizers: Mapping[str, torch.optim.Optimizer]) -> None:
         """Sets level and alpha before every iteration and, at the first iteration of every phase
