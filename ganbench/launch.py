@@ -12,7 +12,6 @@ printing each cell's line as it ends.
 from __future__ import annotations
 
 import ctypes
-import multiprocessing
 import os
 import signal
 import time
@@ -26,8 +25,8 @@ import torch
 from ganbench.errors import option
 from ganbench.execution import resolve_device
 from ganbench.options import Option
-from ganbench.provenance import utc_now
-from ganbench.results import ResultsStore
+from ganbench.provenance import software, utc_now
+from ganbench.results import Claim, ResultsStore
 from ganbench.runs import Cell, CellOutcome, PlannedRun, Suite, run_cell
 
 LAUNCHERS = ("processes", "local", "slurm")
@@ -117,31 +116,37 @@ class CellTask:
                         self.since, self.initializer)
 
 
-class _Pending:
-    """A ``multiprocessing`` result with the ``done()``/``result()`` of a future."""
+def record_failure(cell: Cell, store: ResultsStore, since: str, error: str,
+                   task: str | None = None) -> CellOutcome:
+    """Record ``cell`` ``failed`` with ``error`` for a process that died running it (a worker
+    killed by a signal, a cluster task that ended without a record), so the command can go on.
 
-    def __init__(self, result: Any) -> None:
-        self._result = result
+    The cell's claim is taken first: a dead worker's is stale (its process is gone), and a claim
+    naming scheduler task ``task`` (see :class:`~ganbench.results.Claim`) is that finished task's.
+    When another live process holds the claim, its holder is returned instead, and a record
+    written since ``since`` (UTC, when the command started), e.g. just before the process died,
+    is returned as it is. The checkpoints are kept: the next command resumes the run.
+    """
+    claim = store.claim(cell.run.run_id, dead=None if task is None else (lambda holder: holder.get("task") == task))
+    if not isinstance(claim, Claim):
+        return CellOutcome(holder=claim)
+    with claim:
+        existing = store.record_of(cell.run.run_id)
+        if existing is not None and existing.get("provenance", {}).get("finished_utc", "") >= since:
+            return CellOutcome(record=existing)
+        now = utc_now()
+        record = {"run_id": cell.run.run_id, **cell.run.identity, "config": cell.run.config(),
+                  "provenance": {**software(), "started_utc": now, "finished_utc": now}, "metrics": {},
+                  "throughput": {}, "artifacts": {}, "status": "failed", "error": error,
+                  "cell": {"index": cell.index, "of": cell.size}}
+        store.add(record)
+    return CellOutcome(record=record, ran_here=True)
 
-    def done(self) -> bool:
-        return self._result.ready()
 
-    def result(self) -> CellOutcome:
-        return self._result.get()
-
-
-def _ignore_interrupts() -> None:
-    """A worker's start: Ctrl-C (sent to the whole process group) is the parent's to handle; it
-    terminates the workers, whose cells resume from their checkpoints and whose claims, their
-    processes gone, are taken over by the next command. A parent killed outright (SIGTERM,
-    SIGKILL: no ``finally`` runs) takes its workers with it on Linux (``PR_SET_PDEATHSIG``), so
-    no orphan keeps training a cell nobody waits for."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    _die_with_parent()
-
-
-def _die_with_parent() -> None:
-    """Ask Linux to send this process SIGTERM when its parent exits (a no-op elsewhere)."""
+def die_with_parent() -> None:
+    """Ask Linux to send this process SIGTERM when its parent exits (a no-op elsewhere): a worker
+    whose command is killed outright (SIGTERM, SIGKILL: no ``finally`` runs) goes with it, so no
+    orphan keeps training a cell nobody waits for."""
     try:
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
@@ -160,33 +165,6 @@ def wait_for_any(handles: Sequence[Any], seconds: float | None, poll_seconds: fl
         if deadline is not None and time.monotonic() >= deadline:
             return
         time.sleep(poll_seconds)
-
-
-class ProcessLauncher:
-    """``workers`` spawned worker processes on this machine (a ``multiprocessing`` pool)."""
-
-    def __init__(self, task: CellTask, workers: int, poll_seconds: float = 0.2) -> None:
-        self.task = task
-        self.workers = workers
-        self.poll_seconds = poll_seconds
-        self.pool = multiprocessing.get_context("spawn").Pool(workers, initializer=_ignore_interrupts)
-
-    def start(self, cells: Sequence[Cell]) -> list[_Pending]:
-        return [_Pending(self.pool.apply_async(self.task, (cell,))) for cell in cells]
-
-    def wait(self, handles: Sequence[_Pending], seconds: float | None) -> None:
-        wait_for_any(handles, seconds, self.poll_seconds)
-
-    def running(self, pending: Sequence[Cell]) -> list[str]:
-        # The pool starts cells in submission order: the first ``workers`` not done are running.
-        return [cell.run.label for cell in pending[:self.workers]]
-
-    def close(self, cancel: bool) -> None:
-        if cancel:
-            self.pool.terminate()
-        else:
-            self.pool.close()
-        self.pool.join()
 
 
 @dataclass(frozen=True)
@@ -246,12 +224,17 @@ def run_suite(suite: Suite, runs: Sequence[PlannedRun] | Sequence[Cell], store: 
             else:
                 pending.append(cell)
         workers = min(options.jobs, len(pending))
-        if options.launcher is not None and pending:
-            loop.launched(pending, options.launcher(loop.task))
-        elif workers > 1:
-            loop.launched(pending, ProcessLauncher(loop.task, workers))
-        else:
-            loop.serially(pending)
+        try:
+            if options.launcher is not None and pending:
+                loop.launched(pending, options.launcher(loop.task))
+            elif workers > 1:
+                from ganbench.workers import ProcessLauncher
+
+                loop.launched(pending, ProcessLauncher(loop.task, workers))
+            else:
+                loop.serially(pending)
+        finally:
+            store.export()
     return loop.done
 
 

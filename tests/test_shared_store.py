@@ -23,6 +23,7 @@ from test_shared_store import record
 store = ResultsStore(sys.argv[1])
 for i in range(int(sys.argv[3])):
     store.add(record(f"{sys.argv[2]}_{i:03d}"))
+store.export()  # once, as a command ends
 """
 
 
