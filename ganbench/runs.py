@@ -37,6 +37,7 @@ from ganbench.budgets import BUDGETS, Budget
 from ganbench.errors import UserError, command, option
 from ganbench.execution import Execution
 from ganbench.handlers import checkpoint_files
+from ganbench.preemption import Preempted
 from ganbench.provenance import device_description, load_average, software, utc_now
 from ganbench.options import Option, OptionValueError
 from ganbench.registry import Registry
@@ -272,7 +273,7 @@ def execute(run: PlannedRun, store: ResultsStore, device: torch.device, progress
     }
     try:
         record.update(run.work(RunContext(run_dir, device, progress, record["provenance"], initializer)))
-    except (KeyboardInterrupt, UserError):
+    except (KeyboardInterrupt, Preempted, UserError):
         raise
     except Exception as error:  # noqa: BLE001 - one broken run must not stop the suite
         record.update(status="failed", error=f"{type(error).__name__}: {error}")
