@@ -19,10 +19,11 @@ from pathlib import Path
 from typing import Any
 
 from ganbench.errors import UserError, option
-from ganbench.launch import CellTask, Launcher, record_failure, wait_for_any
+from ganbench.launch import Launcher, wait_for_any
 from ganbench.options import Option, positive_int
 from ganbench.preemption import Preempted, clear_stop, request_stop
 from ganbench.results import TASK_VARIABLE
+from ganbench.tasks import CellTask, record_failure
 from ganbench.runs import Cell, CellOutcome
 
 CLUSTER_OPTIONS = (

@@ -24,7 +24,7 @@ from typing import Any
 
 import torch
 
-from ganbench.launch import CellTask, die_with_parent, record_failure
+from ganbench.tasks import CellTask, die_with_parent, record_failure
 from ganbench.runs import Cell, CellOutcome
 
 

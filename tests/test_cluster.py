@@ -22,7 +22,7 @@ from ganbench.cluster import ClusterOptions, SubmititLauncher, _Task, cluster_la
 from ganbench.engines import EngineRun
 from ganbench.execution import Execution
 from ganbench.handlers import LossHistory, checkpoint_files
-from ganbench.launch import CellTask
+from ganbench.tasks import CellTask
 from ganbench.preemption import Preempted, clear_stop, request_stop
 from ganbench.results import CLAIM_FILE, ResultsStore
 from ganbench.runs import Cell

@@ -43,7 +43,7 @@ def test_a_cuda_device_is_made_current_before_the_run_builds_anything(monkeypatc
 
 def test_the_launcher_gives_each_worker_its_device(monkeypatch, tmp_path):
     from ganbench import workers
-    from ganbench.launch import CellTask
+    from ganbench.tasks import CellTask
     from ganbench.results import ResultsStore
 
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
