@@ -5,7 +5,11 @@
 Each task claims its cell in the shared output folder like any other writer (see
 :mod:`ganbench.results`), so a requeued or duplicated task never trains a cell twice, and the
 submitting command waits for the tasks, printing each cell's line as it ends, then writes the
-tables. Task logs go to ``OUT/submitit/``.
+tables. Each task is checkpointable (:class:`ClusterTask`): at the scheduler's time-limit or
+preemption signal its run stops at the next training iteration with a checkpoint there and the
+task is requeued. A task that dies is recorded failed and the others carry on; an interrupted
+command leaves the tasks running unless ``cancel_on_interrupt``. Cells are submitted as arrays of
+at most ``array_max`` tasks. Task logs go to ``OUT/submitit/``.
 """
 
 from __future__ import annotations

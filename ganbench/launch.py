@@ -143,7 +143,8 @@ def run_suite(suite: Suite, runs: Sequence[PlannedRun] | Sequence[Cell], store: 
     Before any cell starts, the records are read and checked, the folders of the cells to do must
     be writable (else :class:`UserError`), and temporary files of killed ganbench processes of this
     machine are removed. A run that ended loses its checkpoints once its record is stored (unless
-    ``keep_checkpoints``), so a kill at any moment leaves its checkpoints or its record.
+    ``keep_checkpoints``), so a kill at any moment leaves its checkpoints or its record. The store's
+    ``records.jsonl`` is rewritten once, as the cells end (also on an interrupt).
     """
     cells = [item if isinstance(item, Cell) else Cell(item, index, len(runs)) for index, item in enumerate(runs)]
     since = utc_now()

@@ -4,9 +4,10 @@
 ``DIR/runs/<run_id>/`` is owned by one run: its checkpoints, losses, samples and, once it ended
 (status ``finished``, ``diverged`` or ``failed``), its record ``record.json`` (one JSON line). ``DIR/records.jsonl``
 is the readable, diffable export of every record (one JSON object a line, in matrix order), rewritten
-whole after each record; records of folders written before run folders held records are read from
-it too. Every file is written to a temporary name and renamed into place, so an interrupted
-command never leaves a half-written record behind.
+from the run folders once per command (:meth:`ResultsStore.export`), not after each record; records
+of folders written before run folders held records are read from it too. Every file is written to
+a temporary name and renamed into place, so an interrupted command never leaves a half-written
+record behind.
 
 Several processes (worker processes of the ``jobs`` option, two commands, array tasks on a cluster) may write one
 folder at once. A process runs a cell only while it holds the cell's claim, ``runs/<run_id>/claim.lock``,
@@ -14,7 +15,10 @@ created with ``O_CREAT | O_EXCL`` and holding the holder's pid, host and start t
 touches it every :data:`HEARTBEAT_SECONDS`. A claim is stale, and taken over, when its holder's
 process is gone (same host) or its heartbeat is older than :data:`STALE_SECONDS` (any host).
 Claims and the export take a short ``flock`` on ``DIR/.store.lock``, so two processes never take
-over the same stale claim and the export never misses a record written before it started.
+over the same stale claim and the export never misses a record written before it started. Where the
+lock is not shared between nodes, the exclusive create still lets only one of two processes create
+a claim, and a holder re-checks its claim (:meth:`Claim.held`) before writing its record; a file
+system without locks at all is refused by :meth:`ResultsStore.check_file_system`.
 """
 
 from __future__ import annotations
@@ -230,9 +234,12 @@ class ResultsStore:
 
     def export(self) -> None:
         """Rewrite ``records.jsonl`` from every record, under the store's lock: once per command
-        (:func:`ganbench.launch.run_suite` and ``merge`` end with it), not per record."""
+        (:func:`ganbench.launch.run_suite` and ``merge`` end with it), not per record. A folder with
+        no record yet gets no file."""
         with self._locked():
             records = self.records()
+            if not records and not self.records_path.exists():
+                return  # nothing recorded yet: no empty file
             atomic_write_text(self.records_path, "".join(json.dumps(r, sort_keys=True) + "\n" for r in records))
 
     def check_run_folder(self, run_id: str) -> None:
