@@ -106,7 +106,7 @@ def submitit_executor(options: ClusterOptions) -> Any:
 
 @dataclass
 class ClusterTask:
-    """What a cluster task runs: ``task`` (the cell's :class:`~ganbench.launch.CellTask`) with the
+    """What a cluster task runs: ``task`` (the cell's :class:`~ganbench.tasks.CellTask`) with the
     scheduler's stop signal (submitit's: ``USR2`` unless ``$SUBMITIT_PREEMPT_SIGNAL`` says
     otherwise) turned into a stop at the next training iteration, a checkpoint there and a requeue
     (submitit's ``checkpoint`` protocol: :meth:`checkpoint` resubmits the same cell, which resumes

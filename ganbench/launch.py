@@ -1,6 +1,7 @@
 """Where and how the cells of a matrix run: :func:`run_suite` runs them one after another in this
-process, in worker processes (:class:`~ganbench.workers.ProcessLauncher`), or through any :class:`Launcher`, e.g. as
-cluster tasks (:mod:`ganbench.cluster`), with :class:`MatrixProgress` showing the matrix.
+process, in worker processes (:class:`~ganbench.workers.ProcessLauncher`), or through any
+:class:`Launcher`, e.g. as cluster tasks (:mod:`ganbench.cluster`), with :class:`MatrixProgress`
+showing the matrix.
 
 Each cell runs only while its process holds the cell's claim in the store (see
 :mod:`ganbench.results`), so any number of commands, workers or cluster tasks may share one output

@@ -94,10 +94,9 @@ class ProcessLauncher:
     Args:
         task: what each cell runs (its ``device`` is the option's value, resolved in the worker).
         workers: the most processes at once.
-        poll_seconds: unused (waiting is on the pipes and processes); kept for the launcher protocol.
     """
 
-    def __init__(self, task: CellTask, workers: int, poll_seconds: float = 0.2) -> None:
+    def __init__(self, task: CellTask, workers: int) -> None:
         self.task = task
         self.workers = workers
         self.context = multiprocessing.get_context("spawn")
