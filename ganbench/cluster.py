@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 import signal
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -48,6 +48,9 @@ CLUSTER_OPTIONS = (
     Option("array_max", f"{option('launcher', 'slurm/local')}: most tasks per job array; a larger matrix is "
            "submitted as several arrays (default: 1000, under SLURM's usual MaxArraySize of 1001)",
            group="cluster", parse=positive_int, default=1000, metavar="N"),
+    Option("cells_per_task", f"{option('launcher', 'slurm/local')}: cells one task runs one after another, for "
+           f"matrices of short runs (default: 1); give {option('time')} for all of them", group="cluster",
+           parse=positive_int, default=1, metavar="N"),
     Option("cancel_on_interrupt", f"{option('launcher', 'slurm/local')}: Ctrl-C also cancels the tasks not yet "
            "ended (by default they carry on and the same command later collects them)", group="cluster",
            given="switch", default=False),
@@ -60,8 +63,9 @@ class ClusterOptions:
     """What the tasks ask of the scheduler: ``partition`` (None: the cluster's default), ``minutes``
     of wall time per task, ``stop_margin`` (seconds before the end at which the scheduler signals
     the task to stop training, checkpoint and requeue), ``gpus_per_task``, ``cpus_per_task``,
-    ``array_parallelism`` (most tasks running at once), ``array_max`` (most tasks per array) and
-    ``cancel_on_interrupt`` (Ctrl-C cancels the tasks not ended)."""
+    ``array_parallelism`` (most tasks running at once), ``array_max`` (most tasks per array),
+    ``cancel_on_interrupt`` (Ctrl-C cancels the tasks not ended) and ``cells_per_task`` (cells
+    one task runs one after another)."""
 
     kind: str
     folder: Path
@@ -73,6 +77,7 @@ class ClusterOptions:
     array_parallelism: int = 64
     array_max: int = 1000
     cancel_on_interrupt: bool = False
+    cells_per_task: int = 1
 
 
 def submitit_executor(options: ClusterOptions) -> Any:
@@ -114,8 +119,11 @@ class ClusterTask:
     submitting command can take over the claim of a task that died."""
 
     task: CellTask
+    ended: list[CellOutcome] = field(default_factory=list)  # the outcomes of the cells done, kept across requeues
 
-    def __call__(self, cell: Cell) -> CellOutcome:
+    def __call__(self, cells: Sequence[Cell]) -> list[CellOutcome]:
+        """Run ``cells`` one after another (one cell per task unless ``cells_per_task``); their
+        outcomes. A requeued task starts at the cell it stopped in."""
         import submitit
 
         environment = submitit.JobEnvironment()
@@ -125,7 +133,9 @@ class ClusterTask:
         clear_stop()
         signal.signal(stop, request_stop)
         try:
-            return self.task(cell)
+            for cell in cells[len(self.ended):]:
+                self.ended.append(self.task(cell))
+            return self.ended
         except Preempted:
             if not callable(requeue):
                 raise
@@ -134,11 +144,12 @@ class ClusterTask:
         finally:
             signal.signal(stop, requeue)
 
-    def checkpoint(self, cell: Cell) -> Any:
-        """The task to requeue: this one again, on the same cell (whose run resumes from its checkpoint)."""
+    def checkpoint(self, cells: Sequence[Cell]) -> Any:
+        """The task to requeue: this one again (with the outcomes of the cells it ended), on the
+        same cells; the stopped run resumes from its checkpoint."""
         import submitit
 
-        return submitit.helpers.DelayedSubmission(self, cell)
+        return submitit.helpers.DelayedSubmission(self, cells)
 
 
 class _Task:
@@ -146,9 +157,10 @@ class _Task:
     outcome (killed, out of memory, requeued too often) records the cell ``failed`` with the
     error and the log's place (see :func:`~ganbench.launch.record_failure`)."""
 
-    def __init__(self, job: Any, cell: Cell, task: CellTask, folder: Path) -> None:
+    def __init__(self, job: Any, cell: Cell, position: int, task: CellTask, folder: Path) -> None:
         self.job = job
         self.cell = cell
+        self.position = position  # the cell's place among the task's cells
         self.task = task
         self.folder = folder
 
@@ -157,7 +169,7 @@ class _Task:
 
     def result(self) -> CellOutcome:
         try:
-            return self.job.result()
+            return self.job.result()[self.position]
         except Exception as error:  # noqa: BLE001 - submitit raises its own for a task that died
             last = next((line for line in reversed(str(error).splitlines()) if line.strip()), type(error).__name__)
             return record_failure(self.cell, self.task.store, self.task.since,
@@ -166,7 +178,8 @@ class _Task:
 
 
 class SubmititLauncher:
-    """One submitit task per cell, submitted as job arrays of at most ``array_max`` tasks."""
+    """One submitit task per ``cells_per_task`` cells (default one), submitted as job arrays of at
+    most ``array_max`` tasks."""
 
     def __init__(self, task: CellTask, options: ClusterOptions, poll_seconds: float = 2.0) -> None:
         self.task = task
@@ -177,13 +190,17 @@ class SubmititLauncher:
         self.jobs: list[Any] = []
 
     def start(self, cells: Sequence[Cell]) -> list[_Task]:
+        """Submit ``cells``; a handle per cell, in their order."""
+        size = self.options.cells_per_task
+        groups = [list(cells[first:first + size]) for first in range(0, len(cells), size)]
         handles = []
-        for first in range(0, len(cells), self.options.array_max):
-            chunk = cells[first:first + self.options.array_max]
+        for first in range(0, len(groups), self.options.array_max):
+            array = groups[first:first + self.options.array_max]
             with self.executor.batch():
-                jobs = [self.executor.submit(ClusterTask(self.task), cell) for cell in chunk]
+                jobs = [self.executor.submit(ClusterTask(self.task), group) for group in array]
             self.jobs += jobs
-            handles += [_Task(job, cell, self.task, self.folder) for job, cell in zip(jobs, chunk)]
+            handles += [_Task(job, cell, position, self.task, self.folder)
+                        for job, group in zip(jobs, array) for position, cell in enumerate(group)]
         return handles
 
     def wait(self, handles: Sequence[Any], seconds: float | None) -> None:
@@ -229,5 +246,5 @@ def cluster_launcher(values: Mapping[str, Any], folder: Path) -> Callable[[CellT
     options = ClusterOptions(values["launcher"], folder, values.get("partition"), values.get("time", 60),
                              values.get("stop_margin", 300), values.get("gpus_per_task", 0), cpus,
                              values.get("array_parallelism", 64), values.get("array_max", 1000),
-                             bool(values.get("cancel_on_interrupt")))
+                             bool(values.get("cancel_on_interrupt")), values.get("cells_per_task", 1))
     return partial(SubmititLauncher, options=options)

@@ -91,18 +91,20 @@ class FakeJob:
 
 
 class FakeExecutor:
-    """Records the job arrays submitted (one per ``batch()``)."""
+    """Records the job arrays submitted (one per ``batch()``) and the cells of each task."""
 
     def __init__(self):
         self.arrays = []
+        self.tasks = []
 
     @contextlib.contextmanager
     def batch(self):
         self.arrays.append(0)
         yield
 
-    def submit(self, function, cell):
+    def submit(self, function, cells):
         self.arrays[-1] += 1
+        self.tasks.append([cell.index for cell in cells])
         return FakeJob(sum(self.arrays))
 
 
@@ -118,6 +120,16 @@ def test_a_large_matrix_is_split_into_arrays_of_at_most_array_max_tasks(monkeypa
     submitted = launcher(monkeypatch, tmp_path, array_max=1000)
     handles = submitted.start([Cell(None, index, 2500) for index in range(2500)])
     assert submitted.executor.arrays == [1000, 1000, 500] and len(handles) == 2500
+
+
+def test_several_cells_per_task_each_get_their_outcome(monkeypatch, tmp_path):
+    submitted = launcher(monkeypatch, tmp_path, cells_per_task=3, array_max=2)
+    handles = submitted.start([Cell(None, index, 7) for index in range(7)])
+    assert submitted.executor.tasks == [[0, 1, 2], [3, 4, 5], [6]] and submitted.executor.arrays == [2, 1]
+    for job in submitted.jobs:  # each task answers with its cells' outcomes, in order
+        job.result = lambda cells=submitted.executor.tasks[submitted.jobs.index(job)]: [f"outcome {i}" for i in cells]
+    assert [handle.cell.index for handle in handles] == list(range(7))
+    assert [handle.result() for handle in handles] == [f"outcome {index}" for index in range(7)]
 
 
 def test_ctrl_c_leaves_the_tasks_running_unless_asked(monkeypatch, tmp_path, capsys):
@@ -146,7 +158,7 @@ def test_a_task_that_died_is_recorded_failed_and_its_claim_taken_over(tmp_path):
     claim.write_text(json.dumps({"pid": 1, "host": "node-b", "token": "t", "task": "77_3"}))
     task = CellTask(store, "cpu", False, False, "2026-01-01T00:00:00Z")
     died = _Task(FakeJob(3, RuntimeError("Job not requeued because: timed-out too many times.")), Cell(Run(), 0, 1),
-                 task, tmp_path / "submitit")
+                 0, task, tmp_path / "submitit")
     outcome = died.result()
     record = store.record_of("run_a")
     assert outcome.record == record and record["status"] == "failed" and record["cell"] == {"index": 0, "of": 1}
@@ -188,24 +200,29 @@ def signal_once_training(out: Path, signalled: list) -> None:
 
 @pytest.mark.slow
 def test_a_task_signalled_mid_training_requeues_and_records_the_uninterrupted_result(tmp_path, capsys):
+    """Two cells in one task of submitit's local executor; the first run is signalled (as SLURM
+    does before the time limit) once it wrote a checkpoint. Before, the task was recorded failed."""
     pytest.importorskip("submitit")
-    common = ["run", "--budget", "smoke", "--seeds", "1", "--datasets", "ring8", "--iterations", "300",
-              "--no-progress"]
+    common = ["run", "--budget", "smoke", "--seeds", "1", "--iterations", "300", "--no-progress"]
     assert main([*common, "--jobs", "1", "--out", str(tmp_path / "whole")]) == 0
     out, signalled = tmp_path / "signalled", []
     watcher = threading.Thread(target=signal_once_training, args=(out, signalled))
     watcher.start()
-    assert main([*common, "--launcher", "local", "--time", "10", "--out", str(out)]) == 0
+    assert main([*common, "--launcher", "local", "--time", "10", "--cells-per-task", "2", "--out", str(out)]) == 0
     watcher.join()
     assert signalled, "the run ended before it could be signalled"
-    (want,), (have,) = ResultsStore(tmp_path / "whole").records(), ResultsStore(out).records()
-    assert have["run_id"] == want["run_id"] and have["status"] == want["status"] == "finished"
-    assert have["metrics"] == want["metrics"] and have["iterations_done"] == want["iterations_done"] == 300
-    assert 30 <= have["resumed_from_iteration"] < 300  # it stopped past its first checkpoint and resumed
-    whole = tmp_path / "whole"
-    for name in ("losses", "samples"):
-        assert (out / have["artifacts"][name]).read_bytes() == (whole / want["artifacts"][name]).read_bytes()
+    printed = capsys.readouterr().out
+    assert "run by another process" not in printed and printed.count(": finished in") == 4  # 2 here, 2 in the task
+    whole, wanted, got = tmp_path / "whole", ResultsStore(tmp_path / "whole").records(), ResultsStore(out).records()
+    assert [r["run_id"] for r in got] == [r["run_id"] for r in wanted] and len(got) == 2
+    for want, have in zip(wanted, got):
+        assert have["status"] == want["status"] == "finished"
+        assert have["metrics"] == want["metrics"] and have["iterations_done"] == want["iterations_done"] == 300
+        for name in ("losses", "samples"):
+            assert (out / have["artifacts"][name]).read_bytes() == (whole / want["artifacts"][name]).read_bytes()
+    assert 30 <= got[0]["resumed_from_iteration"] < 300  # stopped past its first checkpoint, resumed there
+    assert got[1]["resumed_from_iteration"] is None
     logs = "".join(path.read_text() for path in (out / "submitit").rglob("*_log.out"))
     assert "Calling checkpoint method" in logs and "Requeued job" in logs and "Job completed successfully" in logs
     assert len(list((out / "submitit").rglob("*_result.pkl"))) == 1  # one task, run twice
-    assert not list(out.glob("runs/*/checkpoints/*"))  # the finished run's checkpoints are gone
+    assert not list(out.glob("runs/*/checkpoints/*"))  # the finished runs' checkpoints are gone
