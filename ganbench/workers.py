@@ -118,15 +118,23 @@ class ProcessLauncher:
         return worker
 
     def _dispatch(self) -> None:
-        """Give queued cells to idle workers, starting workers up to ``workers``."""
+        """Give queued cells to idle workers, starting workers up to ``workers``; an idle worker
+        that died meanwhile is dropped (its cell goes to another)."""
         while self.queue:
             idle = next((worker for worker in self.live if worker.job is None), None)
             if idle is None:
                 if len(self.live) >= self.workers:
                     return
                 idle = self._spawn()
-            idle.job = self.queue.popleft()
-            idle.connection.send(idle.job.cell)
+            job = self.queue.popleft()
+            try:
+                idle.connection.send(job.cell)
+            except OSError:  # a broken pipe: the worker is gone
+                self.queue.appendleft(job)
+                self.live.remove(idle)
+                idle.connection.close()
+                continue
+            idle.job = job
 
     def start(self, cells: Sequence[Cell]) -> list[_Job]:
         jobs = [_Job(cell) for cell in cells]
