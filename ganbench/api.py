@@ -219,7 +219,7 @@ def _store(path: PathLike) -> Any:
     if folder.name == "records.jsonl" and folder.is_file():
         folder = folder.parent
     store = ResultsStore(folder)
-    if not store.records_path.is_file():
+    if not store.has_records():
         raise UserError(f"{store.records_path} does not exist; give a folder written by "
                         f"{command('run', out='DIR')} or {command('evaluate', out='DIR')}")
     return store
@@ -315,6 +315,7 @@ def write_report(path: PathLike) -> list[Path]:
     store = _store(path)
     store.records()  # checked before anything is written
     store.remove_stale_temporaries()
+    store.export()
     return write_outputs(store)
 
 

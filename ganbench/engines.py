@@ -38,6 +38,7 @@ from ganbench.handlers import (
 )
 from ganbench.results import atomic_write_text
 from ganbench.execution import Execution
+from ganbench.preemption import StopOnRequest
 from ganbench.runs import RunContext, run_id_for
 
 
@@ -128,8 +129,9 @@ class EngineRun:
     limit (with ``max_seconds``) and the iteration timer (:attr:`timer`); the handlers the kind
     attaches next run after these. :meth:`run` then attaches the progress bar and the
     checkpointer (last, so that a checkpoint holds the state after every handler of its
-    iteration), resumes from the newest checkpoint and runs to ``iterations``;
-    :meth:`write_losses` writes ``losses.csv`` and :meth:`outcome` gives the record's fields.
+    iteration) with :class:`~ganbench.preemption.StopOnRequest` after it (a requested stop writes
+    a checkpoint and ends the run there), resumes from the newest checkpoint and runs to
+    ``iterations``; :meth:`write_losses` writes ``losses.csv`` and :meth:`outcome` gives the record's fields.
 
     Args:
         engine: the kind's engine: one iteration is one training or optimiser step, whose output
@@ -198,8 +200,10 @@ class EngineRun:
         directory = self.run_dir / "checkpoints"
         every = self.checkpoint_every or max(1, self.iterations // 10)
         to_save = self.to_save
-        if idist.get_rank() == 0:
-            self.engine.add_event_handler(Events.ITERATION_COMPLETED(every=every), checkpointer(to_save, directory))
+        save = checkpointer(to_save, directory) if idist.get_rank() == 0 else None
+        if save is not None:
+            self.engine.add_event_handler(Events.ITERATION_COMPLETED(every=every), save)
+        StopOnRequest(save).attach(self.engine)
         self.resumed_from = resume_from_checkpoint(to_save, directory)
         if self.resumed_from < self.iterations:
             self.engine.run(None, max_epochs=1, epoch_length=self.iterations)

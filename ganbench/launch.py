@@ -1,6 +1,7 @@
 """Where and how the cells of a matrix run: :func:`run_suite` runs them one after another in this
-process, in worker processes (:class:`ProcessLauncher`), or through any :class:`Launcher`, e.g. as
-cluster tasks (:mod:`ganbench.cluster`), with :class:`MatrixProgress` showing the matrix.
+process, in worker processes (:class:`~ganbench.workers.ProcessLauncher`), or through any
+:class:`Launcher`, e.g. as cluster tasks (:mod:`ganbench.cluster`), with :class:`MatrixProgress`
+showing the matrix.
 
 Each cell runs only while its process holds the cell's claim in the store (see
 :mod:`ganbench.results`), so any number of commands, workers or cluster tasks may share one output
@@ -11,10 +12,6 @@ printing each cell's line as it ends.
 
 from __future__ import annotations
 
-import ctypes
-import multiprocessing
-import os
-import signal
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -24,11 +21,12 @@ from typing import Any, Protocol
 import torch
 
 from ganbench.errors import option
-from ganbench.execution import resolve_device
 from ganbench.options import Option
 from ganbench.provenance import utc_now
 from ganbench.results import ResultsStore
 from ganbench.runs import Cell, CellOutcome, PlannedRun, Suite, run_cell
+from ganbench.tasks import CellTask
+from ganbench.workers import ProcessLauncher
 
 LAUNCHERS = ("processes", "local", "slurm")
 
@@ -97,60 +95,6 @@ class Launcher(Protocol):
     def close(self, cancel: bool) -> None: ...
 
 
-@dataclass
-class CellTask:
-    """One cell's work as a worker process or cluster task does it: the initializer (registering
-    what runs need by name), then :func:`run_cell` on the device named ``device`` (resolved where
-    the task runs: a cluster's login node may have no GPU)."""
-
-    store: ResultsStore
-    device: str
-    restart: bool
-    keep_checkpoints: bool
-    since: str
-    initializer: Callable[[], None] | None = None
-
-    def __call__(self, cell: Cell) -> CellOutcome:
-        if self.initializer is not None:
-            self.initializer()
-        return run_cell(cell, self.store, resolve_device(self.device), False, self.restart, self.keep_checkpoints,
-                        self.since, self.initializer)
-
-
-class _Pending:
-    """A ``multiprocessing`` result with the ``done()``/``result()`` of a future."""
-
-    def __init__(self, result: Any) -> None:
-        self._result = result
-
-    def done(self) -> bool:
-        return self._result.ready()
-
-    def result(self) -> CellOutcome:
-        return self._result.get()
-
-
-def _ignore_interrupts() -> None:
-    """A worker's start: Ctrl-C (sent to the whole process group) is the parent's to handle; it
-    terminates the workers, whose cells resume from their checkpoints and whose claims, their
-    processes gone, are taken over by the next command. A parent killed outright (SIGTERM,
-    SIGKILL: no ``finally`` runs) takes its workers with it on Linux (``PR_SET_PDEATHSIG``), so
-    no orphan keeps training a cell nobody waits for."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    _die_with_parent()
-
-
-def _die_with_parent() -> None:
-    """Ask Linux to send this process SIGTERM when its parent exits (a no-op elsewhere)."""
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        return
-    if os.getppid() == 1:  # the parent was already gone before the request took effect
-        os.kill(os.getpid(), signal.SIGTERM)
-
-
 def wait_for_any(handles: Sequence[Any], seconds: float | None, poll_seconds: float) -> None:
     """Return once one of ``handles`` (anything with ``done()``) is done, or after ``seconds``
     (None: no limit), checking every ``poll_seconds``: :meth:`Launcher.wait` for launchers whose
@@ -160,33 +104,6 @@ def wait_for_any(handles: Sequence[Any], seconds: float | None, poll_seconds: fl
         if deadline is not None and time.monotonic() >= deadline:
             return
         time.sleep(poll_seconds)
-
-
-class ProcessLauncher:
-    """``workers`` spawned worker processes on this machine (a ``multiprocessing`` pool)."""
-
-    def __init__(self, task: CellTask, workers: int, poll_seconds: float = 0.2) -> None:
-        self.task = task
-        self.workers = workers
-        self.poll_seconds = poll_seconds
-        self.pool = multiprocessing.get_context("spawn").Pool(workers, initializer=_ignore_interrupts)
-
-    def start(self, cells: Sequence[Cell]) -> list[_Pending]:
-        return [_Pending(self.pool.apply_async(self.task, (cell,))) for cell in cells]
-
-    def wait(self, handles: Sequence[_Pending], seconds: float | None) -> None:
-        wait_for_any(handles, seconds, self.poll_seconds)
-
-    def running(self, pending: Sequence[Cell]) -> list[str]:
-        # The pool starts cells in submission order: the first ``workers`` not done are running.
-        return [cell.run.label for cell in pending[:self.workers]]
-
-    def close(self, cancel: bool) -> None:
-        if cancel:
-            self.pool.terminate()
-        else:
-            self.pool.close()
-        self.pool.join()
 
 
 @dataclass(frozen=True)
@@ -227,7 +144,8 @@ def run_suite(suite: Suite, runs: Sequence[PlannedRun] | Sequence[Cell], store: 
     Before any cell starts, the records are read and checked, the folders of the cells to do must
     be writable (else :class:`UserError`), and temporary files of killed ganbench processes of this
     machine are removed. A run that ended loses its checkpoints once its record is stored (unless
-    ``keep_checkpoints``), so a kill at any moment leaves its checkpoints or its record.
+    ``keep_checkpoints``), so a kill at any moment leaves its checkpoints or its record. The store's
+    ``records.jsonl`` is rewritten once, as the cells end (also on an interrupt).
     """
     cells = [item if isinstance(item, Cell) else Cell(item, index, len(runs)) for index, item in enumerate(runs)]
     since = utc_now()
@@ -246,12 +164,15 @@ def run_suite(suite: Suite, runs: Sequence[PlannedRun] | Sequence[Cell], store: 
             else:
                 pending.append(cell)
         workers = min(options.jobs, len(pending))
-        if options.launcher is not None and pending:
-            loop.launched(pending, options.launcher(loop.task))
-        elif workers > 1:
-            loop.launched(pending, ProcessLauncher(loop.task, workers))
-        else:
-            loop.serially(pending)
+        try:
+            if options.launcher is not None and pending:
+                loop.launched(pending, options.launcher(loop.task))
+            elif workers > 1:
+                loop.launched(pending, ProcessLauncher(loop.task, workers))
+            else:
+                loop.serially(pending)
+        finally:
+            store.export()
     return loop.done
 
 

@@ -4,9 +4,10 @@
 ``DIR/runs/<run_id>/`` is owned by one run: its checkpoints, losses, samples and, once it ended
 (status ``finished``, ``diverged`` or ``failed``), its record ``record.json`` (one JSON line). ``DIR/records.jsonl``
 is the readable, diffable export of every record (one JSON object a line, in matrix order), rewritten
-whole after each record; records of folders written before run folders held records are read from
-it too. Every file is written to a temporary name and renamed into place, so an interrupted
-command never leaves a half-written record behind.
+from the run folders once per command (:meth:`ResultsStore.export`), not after each record; records
+of folders written before run folders held records are read from it too. Every file is written to
+a temporary name and renamed into place, so an interrupted command never leaves a half-written
+record behind.
 
 Several processes (worker processes of the ``jobs`` option, two commands, array tasks on a cluster) may write one
 folder at once. A process runs a cell only while it holds the cell's claim, ``runs/<run_id>/claim.lock``,
@@ -14,7 +15,10 @@ created with ``O_CREAT | O_EXCL`` and holding the holder's pid, host and start t
 touches it every :data:`HEARTBEAT_SECONDS`. A claim is stale, and taken over, when its holder's
 process is gone (same host) or its heartbeat is older than :data:`STALE_SECONDS` (any host).
 Claims and the export take a short ``flock`` on ``DIR/.store.lock``, so two processes never take
-over the same stale claim and the export never misses a record written before it started.
+over the same stale claim and the export never misses a record written before it started. Where the
+lock is not shared between nodes, the exclusive create still lets only one of two processes create
+a claim, and a holder re-checks its claim (:meth:`Claim.held`) before writing its record; a file
+system without locks at all is refused by :meth:`ResultsStore.check_file_system`.
 """
 
 from __future__ import annotations
@@ -29,18 +33,20 @@ import re
 import shutil
 import socket
 import tempfile
-import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from ganbench.claims import Claim, process_alive
 from ganbench.errors import UserError, option
 from ganbench.records import FINAL_STATUSES, parse_records
 
 RECORD_FILE = "record.json"
 CLAIM_FILE = "claim.lock"
+NO_LOCKS = (errno.ENOSYS, errno.EOPNOTSUPP, errno.ENOLCK)  # flock's errors where a file system has no locks
+TASK_VARIABLE = "GANBENCH_TASK"  # the scheduler task a process runs in (cluster tasks set it), kept in its claims
 HEARTBEAT_SECONDS = 30.0
 STALE_SECONDS = 600.0  # a claim not touched for this long is a dead holder's, on any host
 
@@ -86,50 +92,6 @@ def atomic_write_text(path: Path, text: str) -> None:
     atomic_write_bytes(path, text.encode("utf-8"))
 
 
-def process_alive(pid: int) -> bool:
-    """Whether a process ``pid`` exists on this host (one we may not signal counts as alive)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-class Claim:
-    """This process's hold on one cell: the claim file and the thread touching it every
-    ``heartbeat`` seconds. :meth:`release` (or leaving the ``with`` block) deletes the file."""
-
-    def __init__(self, path: Path, holder: dict[str, Any], heartbeat: float, taken_over: dict[str, Any] | None) -> None:
-        self.path = path
-        self.holder = holder
-        self.taken_over = taken_over
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._beat, args=(heartbeat,), daemon=True,
-                                        name=f"claim {path.parent.name}")
-        self._thread.start()
-
-    def _beat(self, heartbeat: float) -> None:
-        while not self._stop.wait(heartbeat):
-            with contextlib.suppress(OSError):
-                os.utime(self.path)
-
-    def release(self) -> None:
-        """Stop the heartbeat and delete the claim file if it is still this process's."""
-        self._stop.set()
-        self._thread.join()
-        with contextlib.suppress(OSError, ValueError):
-            if json.loads(self.path.read_text()).get("token") == self.holder["token"]:
-                self.path.unlink()
-
-    def __enter__(self) -> Claim:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.release()
-
-
 class ResultsStore:
     """The records, run folders and cell claims under one output folder."""
 
@@ -141,23 +103,74 @@ class ResultsStore:
         self.heartbeat_seconds = heartbeat_seconds
 
     def ensure_writable(self) -> None:
-        """Create the folder and prove it is writable, or raise :class:`UserError` naming the fix."""
+        """Create the folder and prove it is writable and that its file system gives exclusive
+        creation and ``flock`` (:meth:`check_file_system`), or raise :class:`UserError` naming the
+        fix (a folder created here is removed again)."""
+        created = not self.root.exists()
         try:
             self.root.mkdir(parents=True, exist_ok=True)
             with tempfile.NamedTemporaryFile(dir=self.root, prefix=".write-test-"):
                 pass
-        except OSError as error:
+            self.check_file_system()
+        except (OSError, UserError) as error:
+            if created:
+                with contextlib.suppress(OSError):
+                    self.root.rmdir()
+            if isinstance(error, UserError):
+                raise
             raise UserError(
                 f"cannot write to output folder {self.root} ({error.strerror or error}); "
                 f"choose another with {option('out', 'DIR')}"
             ) from None
+
+    def check_file_system(self) -> None:
+        """Probe the folder's file system with a temporary file: a second ``O_CREAT | O_EXCL``
+        create of it must fail, and an exclusive ``flock`` on it must work. A file system without
+        locks (Lustre mounted ``noflock``, NFS without a lock manager: ``ENOSYS``, ``EOPNOTSUPP``,
+        ``ENOLCK``) or without exclusive creation is a :class:`UserError` naming the fix. (Locks
+        that are only node-local, Lustre's ``localflock``, cannot be told from here; claims then
+        rest on the exclusive create and the holder's re-check, see the module doc.)"""
+        probe = self.root / f".probe.{_host()}-{os.getpid()}.{uuid.uuid4().hex[:12]}.tmp"
+        try:
+            descriptor = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+            try:
+                try:
+                    os.close(os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+                    exclusive = False
+                except FileExistsError:
+                    exclusive = True
+                fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                fcntl.flock(descriptor, fcntl.LOCK_UN)
+            finally:
+                os.close(descriptor)
+        except OSError as error:
+            if error.errno in NO_LOCKS:
+                raise self._no_locks(error) from None
+            raise
+        finally:
+            probe.unlink(missing_ok=True)
+        if not exclusive:
+            raise UserError(f"the file system of output folder {self.root} does not give exclusive file creation "
+                            f"(O_EXCL), which claims on cells need; choose a folder on another file system with "
+                            f"{option('out', 'DIR')}")
+
+    def _no_locks(self, error: OSError) -> UserError:
+        return UserError(f"the file system of output folder {self.root} gives no file locks (flock: "
+                         f"{error.strerror or error}), which claims on cells need; mount it with locks (Lustre: "
+                         f"-o flock; NFS: a lock manager, not -o nolock), or choose a folder on another file "
+                         f"system with {option('out', 'DIR')}")
 
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
         """An exclusive ``flock`` on ``DIR/.store.lock`` for a short critical section."""
         self.root.mkdir(parents=True, exist_ok=True)
         with open(self.root / ".store.lock", "a") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX)
+            except OSError as error:
+                if error.errno in NO_LOCKS:
+                    raise self._no_locks(error) from None
+                raise
             try:
                 yield
             finally:
@@ -179,6 +192,10 @@ class ResultsStore:
             raise UserError(f"cannot read {self.records_path} ({error.strerror or error}); make it readable, "
                             f"or choose another output folder with {option('out', 'DIR')}") from None
         return parse_records(data, self.records_path)
+
+    def has_records(self) -> bool:
+        """Whether the folder holds records: ``records.jsonl`` or a run folder's ``record.json``."""
+        return self.records_path.is_file() or any((self.root / "runs").glob(f"*/{RECORD_FILE}"))
 
     def run_records(self) -> list[dict[str, Any]]:
         """The records of the run folders (``runs/*/record.json``)."""
@@ -211,15 +228,18 @@ class ResultsStore:
         return next((record for record in self.exported_records() if record.get("run_id") == run_id), None)
 
     def add(self, record: dict[str, Any]) -> None:
-        """Store a record in its run folder (replacing an earlier one of that run) and re-export
-        ``records.jsonl``; both atomic, safe with other writers."""
+        """Store a record in its run folder (replacing an earlier one of that run), atomically: one
+        small file, whatever the number of records (``records.jsonl`` is :meth:`export`'s)."""
         atomic_write_text(self.run_dir(record["run_id"]) / RECORD_FILE, json.dumps(record, sort_keys=True) + "\n")
-        self.export()
 
     def export(self) -> None:
-        """Rewrite ``records.jsonl`` from every record, under the store's lock."""
+        """Rewrite ``records.jsonl`` from every record, under the store's lock: once per command
+        (:func:`ganbench.launch.run_suite` and ``merge`` end with it), not per record. A folder with
+        no record yet gets no file."""
         with self._locked():
             records = self.records()
+            if not records and not self.records_path.exists():
+                return  # nothing recorded yet: no empty file
             atomic_write_text(self.records_path, "".join(json.dumps(r, sort_keys=True) + "\n" for r in records))
 
     def check_run_folder(self, run_id: str) -> None:
@@ -255,22 +275,30 @@ class ResultsStore:
         path.mkdir(parents=True, exist_ok=True)
         return path
 
-    def claim(self, run_id: str) -> Claim | dict[str, Any]:
+    def claim(self, run_id: str, dead: Callable[[dict[str, Any]], bool] | None = None) -> Claim | dict[str, Any]:
         """Claim the cell ``run_id`` for this process: a :class:`Claim`, or the holder's details
-        (pid, host, started_utc) when another live process holds it. A stale claim (see the
-        module doc) is taken over; :attr:`Claim.taken_over` then names its holder."""
+        (pid, host, started_utc, task) when another live process holds it. A stale claim (see the
+        module doc), or one that ``dead(holder)`` says is dead, is taken over; :attr:`Claim.taken_over`
+        then names its holder. Two processes creating the claim at once (a lock that is not
+        coherent across nodes) cannot both win: the exclusive create fails for one, which gets the
+        winner's details."""
         path = self.run_dir(run_id) / CLAIM_FILE
         holder = {"pid": os.getpid(), "host": socket.gethostname(), "token": uuid.uuid4().hex,
-                  "started_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+                  "started_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                  "task": os.environ.get(TASK_VARIABLE)}
         with self._locked():
             taken_over = None
             if path.exists():
                 current = self._holder(path)
-                if not self.is_stale(current):
+                if not self.is_stale(current) and not (dead is not None and dead(current)):
                     return current
                 taken_over = current
                 path.unlink(missing_ok=True)
-            with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666), "w") as stream:
+            try:
+                descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+            except FileExistsError:
+                return self._holder(path)
+            with os.fdopen(descriptor, "w") as stream:
                 stream.write(json.dumps(holder) + "\n")
         return Claim(path, holder, self.heartbeat_seconds, taken_over)
 

@@ -37,6 +37,7 @@ from ganbench.budgets import BUDGETS, Budget
 from ganbench.errors import UserError, command, option
 from ganbench.execution import Execution
 from ganbench.handlers import checkpoint_files
+from ganbench.preemption import Preempted
 from ganbench.provenance import device_description, load_average, software, utc_now
 from ganbench.options import Option, OptionValueError
 from ganbench.registry import Registry
@@ -272,7 +273,7 @@ def execute(run: PlannedRun, store: ResultsStore, device: torch.device, progress
     }
     try:
         record.update(run.work(RunContext(run_dir, device, progress, record["provenance"], initializer)))
-    except (KeyboardInterrupt, UserError):
+    except (KeyboardInterrupt, Preempted, UserError):
         raise
     except Exception as error:  # noqa: BLE001 - one broken run must not stop the suite
         record.update(status="failed", error=f"{type(error).__name__}: {error}")
@@ -325,6 +326,14 @@ def shard(cells: Sequence[Cell], number: int, count: int) -> list[Cell]:
     return [cell for cell in cells if cell.run.run_id in chosen]
 
 
+def use_device(device: torch.device) -> None:
+    """Make ``device`` this process's current CUDA device (``torch.cuda.set_device``) when it is
+    one, so that what is built on ``cuda`` without an index (torch-fidelity's feature extractor,
+    CUDA streams) lands on it, not on ``cuda:0``; nothing for other devices."""
+    if device.type == "cuda":
+        torch.cuda.set_device(device)
+
+
 @dataclass(frozen=True)
 class CellOutcome:
     """What became of a cell: its ``record`` (``ran_here`` when this process ran it, else another
@@ -341,7 +350,10 @@ def run_cell(cell: Cell, store: ResultsStore, device: torch.device, progress: bo
              keep_checkpoints: bool, since: str, initializer: Callable[[], None] | None = None) -> CellOutcome:
     """Claim ``cell`` and, holding the claim, run it unless it needs no run: an ended record (not
     with ``restart``), or one written since ``since`` (UTC, when this command started) by another
-    process. Returns without running when another live process holds the claim."""
+    process. Returns without running when another live process holds the claim, or took it over
+    while this one ran (its record is then not written). The device is made the current CUDA
+    device first (:func:`use_device`), so that everything the run builds lands on it."""
+    use_device(device)
     claim = store.claim(cell.run.run_id)
     checkpoints = store.root / "runs" / cell.run.run_id / "checkpoints"
     if not isinstance(claim, Claim):
@@ -358,6 +370,8 @@ def run_cell(cell: Cell, store: ResultsStore, device: torch.device, progress: bo
                 return CellOutcome(record=existing, skipped=True)
         record = execute(cell.run, store, device, progress, restart, initializer)
         record["cell"] = {"index": cell.index, "of": cell.size}
+        if not claim.held():  # taken over meanwhile (judged stale): the new holder's record counts
+            return CellOutcome(holder=store.holder_of(cell.run.run_id) or {"age_seconds": 0.0})
         store.add(record)
         if record["status"] in FINAL_STATUSES and not keep_checkpoints:
             remove_checkpoints(checkpoints)

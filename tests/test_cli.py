@@ -1,6 +1,7 @@
 """The command line end to end on the toy suite, and its answers to bad input."""
 
 import json
+import shutil
 import subprocess
 import sys
 
@@ -124,6 +125,18 @@ def test_report_command_rewrites_outputs(smoke_run, capsys):
     assert (smoke_run / "summary.md").exists()
     assert main(["report", str(smoke_run / "missing")]) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_report_collects_records_no_command_exported(smoke_run, tmp_path, capsys):
+    """Cluster tasks of a stopped command write their run folders' records; records.jsonl is the
+    command's to write, and ``ganbench report`` writes it from them."""
+    folder = tmp_path / "copy"
+    shutil.copytree(smoke_run, folder)
+    exported = (folder / "records.jsonl").read_text()
+    (folder / "records.jsonl").unlink()
+    assert main(["report", str(folder)]) == 0
+    assert (folder / "records.jsonl").read_text() == exported
+    assert "records.jsonl" in capsys.readouterr().out.splitlines()[-1]
 
 
 def test_list_and_help(capsys):

@@ -1,6 +1,8 @@
 """One output folder shared by several writers: records, claims on cells, stale claims, merge, shards."""
 
 import csv
+import errno
+import fcntl
 import json
 import os
 import subprocess
@@ -9,9 +11,12 @@ import time
 from pathlib import Path
 
 import pytest
+import torch
 
 from ganbench.cli import main
 from ganbench.errors import UserError
+from ganbench.execution import Execution
+from ganbench.runs import Cell, run_cell
 from ganbench.results import CLAIM_FILE, Claim, ResultsStore, merge_stores
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -23,6 +28,7 @@ from test_shared_store import record
 store = ResultsStore(sys.argv[1])
 for i in range(int(sys.argv[3])):
     store.add(record(f"{sys.argv[2]}_{i:03d}"))
+store.export()  # once, as a command ends
 """
 
 
@@ -59,6 +65,7 @@ def test_a_folder_written_before_run_folders_held_records_is_read_and_kept(tmp_p
     store.add(record("new_1"))
     assert [(r["run_id"], r["status"]) for r in store.records()] == [("new_1", "finished"), ("old_1", "finished")]
     assert store.ended_ids() == {"old_1", "new_1"}
+    store.export()  # as the command ends
     assert len(store.records_path.read_text().splitlines()) == 2
 
 
@@ -267,3 +274,75 @@ def test_workers_end_with_a_parent_killed_outright(tmp_path):
               for pid in workers):
         assert time.monotonic() < deadline, "a worker outlived its killed parent"
         time.sleep(0.5)
+
+
+def test_storing_a_record_leaves_records_jsonl_to_the_commands_end(tmp_path):
+    """records.jsonl was rewritten whole after every record (O(N) each, O(N^2) per matrix)."""
+    store = ResultsStore(tmp_path)
+    store.add(record("r1"))
+    store.add(record("r2"))
+    assert not store.records_path.exists()
+    assert [r["run_id"] for r in store.records()] == ["r1", "r2"]  # the run folders are the live records
+    store.export()
+    assert [json.loads(line)["run_id"] for line in store.records_path.read_text().splitlines()] == ["r1", "r2"]
+
+
+@pytest.mark.parametrize("code", [errno.ENOSYS, errno.EOPNOTSUPP, errno.ENOLCK])
+def test_an_output_folder_without_file_locks_is_one_error_line(code, tmp_path, capsys, monkeypatch):
+    """Lustre mounted noflock, NFS without a lock manager: flock fails; claims need it."""
+    def no_locks(*arguments):
+        raise OSError(code, os.strerror(code))
+
+    monkeypatch.setattr(fcntl, "flock", no_locks)
+    out = tmp_path / "o"
+    assert main(["run", "--budget", "smoke", "--out", str(out)]) == 2
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and error.startswith("ganbench: error: ")
+    assert "gives no file locks" in error and "--out DIR" in error and "flock" in error
+    assert not out.exists()  # nothing left behind
+
+
+def test_an_output_folder_without_exclusive_creation_is_an_error(tmp_path, monkeypatch):
+    real_open = os.open
+    monkeypatch.setattr(os, "open", lambda path, flags, *rest: real_open(path, flags & ~os.O_EXCL, *rest))
+    with pytest.raises(UserError, match="exclusive file creation"):
+        ResultsStore(tmp_path / "o").ensure_writable()
+
+
+def test_two_nodes_creating_one_claim_at_once_give_it_to_one(tmp_path, monkeypatch):
+    """Without coherent locks, another node can create the claim between our check and our create."""
+    store = ResultsStore(tmp_path)
+    path = store.run_dir("run_a") / CLAIM_FILE
+    other = {"pid": 1, "host": "node-b", "token": "theirs"}
+    real_open = os.open
+
+    def raced(target, flags, *rest):
+        if Path(target) == path and flags & os.O_EXCL and not path.exists():
+            path.write_text(json.dumps(other))  # node b wins the race
+        return real_open(target, flags, *rest)
+
+    monkeypatch.setattr(os, "open", raced)
+    holder = store.claim("run_a")
+    assert not isinstance(holder, Claim) and holder["host"] == "node-b"
+    assert json.loads(path.read_text())["token"] == "theirs"
+
+
+def test_a_holder_whose_claim_was_taken_over_does_not_write_its_record(tmp_path):
+    store = ResultsStore(tmp_path)
+
+    class Run:
+        run_id, label = "run_a", "run a"
+        identity = {"kind": "gan", "suite": "t", "variant": "v", "dataset": "d", "seed": 0, "budget": "b"}
+        execution = Execution()
+
+        def config(self):
+            return {}
+
+        def work(self, context):  # meanwhile another process judges the claim stale and takes it over
+            (context.run_dir / CLAIM_FILE).write_text(json.dumps({"pid": 1, "host": "node-b", "token": "new"}))
+            return {"status": "finished"}
+
+    outcome = run_cell(Cell(Run(), 0, 1), store, torch.device("cpu"), False, False, False, "2026-01-01T00:00:00Z")
+    assert outcome.record is None and outcome.holder["host"] == "node-b"
+    assert not (tmp_path / "runs" / "run_a" / "record.json").exists()
+    assert json.loads((tmp_path / "runs" / "run_a" / CLAIM_FILE).read_text())["token"] == "new"  # left alone

@@ -151,7 +151,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _summary_line(label: str, record: dict[str, Any]) -> str:
     from ganbench.columns import table_columns
 
-    head = f"{label}: {record['status']} in {record['elapsed_seconds']:.1f} s"
+    elapsed = record.get("elapsed_seconds")  # none when the process running it died
+    head = f"{label}: {record['status']}" + ("" if elapsed is None else f" in {elapsed:.1f} s")
     if record["status"] != "finished":
         return f"{head} ({record.get('error', '')})"
     values = {**record.get("metrics", {}), **record.get("throughput", {})}

@@ -223,11 +223,12 @@ def command_report(args: argparse.Namespace) -> int:
     from ganbench.results import ResultsStore
 
     store = ResultsStore(args.out)
-    if not store.records_path.exists():
+    if not store.has_records():
         raise UserError(f"{store.records_path} does not exist; give a folder written by `ganbench run --out DIR`")
     store.records()  # checked before anything is written
     store.remove_stale_temporaries()
-    written = write_outputs(store)
+    store.export()  # the records of tasks and commands that ended before exporting them
+    written = [store.records_path, *write_outputs(store)]
     print((store.root / "summary.md").read_text(), end="")
     print(wrote_line(store.root, written))
     return 0

@@ -153,6 +153,7 @@ def evaluate_samples(request: EvaluationRequest) -> list[dict[str, Any]]:
                    for item in planned]
     for record in records:
         store.add(record)
+    store.export()
     return records
 
 
