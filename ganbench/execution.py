@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -124,6 +124,20 @@ class Execution:
             for part in compiled or (module,):
                 part.compile()
         return module
+
+
+@contextlib.contextmanager
+def eager(module: nn.Module) -> Iterator[None]:
+    """Calls of ``module`` inside run its eager forward even when it was compiled
+    (:meth:`Execution.prepare`): for what ``torch.compile`` cannot differentiate, e.g. the double
+    backward of a gradient penalty (aot_autograd's graphs support one backward only). The compiled
+    forward is back on exit; nothing changes for a module that was not compiled."""
+    compiled = module._compiled_call_impl
+    module._compiled_call_impl = None
+    try:
+        yield
+    finally:
+        module._compiled_call_impl = compiled
 
 
 def execution_from(values: Mapping[str, Any]) -> Execution:
