@@ -22,6 +22,7 @@ from torch import nn
 from ganbench.distributed import active_group, check_launched, launched_world
 from ganbench.errors import UserError, option
 from ganbench.options import Option, OptionValueError, positive_int
+from ganbench.trackers import check_trackers
 
 PRECISIONS = ("fp32", "bf16", "fp16")
 
@@ -62,6 +63,10 @@ EXECUTION_OPTIONS = (
     Option("dist_timeout", "minutes a data-parallel process waits for the others in one collective operation before "
            "the run fails (default 30; covers rank 0's work alone, e.g. evaluation throughput)", group="performance",
            parse=float, default=30.0, metavar="MINUTES"),
+    Option("logger", "report each GAN run to experiment trackers as it trains: tensorboard, mlflow, wandb "
+           "(comma-separated; losses, metrics of every evaluation, sample grids, configuration and record; "
+           "each needs its extra, e.g. pip install 'ganbench[mlflow]')", group="performance", given="list",
+           metavar="NAME[,NAME]"),
     Option("nproc_per_node", "GAN suites: train each run data-parallel in N processes (ignite.distributed: gloo on "
            "a CPU, nccl with one GPU each); the batch size stays the global batch; runs one cell at a time "
            f"({option('jobs', 1)}); recorded in config.execution.processes", group="performance",
@@ -86,7 +91,8 @@ class Execution:
     threads; left out of :meth:`config` when 1, so the run ids of single-process runs are those they
     had before the setting existed. ``sync_batchnorm``: BatchNorm over the group's global batch
     (CUDA only; in :meth:`config` only when on). ``timeout_minutes``: the process group's timeout
-    for one collective operation; not part of :meth:`config` (it changes no number).
+    for one collective operation; ``trackers``: the experiment trackers the run reports to
+    (:mod:`ganbench.trackers`); neither is part of :meth:`config` (they change no number).
     """
 
     threads: int = 1
@@ -96,6 +102,7 @@ class Execution:
     processes: int = 1
     sync_batchnorm: bool = False
     timeout_minutes: float = 30.0
+    trackers: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.threads < 1:
@@ -114,7 +121,7 @@ class Execution:
 
     def config(self) -> dict[str, Any]:
         config = asdict(self)
-        del config["timeout_minutes"]
+        del config["timeout_minutes"], config["trackers"]
         if self.processes == 1:
             del config["processes"]
         if not self.sync_batchnorm:
@@ -173,7 +180,8 @@ def execution_from(values: Mapping[str, Any]) -> Execution:
     execution = Execution(threads=values.get("threads", 1), precision=values.get("amp") or "fp32",
                           channels_last=bool(values.get("channels_last")), compile=bool(values.get("compile")),
                           processes=processes, sync_batchnorm=bool(values.get("sync_batchnorm")),
-                          timeout_minutes=values.get("dist_timeout", 30.0))
+                          timeout_minutes=values.get("dist_timeout", 30.0),
+                          trackers=check_trackers(values.get("logger") or ()))
     if launched_world() > 1:
         return execution
     if processes > 1 and (jobs or 1) > 1:

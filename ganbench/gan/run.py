@@ -35,6 +35,7 @@ from ganbench.registry import plugin_provenance
 from ganbench.results import atomic_write_text
 from ganbench.distributed import broadcast_module
 from ganbench.execution import data_parallel
+from ganbench.trackers import RunTrackers
 from ganbench.runs import RunContext
 
 KIND = "gan"
@@ -147,12 +148,28 @@ def train_and_evaluate(run: GanRun, dataset: BenchDataset, device: torch.device,
     gan.attach(engine, run.iterations, training.optimizers)
     clock.attach(engine)  # after the variant's handlers (EMA), before evaluations and checkpoints
     evaluation.attach(engine, lifecycle)
-    lifecycle.run()
     if scratch is not None:
+        lifecycle.run()
         with scratch:
             _help_evaluate(run, gan, dataset, engine, evaluation, lifecycle)
         return {}
+    evaluation.trackers = RunTrackers(run.execution.trackers, run_dir, {
+        "run_id": run.run_id, "label": run.label, "suite": run.suite, **run.identity, "config": run.config()})
+    evaluation.trackers.attach(engine, ("loss_d", "loss_g"))
+    outcome: dict[str, Any] = {"status": "failed"}
+    try:
+        lifecycle.run()
+        outcome = _outcome(run, gan, dataset, training, lifecycle, evaluation)
+    finally:
+        evaluation.trackers.close(outcome)
+    return outcome
 
+
+def _outcome(run: GanRun, gan: GAN, dataset: BenchDataset, training: GanTraining, lifecycle: EngineRun,
+             evaluation: RunEvaluation) -> dict[str, Any]:
+    """Rank 0 of :func:`train_and_evaluate` once training ends: the losses file, the outcome, and the
+    final evaluation unless the run diverged."""
+    engine, clock = training.engine, evaluation.clock
     evaluation.artifacts["losses"] = lifecycle.write_losses()
     outcome = lifecycle.outcome(evaluation.artifacts)
     outcome["samples_from"] = gan.samples_from
@@ -203,6 +220,7 @@ class RunEvaluation:
         self.ema_artifacts: dict[str, Any] = {}
         self.quality = [name for name in run.evaluators if EVALUATORS.get(name).section == "metrics"]
         self.rank, self.distributed = shard[0], shard[1] > 1
+        self.trackers: RunTrackers | None = None  # rank 0's, set once training starts
 
     def so_far(self, iteration: int) -> dict[str, float]:
         """Where the run stands: iteration, real images drawn so far and training seconds so far."""
@@ -248,6 +266,8 @@ class RunEvaluation:
                 row = self.so_far(engine.state.iteration)
                 row.update(_numbers(self.live_and_ema(self.quality, final=False)["metrics"]))
                 self.history.append(row)
+                if self.trackers is not None:
+                    self.trackers.metrics(row, engine.state.iteration)
 
         engine.add_event_handler(Events.ITERATION_COMPLETED(every=every), evaluate_during_training)
 
@@ -257,6 +277,9 @@ class RunEvaluation:
         one, ends with it and is written to ``metric_history.csv``."""
         sections = self.live_and_ema(self.quality if self.rank else self.run.evaluators, training)
         self.artifacts.update({f"ema_{name}": path for name, path in self.ema_artifacts.items()})
+        if self.trackers is not None:
+            self.trackers.metrics(sections["metrics"], iteration)
+            self.trackers.images(self.artifacts, iteration)
         history = self.history
         if history.length and history.columns["iteration"][-1] != iteration:
             history.append({**self.so_far(iteration), **_numbers(sections["metrics"])})
