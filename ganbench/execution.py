@@ -8,9 +8,10 @@ by default (:func:`default_jobs`), and :func:`data_parallel`, which runs one fun
 from __future__ import annotations
 
 import contextlib
+import datetime
 import logging
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -18,8 +19,10 @@ import ignite.distributed as idist
 import torch
 from torch import nn
 
+from ganbench.distributed import active_group, check_launched, launched_world
 from ganbench.errors import UserError, option
 from ganbench.options import Option, OptionValueError, positive_int
+from ganbench.trackers import check_trackers
 
 PRECISIONS = ("fp32", "bf16", "fp16")
 
@@ -54,6 +57,16 @@ EXECUTION_OPTIONS = (
            "config.execution", group="performance", given="switch", default=False),
     Option("compile", "compile the networks with torch.compile; recorded in config.execution", group="performance",
            given="switch", default=False),
+    Option("sync_batchnorm", "data-parallel runs on CUDA: BatchNorm layers normalise with the statistics of the "
+           "whole global batch (torch's SyncBatchNorm, nccl; it has no CPU kernel); recorded in config.execution",
+           group="performance", given="switch", default=False),
+    Option("dist_timeout", "minutes a data-parallel process waits for the others in one collective operation before "
+           "the run fails (default 30; covers rank 0's work alone, e.g. evaluation throughput)", group="performance",
+           parse=float, default=30.0, metavar="MINUTES"),
+    Option("logger", "report each GAN run to experiment trackers as it trains: tensorboard, mlflow, wandb "
+           "(comma-separated; losses, metrics of every evaluation, sample grids, configuration and record; "
+           "each needs its extra, e.g. pip install 'ganbench[mlflow]')", group="performance", given="list",
+           metavar="NAME[,NAME]"),
     Option("nproc_per_node", "GAN suites: train each run data-parallel in N processes (ignite.distributed: gloo on "
            "a CPU, nccl with one GPU each); the batch size stays the global batch; runs one cell at a time "
            f"({option('jobs', 1)}); recorded in config.execution.processes", group="performance",
@@ -73,9 +86,13 @@ class Execution:
     the ``jobs`` option, so N jobs reproduce a serial run). ``precision``: ``fp32``; ``bf16`` autocast
     (CPU and CUDA); ``fp16`` autocast with a gradient scaler (CUDA only). ``channels_last``: image
     networks and batches in NHWC memory format. ``compile``: the networks through ``torch.compile``.
-    ``processes``: data-parallel processes training the run together (``nproc_per_node``; see
-    :func:`data_parallel`), each with ``threads`` threads; left out of :meth:`config` when 1, so the
-    run ids of single-process runs are those they had before the setting existed.
+    ``processes``: data-parallel processes training the run together (``nproc_per_node``, or the
+    world of a group started by torchrun or srun; see :func:`data_parallel`), each with ``threads``
+    threads; left out of :meth:`config` when 1, so the run ids of single-process runs are those they
+    had before the setting existed. ``sync_batchnorm``: BatchNorm over the group's global batch
+    (CUDA only; in :meth:`config` only when on). ``timeout_minutes``: the process group's timeout
+    for one collective operation; ``trackers``: the experiment trackers the run reports to
+    (:mod:`ganbench.trackers`); neither is part of :meth:`config` (they change no number).
     """
 
     threads: int = 1
@@ -83,6 +100,9 @@ class Execution:
     channels_last: bool = False
     compile: bool = False
     processes: int = 1
+    sync_batchnorm: bool = False
+    timeout_minutes: float = 30.0
+    trackers: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.threads < 1:
@@ -92,11 +112,20 @@ class Execution:
         if self.processes < 1:
             raise UserError(f"{option('nproc_per_node')} must be a positive number of processes, "
                             f"got {self.processes}")
+        if self.sync_batchnorm and self.processes == 1:
+            raise UserError(f"{option('sync_batchnorm')} synchronises the BatchNorm of data-parallel processes: "
+                            f"give {option('nproc_per_node', 2)} or more (or leave it out)")
+        if not self.timeout_minutes > 0:
+            raise UserError(f"{option('dist_timeout')} must be a positive number of minutes, "
+                            f"got {self.timeout_minutes}")
 
     def config(self) -> dict[str, Any]:
         config = asdict(self)
+        del config["timeout_minutes"], config["trackers"]
         if self.processes == 1:
             del config["processes"]
+        if not self.sync_batchnorm:
+            del config["sync_batchnorm"]
         return config
 
     def autocast(self, device: torch.device) -> Any:
@@ -114,6 +143,9 @@ class Execution:
         if self.precision == "fp16" and device.type != "cuda":
             raise UserError(f"{option('amp', 'fp16')} needs a CUDA device (its gradient scaler), not "
                             f"{device.type}; use {option('amp', 'bf16')}")
+        if self.sync_batchnorm and device.type != "cuda":
+            raise UserError(f"{option('sync_batchnorm')} needs CUDA devices (torch's SyncBatchNorm has no "
+                            f"{device.type} kernel); leave it out on {device.type}")
 
     def prepare(self, module: nn.Module, compiled: Sequence[nn.Module] = ()) -> nn.Module:
         """``module`` in channels-last memory format, and ``compiled`` (default: ``module``) compiled
@@ -126,14 +158,32 @@ class Execution:
         return module
 
 
+@contextlib.contextmanager
+def eager(module: nn.Module) -> Iterator[None]:
+    """Calls of ``module`` inside run its eager forward even when it was compiled
+    (:meth:`Execution.prepare`): for what ``torch.compile`` cannot differentiate, e.g. the double
+    backward of a gradient penalty (aot_autograd's graphs support one backward only). The compiled
+    forward is back on exit; nothing changes for a module that was not compiled."""
+    compiled = module._compiled_call_impl
+    module._compiled_call_impl = None
+    try:
+        yield
+    finally:
+        module._compiled_call_impl = compiled
+
+
 def execution_from(values: Mapping[str, Any]) -> Execution:
     """The :class:`Execution` that option ``values`` (by name, :data:`EXECUTION_OPTIONS`) ask for;
     several data-parallel processes per cell and several jobs at once are a :class:`UserError`."""
-    processes = values.get("nproc_per_node", 1)
+    jobs = values.get("jobs")
+    processes = check_launched(values.get("nproc_per_node", 1), jobs)
     execution = Execution(threads=values.get("threads", 1), precision=values.get("amp") or "fp32",
                           channels_last=bool(values.get("channels_last")), compile=bool(values.get("compile")),
-                          processes=processes)
-    jobs = values.get("jobs")
+                          processes=processes, sync_batchnorm=bool(values.get("sync_batchnorm")),
+                          timeout_minutes=values.get("dist_timeout", 30.0),
+                          trackers=check_trackers(values.get("logger") or ()))
+    if launched_world() > 1:
+        return execution
     if processes > 1 and (jobs or 1) > 1:
         raise UserError(f"{option('nproc_per_node', processes)} runs each cell in {processes} processes, one cell "
                         f"at a time: leave out {option('jobs', jobs)} (or give {option('jobs', 1)})")
@@ -141,8 +191,11 @@ def execution_from(values: Mapping[str, Any]) -> Execution:
 
 
 def jobs_from(values: Mapping[str, Any], device: torch.device) -> int:
-    """Worker processes for the cells: ``jobs``, else 1 with data-parallel runs, else :func:`default_jobs`."""
-    return values.get("jobs") or (1 if values.get("nproc_per_node", 1) > 1 else default_jobs(device))
+    """Worker processes for the cells: ``jobs``, else 1 with data-parallel runs (spawned or launched by
+    torchrun or srun), else :func:`default_jobs`."""
+    if values.get("jobs"):
+        return values["jobs"]
+    return 1 if values.get("nproc_per_node", 1) > 1 or launched_world() > 1 else default_jobs(device)
 
 
 def available_devices() -> list[str]:
@@ -188,13 +241,18 @@ def default_jobs(device: torch.device) -> int:
 
 
 def data_parallel(function: Callable[..., Any], processes: int, device: torch.device,
-                  initializer: Callable[[], None] | None, *args: Any) -> Any:
+                  initializer: Callable[[], None] | None, *args: Any, timeout_minutes: float = 30.0) -> Any:
     """``function(*args)`` in ``processes`` spawned processes of one ``ignite.distributed`` group
-    (``idist.Parallel``: gloo on a CPU, nccl on CUDA, a free local port), returning rank 0's
-    result. Each process runs ``initializer`` first; ``function`` finds its rank with
+    (``idist.Parallel``: gloo on a CPU, nccl on CUDA, a free local port, collectives failing after
+    ``timeout_minutes``), returning rank 0's result; in a group started by torchrun or srun
+    (:func:`~ganbench.distributed.active_group`), in its processes instead, on every node. Each
+    spawned process runs ``initializer`` first; ``function`` finds its rank with
     ``idist.get_rank()`` and must make the same collective calls in every process. An exception in
     rank 0 is raised here; one in another rank stops the group (torch's spawn ends the other
     processes) and is raised as torch reports it."""
+    group = active_group()
+    if group is not None:
+        return group.run(function, *args)
     if device.type == "cuda" and processes > torch.cuda.device_count():
         raise UserError(f"{option('nproc_per_node', processes)} needs {processes} GPUs; this machine has "
                         f"{torch.cuda.device_count()}")
@@ -202,7 +260,8 @@ def data_parallel(function: Callable[..., Any], processes: int, device: torch.de
     logging.getLogger("ignite.distributed.launcher.Parallel").setLevel(logging.WARNING)  # its INFO lines: spawn details
     try:
         with idist.Parallel(backend="nccl" if device.type == "cuda" else "gloo", nproc_per_node=processes,
-                            master_addr="127.0.0.1", master_port=_free_port()) as parallel:
+                            master_addr="127.0.0.1", master_port=_free_port(),
+                            timeout=datetime.timedelta(minutes=timeout_minutes)) as parallel:
             parallel.run(_data_parallel_process, function, initializer, results, *args)
     except Exception:
         if not results.empty():

@@ -167,6 +167,7 @@ def _modes(execution: Any) -> str:
     modes = [f"{execution.processes} data-parallel processes"] * (execution.processes > 1)
     modes += [execution.precision] if execution.precision != "fp32" else []
     modes += ["channels-last"] * execution.channels_last + ["compiled"] * execution.compile
+    modes += ["SyncBatchNorm"] * execution.sync_batchnorm
     return "".join(f", {mode}" for mode in modes)
 
 
@@ -182,6 +183,8 @@ def torch_device_named(name: str) -> Any:
 
 def command_run(args: argparse.Namespace) -> int:
     outcome = run_values(vars(args), tuple(args.plugin), print)
+    if outcome.followed:  # a rank above 0 of a torchrun/srun group: rank 0 reports
+        return 0
     store = outcome.store
     print((store.root / "summary.md").read_text(), end="")
     print(wrote_line(store.root, [store.records_path, *outcome.written]))
@@ -196,12 +199,15 @@ def command_run(args: argparse.Namespace) -> int:
 class RunOutcome:
     """What :func:`run_values` did: the output folder's :class:`~ganbench.results.ResultsStore`,
     the records this call made, the files :func:`~ganbench.report.write_outputs` wrote, and the run
-    ids of every cell asked for (recorded now or before), in matrix order."""
+    ids of every cell asked for (recorded now or before), in matrix order. ``followed``: this process
+    was a rank above 0 of a group started by torchrun or srun, which trained what rank 0 ran
+    (rank 0 records and writes)."""
 
     store: Any
     records: list[dict[str, Any]]
     written: list[Path]
     run_ids: tuple[str, ...]
+    followed: bool = False
 
 
 def run_values(values: dict[str, Any], plugins: tuple[str, ...], echo: Callable[[str], None]) -> RunOutcome:
@@ -216,6 +222,7 @@ def run_values(values: dict[str, Any], plugins: tuple[str, ...], echo: Callable[
     Raises:
         UserError: a bad name or value, before anything is written.
     """
+    from ganbench.distributed import launched_group
     from ganbench.execution import execution_from, jobs_from, resolve_device
     from ganbench.cluster import check_cluster_options, cluster_launcher
     from ganbench.launch import LaunchOptions, run_suite
@@ -248,13 +255,18 @@ def run_values(values: dict[str, Any], plugins: tuple[str, ...], echo: Callable[
     shown_device = values["device"] if launcher == "slurm" else device
     if launcher != "processes":
         workers = f"{launcher} tasks through submitit x "
-    echo(f"ganbench {__version__}: suite {suite.name}, budget {budget}, {len(cells)} runs{part} on {shown_device} "
-         f"({workers}{threads} thread{'s' if threads > 1 else ''}{_modes(execution)}), writing to {store.root}")
-    records = run_suite(suite, cells, store, device, LaunchOptions(
-        progress=progress, restart=values["restart"], keep_checkpoints=values["keep_checkpoints"], jobs=jobs,
-        worker_init=functools.partial(register_all, plugins),
-        launcher=cluster_launcher(values, store.root / "submitit"),
-        device_name=values["device"], summary_line=_summary_line))
+    with launched_group(device, execution.timeout_minutes) as group:  # torchrun/srun: one group, every node
+        if group is not None and group.rank > 0:
+            group.follow()
+            return RunOutcome(store, [], [], tuple(cell.run.run_id for cell in cells), followed=True)
+        echo(f"ganbench {__version__}: suite {suite.name}, budget {budget}, {len(cells)} runs{part} on "
+             f"{shown_device} ({workers}{threads} thread{'s' if threads > 1 else ''}{_modes(execution)}), "
+             f"writing to {store.root}")
+        records = run_suite(suite, cells, store, device, LaunchOptions(
+            progress=progress, restart=values["restart"], keep_checkpoints=values["keep_checkpoints"], jobs=jobs,
+            worker_init=functools.partial(register_all, plugins),
+            launcher=cluster_launcher(values, store.root / "submitit"),
+            device_name=values["device"], summary_line=_summary_line))
     return RunOutcome(store, records, write_outputs(store), tuple(cell.run.run_id for cell in cells))
 
 

@@ -8,6 +8,7 @@ import functools
 import hashlib
 import inspect
 import json
+import tempfile
 from collections.abc import Hashable, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -16,6 +17,7 @@ from typing import Any, ClassVar
 import ignite.distributed as idist
 import torch
 from ignite.engine import Engine, Events
+from torch import nn
 
 from ganbench import seeding
 from ganbench.cache import cache_dir
@@ -31,7 +33,9 @@ from ganbench.metrics import EVALUATORS, EvaluationContext, evaluate
 from ganbench.metrics.backbones import BACKBONES
 from ganbench.registry import plugin_provenance
 from ganbench.results import atomic_write_text
+from ganbench.distributed import broadcast_module
 from ganbench.execution import data_parallel
+from ganbench.trackers import RunTrackers
 from ganbench.runs import RunContext
 
 KIND = "gan"
@@ -79,7 +83,8 @@ class GanRun(RunCell):
             (BACKBONES, self.evaluation.get("backbone")), *((EVALUATORS, name) for name in self.evaluators)]))
         if self.execution.processes > 1:
             outcome, data = data_parallel(train_in_group, self.execution.processes, context.device,
-                                          context.initializer, self, context.device, context.run_dir)
+                                          context.initializer, self, context.device, context.run_dir,
+                                          timeout_minutes=self.execution.timeout_minutes)
             context.provenance["data"] = data
             return outcome
         dataset = load_dataset(self.dataset, self.data)
@@ -114,18 +119,26 @@ def train_and_evaluate(run: GanRun, dataset: BenchDataset, device: torch.device,
                        progress: bool, shard: tuple[int, int] = (0, 1)) -> dict[str, Any]:
     """Train ``run`` (resuming from its newest checkpoint in ``run_dir``), then evaluate it; a run
     whose losses become non-finite ends ``diverged`` without evaluation. ``shard`` = (rank,
-    processes) of a data-parallel group: every rank trains (see
-    :func:`~ganbench.gan.trainer.create_gan_trainer`), only rank 0 checkpoints, evaluates and
-    writes files; the others return an empty outcome once training ends."""
-    rank = shard[0]
+    processes) of a data-parallel group: every rank starts from rank 0's weights and trains (see
+    :func:`~ganbench.gan.trainer.create_gan_trainer`); every rank evaluates the quality evaluators,
+    generating and extracting features of its share of the samples (:class:`RunEvaluation`); only
+    rank 0 checkpoints, runs the other evaluators and writes files; the others return an empty
+    outcome."""
+    rank, processes = shard
     variant = VARIANTS.get(run.variant)
     torch.manual_seed(seeding.derive_seed(run.seed, seeding.INIT))
     gan = variant.create(dict(run.settings), dataset).to(device)
+    if processes > 1:
+        if run.execution.sync_batchnorm:
+            nn.SyncBatchNorm.convert_sync_batchnorm(gan)
+        broadcast_module(gan)
     run.execution.prepare(gan, compiled=(gan.generator, gan.discriminator))
     training = create_gan_trainer(gan, dataset, run.settings, run.seed, run.execution, shard)
     engine = training.engine
     clock = TrainingClock(device)
-    evaluation = RunEvaluation(run, gan, dataset, device, run_dir, clock, training.images_per_iteration)
+    scratch = tempfile.TemporaryDirectory(prefix="ganbench-rank-") if rank else None  # helpers' evaluation files
+    evaluation = RunEvaluation(run, gan, dataset, device, Path(scratch.name) if scratch else run_dir, clock,
+                               training.images_per_iteration, shard)
     state = {"gan": gan, "metric_history": evaluation.history, "training_clock": clock,
              **{f"optimizer_{k}": v for k, v in training.optimizers.items()}}
     if training.scaler is not None:
@@ -134,12 +147,29 @@ def train_and_evaluate(run: GanRun, dataset: BenchDataset, device: torch.device,
                              ("loss_d", "loss_g") if progress else None)
     gan.attach(engine, run.iterations, training.optimizers)
     clock.attach(engine)  # after the variant's handlers (EMA), before evaluations and checkpoints
-    if rank == 0:
-        evaluation.attach(engine, lifecycle)
-    lifecycle.run()
-    if rank != 0:
+    evaluation.attach(engine, lifecycle)
+    if scratch is not None:
+        lifecycle.run()
+        with scratch:
+            _help_evaluate(run, gan, dataset, engine, evaluation, lifecycle)
         return {}
+    evaluation.trackers = RunTrackers(run.execution.trackers, run_dir, {
+        "run_id": run.run_id, "label": run.label, "suite": run.suite, **run.identity, "config": run.config()})
+    evaluation.trackers.attach(engine, ("loss_d", "loss_g"))
+    outcome: dict[str, Any] = {"status": "failed"}
+    try:
+        lifecycle.run()
+        outcome = _outcome(run, gan, dataset, training, lifecycle, evaluation)
+    finally:
+        evaluation.trackers.close(outcome)
+    return outcome
 
+
+def _outcome(run: GanRun, gan: GAN, dataset: BenchDataset, training: GanTraining, lifecycle: EngineRun,
+             evaluation: RunEvaluation) -> dict[str, Any]:
+    """Rank 0 of :func:`train_and_evaluate` once training ends: the losses file, the outcome, and the
+    final evaluation unless the run diverged."""
+    engine, clock = training.engine, evaluation.clock
     evaluation.artifacts["losses"] = lifecycle.write_losses()
     outcome = lifecycle.outcome(evaluation.artifacts)
     outcome["samples_from"] = gan.samples_from
@@ -158,22 +188,39 @@ def train_and_evaluate(run: GanRun, dataset: BenchDataset, device: torch.device,
     return outcome
 
 
+def _help_evaluate(run: GanRun, gan: GAN, dataset: BenchDataset, engine: Engine, evaluation: RunEvaluation,
+                   lifecycle: EngineRun) -> None:
+    """A data-parallel rank above 0 after training: its part of the final evaluation, unless the
+    run diverged (every rank holds the same losses, so they agree)."""
+    if lifecycle.divergence.diverged_at is not None:
+        return
+    if run.execution.sync_batchnorm:  # rank 0's FLOP count runs SyncBatchNorm, a collective, on a copy
+        flop_counts(gan, dataset, run.settings, run.seed, engine.state.iteration, run.iterations)
+    evaluation.final(engine.state.iteration, {}, {})
+
+
 class RunEvaluation:
     """The evaluations of one GAN run, each on a new sample set of its model as it is then, shared
     by every evaluator: the quality evaluators (section ``metrics``) every ``eval.every``
     iterations during training, into the metric ``history``, and every evaluator after it. Where
     an EMA of G is kept, the quality evaluators also run on samples of the EMA (same latents,
     evaluation settings and reference), their numbers added as ``ema_<key>`` and their files in
-    ``run_dir/ema``. Evaluators add their files to ``artifacts`` (the EMA's to ``ema_artifacts``)."""
+    ``run_dir/ema``. Evaluators add their files to ``artifacts`` (the EMA's to ``ema_artifacts``).
+
+    ``shard`` = (rank, processes) of a data-parallel group: every rank evaluates the quality
+    evaluators at the same moments on the group's samples (each generating its share, see
+    :class:`~ganbench.gan.sampling.SampleSet`); rank 0 also runs the others."""
 
     def __init__(self, run: GanRun, gan: GAN, dataset: BenchDataset, device: torch.device, run_dir: Path,
-                 clock: TrainingClock, images_per_iteration: int) -> None:
+                 clock: TrainingClock, images_per_iteration: int, shard: tuple[int, int] = (0, 1)) -> None:
         self.run, self.gan, self.dataset, self.device, self.run_dir = run, gan, dataset, device, run_dir
         self.clock, self.images_per_iteration = clock, images_per_iteration
         self.history = History()
         self.artifacts: dict[str, Any] = {}
         self.ema_artifacts: dict[str, Any] = {}
         self.quality = [name for name in run.evaluators if EVALUATORS.get(name).section == "metrics"]
+        self.rank, self.distributed = shard[0], shard[1] > 1
+        self.trackers: RunTrackers | None = None  # rank 0's, set once training starts
 
     def so_far(self, iteration: int) -> dict[str, float]:
         """Where the run stands: iteration, real images drawn so far and training seconds so far."""
@@ -186,12 +233,13 @@ class RunEvaluation:
         evaluations during training (``final`` False) leave out FID's bootstrap and FID-infinity.
         ``ema``: the context of the EMA of G, whose files go to ``run_dir/ema``."""
         run = self.run
-        samples = SampleSet(self.gan, run.seed, POINTS_BATCH if self.dataset.kind == "points" else GENERATION_BATCH)
+        samples = SampleSet(self.gan, run.seed, POINTS_BATCH if self.dataset.kind == "points" else GENERATION_BATCH,
+                            self.distributed)
         options = dict(run.evaluation) if final else {**run.evaluation, "fid_bootstrap": 0, "fid_infinity": 0}
         directory = self.run_dir / "ema" if ema else self.run_dir
         directory.mkdir(exist_ok=True)
         return EvaluationContext(samples, self.dataset, run.data, run.seed, self.device, directory, options,
-                                 training or {}, self.ema_artifacts if ema else self.artifacts)
+                                 training or {}, self.ema_artifacts if ema else self.artifacts, self.distributed)
 
     def live_and_ema(self, names: list[str] | tuple[str, ...], training: Mapping[str, Any] | None = None,
                      final: bool = True) -> dict[str, dict[str, Any]]:
@@ -218,6 +266,8 @@ class RunEvaluation:
                 row = self.so_far(engine.state.iteration)
                 row.update(_numbers(self.live_and_ema(self.quality, final=False)["metrics"]))
                 self.history.append(row)
+                if self.trackers is not None:
+                    self.trackers.metrics(row, engine.state.iteration)
 
         engine.add_event_handler(Events.ITERATION_COMPLETED(every=every), evaluate_during_training)
 
@@ -225,8 +275,11 @@ class RunEvaluation:
         """The evaluation after training (every evaluator; ``training``: the run's training
         numbers) into ``outcome``, which it marks ``finished``; the metric history, where there is
         one, ends with it and is written to ``metric_history.csv``."""
-        sections = self.live_and_ema(self.run.evaluators, training)
+        sections = self.live_and_ema(self.quality if self.rank else self.run.evaluators, training)
         self.artifacts.update({f"ema_{name}": path for name, path in self.ema_artifacts.items()})
+        if self.trackers is not None:
+            self.trackers.metrics(sections["metrics"], iteration)
+            self.trackers.images(self.artifacts, iteration)
         history = self.history
         if history.length and history.columns["iteration"][-1] != iteration:
             history.append({**self.so_far(iteration), **_numbers(sections["metrics"])})

@@ -24,7 +24,7 @@ from ignite.engine import Engine
 
 from ganbench import seeding
 from ganbench.gan.losses import LOSSES, gradient_penalty, make_loss
-from ganbench.execution import Execution
+from ganbench.execution import Execution, eager
 from ganbench.settings import DIVERGE_ABOVE, Setting
 
 if TYPE_CHECKING:
@@ -170,8 +170,9 @@ class GanStep:
                 fake_input = gan.generate(gan.sample_latent(self.batch_size, self.latents)[self.local])
             loss_d = loss.discriminator(gan.discriminate(real_input), gan.discriminate(fake_input)).float()
         if self.penalty:
-            loss_d = loss_d + loss.gradient_penalty_weight * gradient_penalty(
-                gan.discriminate, _float(real_input), _float(fake_input), self.mixing)
+            with eager(gan.discriminator):  # a compiled D has no double backward (aot_autograd)
+                loss_d = loss_d + loss.gradient_penalty_weight * gradient_penalty(
+                    gan.discriminate, _float(real_input), _float(fake_input), self.mixing)
         detached = loss_d.detach()
         # the only per-step host sync (and all-reduce, so that every process skips alike)
         if self.skip_below is not None and _mean_over(detached, self.processes).item() < self.skip_below:

@@ -57,7 +57,10 @@ class EvaluationContext:
     to load it again at another size), the run's seed, device and folder, the training timings
     (``training``: ms per iteration, images/s, peak memory) and the evaluation settings
     (``options``, e.g. ``samples``). Files an evaluator writes into ``run_dir`` are named in
-    ``artifacts`` so the record lists them."""
+    ``artifacts`` so the record lists them. ``distributed``: every rank of a data-parallel group
+    evaluates the quality evaluators together (the samples are the group's, see
+    :class:`~ganbench.gan.sampling.SampleSet`); an evaluator may split its work among the ranks
+    (:func:`~ganbench.distributed.rows_in_blocks`), and only rank 0's numbers and files are kept."""
 
     samples: SampleSource
     dataset: BenchDataset
@@ -68,6 +71,7 @@ class EvaluationContext:
     options: dict[str, Any] = field(default_factory=dict)
     training: Mapping[str, Any] = field(default_factory=dict)
     artifacts: dict[str, Path] = field(default_factory=dict)
+    distributed: bool = False
 
 
 class Evaluator(Protocol):

@@ -71,6 +71,7 @@ from dataclasses import replace
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
+import ignite.distributed as idist
 import torch
 from torch.utils.data import Dataset
 from torch_fidelity.helpers import get_kwarg
@@ -80,6 +81,7 @@ from torch_fidelity.utils import (
     cache_lookup_one_recompute_on_miss,
     create_feature_extractor,
     extract_featuresdict_from_input_id_cached,
+    get_featuresdict_from_dataset,
     resolve_feature_layer_for_metric,
 )
 
@@ -87,6 +89,7 @@ from ganbench.columns import Column
 from ganbench.data import BenchDataset, DataOptions, load_dataset
 from ganbench.data.images import ImageDataset, resize_images
 from ganbench.data.stacked import StackedMNIST
+from ganbench.distributed import rows_in_blocks
 from ganbench.errors import UserError
 from ganbench.metrics import EvaluationContext
 from ganbench.metrics.backbones import BACKBONES, Backbone, WeightsFile, cache_dir
@@ -265,21 +268,43 @@ def fidelity_from_features(generated: Mapping[str, torch.Tensor], reference: Map
     }
 
 
+def generated_features_of(generated: torch.Tensor, extractor: FeatureExtractorBase, rgb: bool,
+                          fidelity_options: Mapping[str, Any], distributed: bool) -> dict[str, torch.Tensor]:
+    """The backbone's features of uint8 generated images (N, C, H, W), {layer: (N, features)}, in
+    batches of ``feature_batch_size``; ``distributed``: each rank of the data-parallel group
+    extracts a run of whole batches and every rank receives all rows (the batches, and so the
+    numbers, of one process)."""
+    batch, cuda = fidelity_options["batch_size"], fidelity_options["cuda"]
+
+    def rows(start: int, end: int) -> dict[str, torch.Tensor]:
+        return get_featuresdict_from_dataset(FidelityInput(generated[start:end], rgb), extractor, batch, cuda,
+                                             True, False)
+
+    if not distributed:
+        return rows(0, len(generated))
+    return dict(rows_in_blocks(len(generated), batch, rows))
+
+
 def fidelity_of_images(generated: torch.Tensor, reference: torch.Tensor, reference_cache: str | None,
                        backbone: Backbone, weights: WeightsFile, options: Mapping[str, Any],
-                       cuda: bool, seed: int = 0) -> dict[str, Any]:
+                       cuda: bool, seed: int = 0, distributed: bool = False) -> dict[str, Any]:
     """Fidelity numbers of generated images (N, C, H, W; uint8, or float in [0, 255] for a backbone
     that ``resizes``) against uint8 reference images (M, C, H, W); reference features are read from
     (or written to) the cache ``reference_cache``. With ``options["fid_bootstrap"]`` or
     ``options["fid_infinity"]``, also FID's interval and FID-infinity (:func:`fid_uncertainty`,
-    seeded by ``seed``). A backbone without logits gives no IS."""
+    seeded by ``seed``). A backbone without logits gives no IS. ``distributed``: the generated
+    features are extracted by every rank of the data-parallel group together
+    (:func:`generated_features_of`); the ranks above 0 return {} once their part is done, rank 0
+    goes on with the numbers."""
     fidelity_options = torch_fidelity_options(options, backbone, weights, cuda)
     layers = tuple(sorted(set(metric_layers(fidelity_options).values())))
     resize = preprocessing_protocol(backbone, options)["resize"] if backbone.resizes else None
     extractor = feature_extractor(backbone.extractor, layers, str(weights.path), weights.sha256, cuda, resize)
-    inputs = {**fidelity_options, "input1": FidelityInput(generated, backbone.rgb),
-              "input2": FidelityInput(reference, backbone.rgb), "input2_cache_name": reference_cache}
-    generated_features = extract_featuresdict_from_input_id_cached(1, extractor, **inputs)
+    generated_features = generated_features_of(generated, extractor, backbone.rgb, fidelity_options, distributed)
+    if distributed and idist.get_rank() != 0:
+        return {}
+    inputs = {**fidelity_options, "input2": FidelityInput(reference, backbone.rgb),
+              "input2_cache_name": reference_cache}
     reference_features = extract_featuresdict_from_input_id_cached(2, extractor, **inputs)
     values: dict[str, Any] = fidelity_from_features(generated_features, reference_features, extractor,
                                                     reference_cache, fidelity_options, options["dc_k"])
@@ -342,7 +367,7 @@ class Fidelity:
         generated = generated_images(context, options["samples"], size, protocol["quantise"])
         cache_name = reference_cache_name(backbone, reference_data, count, size, weights, protocol["resize"])
         values = fidelity_of_images(generated, reference, cache_name, backbone, weights, options,
-                                    context.device.type == "cuda", context.seed)
+                                    context.device.type == "cuda", context.seed, context.distributed)
         return {
             **values,
             "fidelity_samples": len(generated),

@@ -121,6 +121,8 @@ def plan_style_runs(suite: StyleSuite, request: RunRequest) -> list[StyleRun]:
     check_request(suite, request)
     if request.execution.processes > 1:
         raise UserError(f"{option('nproc_per_node')} is for GAN suites: a style run optimises one image in one process")
+    if request.execution.trackers:
+        raise UserError(f"{option('logger')} is for GAN suites (style runs write their losses to losses.csv)")
     if request.execution.precision == "fp16":
         raise UserError(f"style runs take {option('amp', 'bf16')}, not fp16 (L-BFGS cannot step through a gradient "
                         "scaler)")
