@@ -1,0 +1,145 @@
+"""CMMD, the Vendi score and the memorisation checks against independent implementations on fixed
+features.
+
+Independent references and tolerances:
+- CMMD: a direct numpy transcription of the formula of the authors' ``cmmd/distance.py``
+  (google-research; full kernel matrices, float64), and its unbiased variant; 1e-9 relative.
+- Vendi: the ``vendi-score`` package's ``score_X`` (N x N kernel; skipped if not installed) and a
+  numpy eigendecomposition of K / N; 1e-9 relative.
+- AuthPct: a numpy transcription of dgm-eval's ``compute_authpct`` (full distance matrices);
+  exact (the same share of the same samples).
+- C_T: a transcription of dgm-eval's ``C_T`` / ``Zu`` (brute-force nearest neighbours, scipy's
+  Mann-Whitney U) on the same cells; 1e-9 absolute.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.stats
+import torch
+
+from ganbench.metrics.diversity import vendi_score
+from ganbench.metrics.kernel import cmmd
+from ganbench.metrics.memorisation import authenticity, ct_from_cells, data_copying, kmeans_cells
+
+
+def features(rows: int, dims: int, seed: int, shift: float = 0.0) -> np.ndarray:
+    return np.random.default_rng(seed).standard_normal((rows, dims)) * 3.0 + shift
+
+
+def cmmd_transcribed(x: np.ndarray, y: np.ndarray, unbiased: bool = False) -> float:
+    """The formula of cmmd/distance.py in numpy: 1000 (mean k_xx + mean k_yy - 2 mean k_xy)."""
+    gamma = 1 / (2 * 10 ** 2)
+
+    def kernel(a, b):
+        a_norms, b_norms = np.diag(a @ a.T), np.diag(b @ b.T)
+        return np.exp(-gamma * (-2 * a @ b.T + a_norms[:, None] + b_norms[None, :]))
+
+    k_xx, k_yy, k_xy = kernel(x, x), kernel(y, y), kernel(x, y)
+    if unbiased:
+        n, m = len(x), len(y)
+        within = (k_xx.sum() - np.trace(k_xx)) / (n * (n - 1)) + (k_yy.sum() - np.trace(k_yy)) / (m * (m - 1))
+        return 1000 * (within - 2 * k_xy.mean())
+    return 1000 * (k_xx.mean() + k_yy.mean() - 2 * k_xy.mean())
+
+
+@pytest.mark.parametrize("unbiased", [False, True])
+def test_cmmd_equals_the_papers_formula(unbiased):
+    x, y = features(300, 16, 0).astype(np.float32), features(257, 16, 1, shift=0.5).astype(np.float32)
+    expected = cmmd_transcribed(x.astype(np.float64), y.astype(np.float64), unbiased)
+    got = cmmd(torch.from_numpy(x), torch.from_numpy(y), unbiased=unbiased, block=64)
+    assert expected > 0.1  # the shift is seen
+    assert got == pytest.approx(expected, rel=1e-9)
+
+
+def test_cmmd_of_a_set_with_itself_is_zero_and_blocks_do_not_matter():
+    x = torch.from_numpy(features(200, 8, 2))
+    assert cmmd(x, x) == pytest.approx(0.0, abs=1e-9)
+    y = torch.from_numpy(features(150, 8, 3, shift=1.0))
+    assert cmmd(x, y, block=7) == pytest.approx(cmmd(x, y, block=4096), rel=1e-12)
+
+
+def vendi_transcribed(x: np.ndarray) -> float:
+    x = x / np.linalg.norm(x, axis=1, keepdims=True)
+    eigenvalues = np.linalg.eigvalsh(x @ x.T / len(x))
+    positive = eigenvalues[eigenvalues > 0]
+    return float(np.exp(-(positive * np.log(positive)).sum()))
+
+
+def test_vendi_equals_the_vendi_score_package_and_the_n_by_n_kernel():
+    x = features(400, 32, 4)
+    got = vendi_score(torch.from_numpy(x).float())
+    assert got == pytest.approx(vendi_transcribed(x.astype(np.float32).astype(np.float64)), rel=1e-6)
+    vendi = pytest.importorskip("vendi_score.vendi", reason="vendi-score not installed (pip install '.[test]')")
+    assert got == pytest.approx(vendi.score_X(x.astype(np.float32).astype(np.float64)), rel=1e-6)
+    x64 = torch.from_numpy(x)
+    assert vendi_score(x64) == pytest.approx(vendi.score_X(x), rel=1e-9)
+
+
+def test_vendi_counts_distinct_samples():
+    one = torch.ones(50, 4)
+    assert vendi_score(one) == pytest.approx(1.0, rel=1e-9)
+    assert vendi_score(torch.eye(6)) == pytest.approx(6.0, rel=1e-9)
+    assert vendi_score(torch.cat([torch.eye(3)] * 5)) == pytest.approx(3.0, rel=1e-9)
+
+
+def authpct_transcribed(train: np.ndarray, generated: np.ndarray) -> float:
+    """dgm-eval's compute_authpct: real-real distances with an infinite diagonal, real-generated
+    distances, authentic when the nearest real point's own nearest-real distance is smaller."""
+    real = np.linalg.norm(train[:, None] - train[None], axis=2)
+    np.fill_diagonal(real, np.inf)
+    generated_to_real = np.linalg.norm(train[:, None] - generated[None], axis=2)
+    nearest = generated_to_real.argmin(axis=0)
+    authentic = real.min(axis=0)[nearest] < generated_to_real.min(axis=0)
+    return 100 * authentic.mean()
+
+
+def test_authpct_equals_dgm_evals_definition():
+    train = features(300, 10, 5)
+    copies = train[:100] + np.random.default_rng(6).standard_normal((100, 10)) * 1e-3
+    generated = np.concatenate([copies, features(200, 10, 7)])
+    got, nearest = authenticity(torch.from_numpy(generated), torch.from_numpy(train), block=33)
+    assert got == pytest.approx(authpct_transcribed(train, generated), abs=1e-12)
+    assert torch.equal(nearest.index[:100], torch.arange(100))  # each copy's nearest training image is its own
+    copied_only = authenticity(torch.from_numpy(copies), torch.from_numpy(train))[0]
+    assert copied_only == 0.0
+    fresh = authenticity(torch.from_numpy(features(300, 10, 8)), torch.from_numpy(train))[0]
+    assert fresh > 40.0
+
+
+def ct_transcribed(gen, gen_cells, test, test_cells, train, train_cells, cells):
+    """dgm-eval's C_T and Zu (brute-force nearest neighbours instead of scikit-learn's)."""
+    m, n = len(gen), len(test)
+    tau = 20 / m
+    share_gen = np.bincount(gen_cells, minlength=cells) / m
+    share_test = np.bincount(test_cells, minlength=cells) / n
+    scores = np.zeros(cells)
+    for cell in range(cells):
+        g, p, t = gen[gen_cells == cell], test[test_cells == cell], train[train_cells == cell]
+        if len(g) == 0:
+            continue
+        l_g = np.linalg.norm(g[:, None] - t[None], axis=2).min(axis=1)
+        l_p = np.linalg.norm(p[:, None] - t[None], axis=2).min(axis=1)
+        u = scipy.stats.mannwhitneyu(l_g, l_p, alternative="less").statistic
+        scores[cell] = (u - (len(p) * len(g) / 2 - 0.5)) / np.sqrt(len(p) * len(g) * (len(p) + len(g) + 1) / 12)
+    keep = share_gen > tau
+    return share_test[keep] @ scores[keep] / share_test[keep].sum()
+
+
+def test_ct_equals_dgm_evals_definition_on_the_same_cells():
+    train, test = features(400, 5, 9), features(300, 5, 10)
+    generated = np.concatenate([train[:150] + 1e-3, features(150, 5, 11)])
+    centres = kmeans_cells(train, 3, seed=0)
+    cells = [np.argmin(((x[:, None] - centres[None]) ** 2).sum(axis=2), axis=1) for x in (generated, test, train)]
+    got = ct_from_cells(generated, cells[0], test, cells[1], train, cells[2], 3)
+    assert got == pytest.approx(ct_transcribed(generated, cells[0], test, cells[1], train, cells[2], 3), abs=1e-9)
+
+
+def test_ct_sees_copying_and_not_fresh_samples():
+    train, test = torch.from_numpy(features(500, 80, 12)), torch.from_numpy(features(400, 80, 13))
+    copied = train[:400] + 1e-3
+    fresh = torch.from_numpy(features(400, 80, 14))
+    assert data_copying(copied, test, train, seed=0) < -5
+    assert abs(data_copying(fresh, test, train, seed=0)) < 3
+    assert data_copying(fresh, test, train, seed=1) == data_copying(fresh, test, train, seed=1)
