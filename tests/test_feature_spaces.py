@@ -143,3 +143,61 @@ def test_ct_sees_copying_and_not_fresh_samples():
     assert data_copying(copied, test, train, seed=0) < -5
     assert abs(data_copying(fresh, test, train, seed=0)) < 3
     assert data_copying(fresh, test, train, seed=1) == data_copying(fresh, test, train, seed=1)
+
+
+def test_memorisation_of_a_generator_replaying_its_training_images(shared_data, tmp_path, replay_gan):
+    """A generator that replays the training images it saw: AuthPct 0, C_T far below 0, and the
+    closest pairs are the replayed images themselves at distance 0; one drawing images of the other
+    split (never trained on) is authentic and not copying."""
+    from ganbench.data import DataOptions, load_dataset
+    from ganbench.gan.sampling import SampleSet
+    from ganbench.metrics import EVALUATION_SETTINGS, EvaluationContext
+    from ganbench.metrics.fidelity import Fidelity
+    from ganbench.settings import resolve
+
+    options = resolve(EVALUATION_SETTINGS, "eval", {
+        "backbone": "lenet", "samples": 400, "reference_samples": 400, "kid_subset_size": 100, "kid_subsets": 2,
+        "fid_bootstrap": 0, "memorisation": True, "memorisation_samples": 400})
+    data = DataOptions(data_root=str(shared_data), split="test", image_size=32)
+    training = load_dataset("mnist", data)
+    values = {}
+    for name, images in (("copying", training.reference(400)),
+                         ("fresh", load_dataset("mnist", DataOptions(data_root=str(shared_data), split="train",
+                                                                     image_size=32)).reference(400))):
+        context = EvaluationContext(SampleSet(replay_gan(images), 0, 256), training, data, 0, torch.device("cpu"),
+                                    tmp_path / name, dict(options))
+        (tmp_path / name).mkdir()
+        values[name] = Fidelity().evaluate(context)
+        assert (tmp_path / name / "closest_training.png").is_file()
+        assert context.artifacts["closest_training"] == tmp_path / name / "closest_training.png"
+    copying, fresh = values["copying"], values["fresh"]
+    assert copying["authpct"] == 0.0 and fresh["authpct"] > 40
+    assert copying["ct"] < -5 and abs(fresh["ct"]) < 4
+    assert all(distance < 1e-3 and generated == training_index
+               for distance, generated, training_index in copying["closest_training"])
+    assert copying["memorisation_split"] == "test" and copying["ct_held_out_split"] == "train"
+    assert copying["memorisation_samples"] == copying["ct_held_out_samples"] == 400
+    assert copying["cmmd"] == pytest.approx(0.0, abs=1e-6) and fresh["cmmd"] > 0
+    assert 1 < fresh["vendi"] < 84
+    assert copying["fidelity_seconds"] > 0 and copying["fidelity_images_per_second"] > 0
+
+
+def test_a_lenet_smoke_run_records_the_new_metrics_with_the_backbone_and_reports_the_closest_pairs(shared_data,
+                                                                                                    tmp_path):
+    import json
+
+    from ganbench.cli import main
+
+    out = tmp_path / "out"
+    assert main(["run", "--suite", "mnist", "--budget", "smoke", "--variants", "dcgan", "--data-root",
+                 str(shared_data), "--split", "test", "--out", str(out), "--no-progress"]) == 0
+    record = json.loads((out / "records.jsonl").read_text().splitlines()[0])
+    metrics = record["metrics"]
+    assert {"cmmd", "vendi", "authpct", "ct", "fidelity_seconds", "fidelity_images_per_second"} <= set(metrics)
+    assert metrics["fidelity_backbone"] == "lenet" and len(metrics["fidelity_weights_sha256"]) == 64
+    assert metrics["memorisation_samples"] == 200 and metrics["ct_held_out_split"] == "train"
+    figure = record["artifacts"]["closest_training"]
+    assert (out / figure).is_file()
+    assert f"]({figure})" in (out / "report.md").read_text()
+    assert "AuthPct" in (out / "summary.md").read_text()
+    assert "Memorisation: the generated samples nearest to a training image" in (out / "report.html").read_text()

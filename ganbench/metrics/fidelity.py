@@ -59,9 +59,11 @@ and coverage) are computed in :mod:`ganbench.metrics.feature_metrics`.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from functools import lru_cache
@@ -95,6 +97,8 @@ from ganbench.metrics.feature_metrics import (
     neighbourhood_metrics,
     require_finite,
 )
+from ganbench.metrics.shared_features import SHARED_FEATURE_COLUMNS, shared_feature_metrics
+from ganbench.metrics.training_reference import memorisation_values
 
 if TYPE_CHECKING:
     from torch_fidelity.feature_extractor_base import FeatureExtractorBase
@@ -252,24 +256,62 @@ def fidelity_from_features(generated: Mapping[str, torch.Tensor], reference: Map
 
 def fidelity_of_images(generated: torch.Tensor, reference: torch.Tensor, reference_cache: str | None,
                        backbone: Backbone, weights: WeightsFile, options: Mapping[str, Any],
-                       cuda: bool, seed: int = 0) -> dict[str, Any]:
+                       cuda: bool, seed: int = 0, features: dict[str, Any] | None = None) -> dict[str, Any]:
     """Fidelity numbers of uint8 generated images (N, C, H, W) against uint8 reference images
     (M, C, H, W); reference features are read from (or written to) the cache ``reference_cache``.
     With ``options["fid_bootstrap"]`` or ``options["fid_infinity"]``, also FID's interval and
-    FID-infinity (:func:`fid_uncertainty`, seeded by ``seed``)."""
+    FID-infinity (:func:`fid_uncertainty`, seeded by ``seed``); with ``options["cmmd"]`` /
+    ``options["vendi"]``, CMMD and the Vendi score (:func:`shared_feature_metrics`), all from one
+    extraction (batches of ``feature_batch_size`` under ``torch.inference_mode``).
+    ``features``, if given, receives the FID-layer features (``generated`` (N, D), ``reference`` (M, D))
+    and the seconds the generated images' extraction took (``seconds``)."""
     fidelity_options = torch_fidelity_options(options, backbone, weights, cuda)
     layers = tuple(sorted(set(metric_layers(fidelity_options).values())))
     extractor = feature_extractor(backbone.extractor, layers, str(weights.path), weights.sha256, cuda)
     inputs = {**fidelity_options, "input1": FidelityInput(generated, backbone.rgb),
               "input2": FidelityInput(reference, backbone.rgb), "input2_cache_name": reference_cache}
-    generated_features = extract_featuresdict_from_input_id_cached(1, extractor, **inputs)
-    reference_features = extract_featuresdict_from_input_id_cached(2, extractor, **inputs)
+    with torch.inference_mode():
+        start = time.perf_counter()
+        generated_features = extract_featuresdict_from_input_id_cached(1, extractor, **inputs)
+        seconds = time.perf_counter() - start
+        reference_features = extract_featuresdict_from_input_id_cached(2, extractor, **inputs)
     values: dict[str, Any] = fidelity_from_features(generated_features, reference_features, extractor,
                                                     reference_cache, fidelity_options, options["dc_k"])
     layer = metric_layers(fidelity_options)["fid"]
     values.update(fid_uncertainty(generated_features[layer], reference_features[layer],
                                   options.get("fid_bootstrap", 0), options.get("fid_infinity", 0), seed))
+    values.update(shared_feature_metrics(generated_features[layer], reference_features[layer], options))
+    if features is not None:
+        features.update(generated=generated_features[layer], reference=reference_features[layer], seconds=seconds)
     return values
+
+
+def features_of_images(images: torch.Tensor, cache_name: str, backbone: Backbone, weights: WeightsFile,
+                       options: Mapping[str, Any], cuda: bool) -> torch.Tensor:
+    """The FID-layer features (n, D) of uint8 images (n, C, H, W) of a fixed real set, read from (or
+    written to) torch-fidelity's cache under ``cache_name``, as the reference's are."""
+    fidelity_options = torch_fidelity_options(options, backbone, weights, cuda)
+    layers = tuple(sorted(set(metric_layers(fidelity_options).values())))
+    extractor = feature_extractor(backbone.extractor, layers, str(weights.path), weights.sha256, cuda)
+    with torch.inference_mode():
+        extracted = extract_featuresdict_from_input_id_cached(
+            1, extractor, **{**fidelity_options, "input1": FidelityInput(images, backbone.rgb),
+                             "input1_cache_name": cache_name})
+    return extracted[metric_layers(fidelity_options)["fid"]]
+
+
+def real_split_features(context: EvaluationContext, backbone: Backbone, weights: WeightsFile,
+                        split: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """uint8 images (n, C, S, S) of ``eval.memorisation_samples`` of the run's dataset's ``split``
+    (its fixed reference subset) at the canonical size, and their features (n, D), cached."""
+    size = context.options["image_size"]
+    data = replace(context.data_options, image_size=size, split=split, download=False)
+    dataset = load_dataset(context.dataset.name, data)
+    count = reference_count(dataset, context.options["memorisation_samples"])
+    images = reference_set(dataset, count)[0]
+    cache = reference_cache_name(backbone, dataset, count, size, weights)
+    return images, features_of_images(images, cache, backbone, weights, context.options,
+                                      context.device.type == "cuda")
 
 
 class Fidelity:
@@ -287,6 +329,7 @@ class Fidelity:
         Column("recall", "recall", True, 3, headline=True, samples_key="fidelity_samples", unit="fraction"),
         Column("density", "density", True, 3, samples_key="fidelity_samples", unit="ratio"),
         Column("coverage", "coverage", True, 3, samples_key="fidelity_samples", unit="fraction"),
+        *SHARED_FEATURE_COLUMNS,
     )
 
     def applies_to(self, dataset: BenchDataset) -> bool:
@@ -310,6 +353,7 @@ class Fidelity:
                             f"({options['samples']})")
 
     def evaluate(self, context: EvaluationContext) -> dict[str, Any]:
+        start = time.perf_counter()
         options = context.options
         backbone = BACKBONES.get(options["backbone"])
         weights = backbone.locate(context.dataset, options, False)
@@ -319,10 +363,16 @@ class Fidelity:
         reference = reference_set(reference_data, count)[0]
         generated = generated_images(context, options["samples"], size)
         cache_name = reference_cache_name(backbone, reference_data, count, size, weights)
+        features: dict[str, Any] = {}
         values = fidelity_of_images(generated, reference, cache_name, backbone, weights, options,
-                                    context.device.type == "cuda", context.seed)
+                                    context.device.type == "cuda", context.seed, features)
+        if options.get("memorisation", False):
+            real = functools.partial(real_split_features, context, backbone, weights)
+            values.update(memorisation_values(context, generated, features["generated"], real))
         return {
             **values,
+            "fidelity_seconds": time.perf_counter() - start,
+            "fidelity_images_per_second": len(generated) / max(features["seconds"], 1e-9),
             "fidelity_samples": len(generated),
             "fidelity_reference_samples": count,
             "fidelity_image_size": size,

@@ -65,7 +65,8 @@ def nearest_rows(queries: torch.Tensor, points: torch.Tensor, block: int = NEIGH
     return Nearest(torch.cat(indices), torch.cat(distances))
 
 
-def authenticity(generated: torch.Tensor, training: torch.Tensor, block: int = NEIGHBOUR_BLOCK) -> tuple[float, Nearest]:
+def authenticity(generated: torch.Tensor, training: torch.Tensor,
+                 block: int = NEIGHBOUR_BLOCK) -> tuple[float, Nearest]:
     """AuthPct of generated features (N, d) against training features (L >= 2, d) (see the module
     doc), and each generated row's nearest training row.
 
