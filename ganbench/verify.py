@@ -85,8 +85,8 @@ def fid_checks() -> list[Check]:
     fidelity = fid_statistics_to_metric({"mu": mu1, "sigma": sigma1}, {"mu": mu2, "sigma": sigma2}, False)
     features = gaussian_features(mu1, sigma1, 400, 1), gaussian_features(mu2, sigma2, 300, 2)
     return [
-        compare("fid-gaussians-closed-form (ganbench.stats)", expected, stats.frechet_distance(mu1, sigma1, mu2, sigma2),
-                1e-9, relative=True),
+        compare("fid-gaussians-closed-form (ganbench.stats)", expected,
+                stats.frechet_distance(mu1, sigma1, mu2, sigma2), 1e-9, relative=True),
         compare("fid-gaussians-closed-form (torch-fidelity)", expected, float(fidelity[KEY_METRIC_FID]), 1e-9,
                 relative=True),
         compare("fid-gaussians-closed-form (from features)", expected, stats.fid_from_features(*features), 1e-8,
