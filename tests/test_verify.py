@@ -43,7 +43,7 @@ def test_a_broken_neighbour_radius_fails_the_prdc_check(tmp_path, capsys, monkey
 
 def test_a_broken_cmmd_kernel_fails_its_check(tmp_path, capsys, monkeypatch):
     kernel_sum = kernel.rbf_kernel_sum
-    monkeypatch.setattr(kernel, "rbf_kernel_sum", lambda x, y, sigma=10.0, block=2048: kernel_sum(x, y, 1.0, block))
+    monkeypatch.setattr(kernel, "rbf_kernel_sum", lambda x, y, sigma=10.0, *rest: kernel_sum(x, y, 1.0, *rest))
     assert main(["verify", "--data-root", str(tmp_path)]) == 1
     assert "FAILED cmmd-closed-form" in capsys.readouterr().out
 

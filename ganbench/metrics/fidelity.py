@@ -97,6 +97,7 @@ from ganbench.metrics.feature_metrics import (
     neighbourhood_metrics,
     require_finite,
 )
+from ganbench.metrics.kernel import CMMD_SIGMA, rbf_kernel_sum
 from ganbench.metrics.shared_features import SHARED_FEATURE_COLUMNS, shared_feature_metrics
 from ganbench.metrics.training_reference import memorisation_values
 
@@ -244,14 +245,20 @@ def fidelity_from_features(generated: Mapping[str, torch.Tensor], reference: Map
     kid_settings = "-".join(str(get_kwarg(key, options)) for key in KID_KEYS)
     sums = reference_item(reference_cache, f"kid-reference-sums-float64-n{len(generated_kid)}-{kid_settings}",
                           lambda: kid_reference_sums(reference_kid, len(generated_kid), options), options)
-    pr_k, reference_prc = options["prc_neighborhood"], reference[layers["prc"]]
-    radii = reference_item(reference_cache, f"knn-radii-k{pr_k}-k{dc_k}",
-                           lambda: knn_radii(reference_prc, (pr_k, dc_k)), options)
+    device = metric_device(options)  # the nearest-neighbour passes run on the GPU when there is one
+    pr_k, reference_prc = options["prc_neighborhood"], reference[layers["prc"]].to(device)
+    radii = reference_item(reference_cache, f"knn-radii-k{pr_k}-k{dc_k}", lambda: {
+        k: radius.cpu() for k, radius in knn_radii(reference_prc, (pr_k, dc_k)).items()}, options)
     return {
         **inception_score_and_fid(generated, reference, extractor, reference_cache, fidelity_options),
         **kid(generated_kid, reference_kid, options, sums),
-        **neighbourhood_metrics(generated[layers["prc"]], reference_prc, pr_k, dc_k, radii),
+        **neighbourhood_metrics(generated[layers["prc"]].to(device), reference_prc, pr_k, dc_k, radii),
     }
+
+
+def metric_device(fidelity_options: Mapping[str, Any]) -> torch.device:
+    """Where the blocked metric computations run: the GPU when the evaluation runs on one, else the CPU."""
+    return torch.device("cuda" if fidelity_options.get("cuda") else "cpu")
 
 
 def fidelity_of_images(generated: torch.Tensor, reference: torch.Tensor, reference_cache: str | None,
@@ -280,9 +287,15 @@ def fidelity_of_images(generated: torch.Tensor, reference: torch.Tensor, referen
     layer = metric_layers(fidelity_options)["fid"]
     values.update(fid_uncertainty(generated_features[layer], reference_features[layer],
                                   options.get("fid_bootstrap", 0), options.get("fid_infinity", 0), seed))
-    values.update(shared_feature_metrics(generated_features[layer], reference_features[layer], options))
+    device = metric_device(fidelity_options)
+    reference_shared = reference_features[layer].to(device)
+    cmmd_sum = functools.partial(reference_item, reference_cache, f"cmmd-reference-sum-sigma{CMMD_SIGMA:g}-float32",
+                                 functools.partial(rbf_kernel_sum, reference_shared, reference_shared),
+                                 fidelity_options)
+    values.update(shared_feature_metrics(generated_features[layer].to(device), reference_shared, options, cmmd_sum))
     if features is not None:
-        features.update(generated=generated_features[layer], reference=reference_features[layer], seconds=seconds)
+        features.update(generated=generated_features[layer].to(device), reference=reference_features[layer],
+                        seconds=seconds)
     return values
 
 

@@ -8,7 +8,7 @@ the run's backbone, so they work on any backbone; the record labels them with it
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import torch
@@ -27,14 +27,16 @@ SHARED_FEATURE_COLUMNS = (
 )
 
 
-def shared_feature_metrics(generated: torch.Tensor, reference: torch.Tensor,
-                           options: Mapping[str, Any]) -> dict[str, Any]:
+def shared_feature_metrics(generated: torch.Tensor, reference: torch.Tensor, options: Mapping[str, Any],
+                           reference_sum: Callable[[], float] | None = None) -> dict[str, Any]:
     """``cmmd`` (with ``options["cmmd"]``) of generated features (N, D) against reference features
     (M, D), and ``vendi`` (with ``options["vendi"]``) of the generated features, on the device of
-    ``generated`` (see the modules named in the module doc)."""
+    ``generated`` (see the modules named in the module doc). ``reference_sum()``: CMMD's kernel sum
+    of the reference with itself (:func:`~ganbench.metrics.kernel.rbf_kernel_sum`), e.g. read from
+    the reference cache; computed here when None."""
     values: dict[str, Any] = {}
     if options.get("cmmd", False):
-        values["cmmd"] = cmmd(generated, reference)
+        values["cmmd"] = cmmd(generated, reference, reference_sum=reference_sum() if reference_sum else None)
     if options.get("vendi", False):
         values["vendi"] = vendi_score(generated)
     return values
