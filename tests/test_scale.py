@@ -55,6 +55,7 @@ def test_the_bootstrap_keeps_200_resamples_on_lenet_and_bounds_them_at_2048_dime
     assert bootstrap_resamples(200, 10_000, 252) == 200  # Stacked MNIST: 3 x 84
     assert bootstrap_resamples(200, 10_000, 2048) == 20
     assert bootstrap_resamples(200, 50_000, 2048) == 20
+    assert bootstrap_resamples(200, 600, 2048) == 20  # the 2,048 x 2,048 eigendecomposition counts too
     assert bootstrap_resamples(10, 50_000, 2048) == 10  # never more than asked
     features = torch.from_numpy(lenet_like(60, 8, 5))
     values = fid_uncertainty(features, features + 0.1, 200, 0, seed=0)
@@ -64,7 +65,7 @@ def test_the_bootstrap_keeps_200_resamples_on_lenet_and_bounds_them_at_2048_dime
 def test_a_capped_bootstrap_records_what_was_asked(monkeypatch):
     from ganbench.metrics import feature_metrics
 
-    monkeypatch.setattr(feature_metrics, "BOOTSTRAP_WORK", 60 * 8 * 8 * 30)
+    monkeypatch.setattr(feature_metrics, "BOOTSTRAP_WORK", (60 + 4 * 8) * 8 * 8 * 30)
     features = torch.from_numpy(lenet_like(60, 8, 6))
     values = fid_uncertainty(features, features + 0.1, 200, 0, seed=0)
     assert values["fid_ci_resamples"] == 30 and values["fid_ci_resamples_requested"] == 200

@@ -61,19 +61,19 @@ def fid_uncertainty(generated: torch.Tensor, reference: torch.Tensor, resamples:
     return values
 
 
-BOOTSTRAP_WORK = 2e11  # N x D^2 x resamples the FID bootstrap may cost (200 resamples at N = 10,000, D = 252 fit)
+BOOTSTRAP_WORK = 2e11  # (N + 4 D) x D^2 x resamples the FID bootstrap may cost: 200 at N = 10,000, D <= 252 fit
 BOOTSTRAP_MIN_RESAMPLES = 20
 
 
 def bootstrap_resamples(requested: int, samples: int, dimensions: int) -> int:
     """How many of the ``requested`` FID bootstrap resamples are drawn for ``samples`` (N) feature
-    rows of ``dimensions`` (D): each costs a covariance, ~N D^2 multiply-adds, and a D x D
-    eigendecomposition, so the count is cut to what ``BOOTSTRAP_WORK`` allows, but never below
-    ``BOOTSTRAP_MIN_RESAMPLES`` (20; a 95 % percentile interval from fewer is mostly noise) nor
-    above the request. Lenet's 84 (Stacked MNIST: 252) features keep 200 resamples up to N =
-    10,000; Inception's 2,048 at N = 10,000 or 50,000 get 20 (about 1 s each per 10,000 rows on
-    one CPU thread, instead of 200)."""
-    allowed = int(BOOTSTRAP_WORK // max(samples * dimensions * dimensions, 1))
+    rows of ``dimensions`` (D): each costs a covariance (~N D^2 multiply-adds) and a D x D
+    eigendecomposition (measured on one CPU thread at D = 2,048: as long as a covariance of 4 D
+    rows), so about (N + 4 D) D^2; the count is cut to what ``BOOTSTRAP_WORK`` allows, but never
+    below ``BOOTSTRAP_MIN_RESAMPLES`` (20; a 95 % percentile interval from fewer is mostly noise)
+    nor above the request. Lenet's 84 (Stacked MNIST: 252) features keep 200 resamples up to N =
+    10,000; Inception's 2,048 get 20 at any N (about 2 s each at N = 5,000 on one CPU thread)."""
+    allowed = int(BOOTSTRAP_WORK // max((samples + 4 * dimensions) * dimensions * dimensions, 1))
     return min(requested, max(BOOTSTRAP_MIN_RESAMPLES, allowed))
 
 
