@@ -55,7 +55,9 @@ class EvaluationContext:
     to load it again at another size), the run's seed, device and folder, the training timings
     (``training``: ms per iteration, images/s, peak memory) and the evaluation settings
     (``options``, e.g. ``samples``). Files an evaluator writes into ``run_dir`` are named in
-    ``artifacts`` so the record lists them."""
+    ``artifacts`` so the record lists them. Seconds and rates an evaluator measures go to
+    ``timings``, which the ``throughput`` evaluator (evaluated after the quality ones) records under
+    ``throughput``, so that the quality metrics stay a function of the samples alone."""
 
     samples: SampleSource
     dataset: BenchDataset
@@ -66,6 +68,7 @@ class EvaluationContext:
     options: dict[str, Any] = field(default_factory=dict)
     training: Mapping[str, Any] = field(default_factory=dict)
     artifacts: dict[str, Path] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
 
 
 class Evaluator(Protocol):

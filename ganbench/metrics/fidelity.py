@@ -329,8 +329,8 @@ def real_split_features(context: EvaluationContext, backbone: Backbone, weights:
 
 class Fidelity:
     name = "fidelity"
-    summary = ("FID, IS, KID, precision/recall (torch-fidelity), density/coverage on eval.backbone, with the "
-               "sample counts and the backbone's weights sha256")
+    summary = ("FID, IS, KID, precision/recall (torch-fidelity), density/coverage, CMMD, Vendi and (eval.memorisation) "
+               "AuthPct/C_T on eval.backbone, with the sample counts and the backbone's weights sha256")
     section = "metrics"
     columns = (
         Column("fid_infinity", "FID∞", False, 2, headline=True, unit="squared feature distance"),
@@ -382,10 +382,10 @@ class Fidelity:
         if options.get("memorisation", False):
             real = functools.partial(real_split_features, context, backbone, weights)
             values.update(memorisation_values(context, generated, features["generated"], real))
+        context.timings.update(fidelity_seconds=time.perf_counter() - start,
+                               fidelity_images_per_second=len(generated) / max(features["seconds"], 1e-9))
         return {
             **values,
-            "fidelity_seconds": time.perf_counter() - start,
-            "fidelity_images_per_second": len(generated) / max(features["seconds"], 1e-9),
             "fidelity_samples": len(generated),
             "fidelity_reference_samples": count,
             "fidelity_image_size": size,
