@@ -208,3 +208,18 @@ def test_a_lenet_smoke_run_records_the_new_metrics_with_the_backbone_and_reports
     assert f"]({figure})" in (out / "report.md").read_text()
     assert "AuthPct" in (out / "summary.md").read_text()
     assert "Memorisation: the generated samples nearest to a training image" in (out / "report.html").read_text()
+
+
+def test_an_undefined_ct_is_recorded_as_skipped_with_the_reason(tmp_path):
+    from ganbench.metrics import EvaluationContext
+    from ganbench.metrics.training_reference import memorisation_values
+
+    training = torch.from_numpy(features(40, 4, 20))
+    held_out = training[:2] + 100.0  # far from every training image: k-means cells without held-out images
+    context = EvaluationContext(None, None, type("Data", (), {"split": "train"})(), 0, torch.device("cpu"), tmp_path,
+                                {"ct_cells": 3})
+    images = torch.zeros(40, 1, 8, 8, dtype=torch.uint8)
+    values = memorisation_values(context, images[:30], training[:30] + 0.01,
+                                 lambda split: (images, training) if split == "train" else (images[:2], held_out))
+    assert "ct" not in values and "held-out" in values["ct_skipped"]
+    assert values["authpct"] == 0.0 and (tmp_path / "closest_training.png").is_file()

@@ -7,7 +7,9 @@ training image beside that image. Definitions in :mod:`ganbench.metrics.memorisa
   canonical size, through the run's backbone; their features are cached like the fidelity
   reference's (same cache name when the two sets are the same images, so they are extracted once).
 - C_T's held-out set: as many images of the other split (``test`` for ``train`` and back), cached
-  alike. When that split is not on disk, the record has ``ct_skipped`` saying so instead of ``ct``.
+  alike. When that split is not on disk, or C_T is undefined (a k-means cell without held-out or
+  training images, or no cell holding more than 20 / N of the generated samples), the record has
+  ``ct_skipped`` saying why instead of ``ct``.
 - ``closest_training.png``: the ``CLOSEST_PAIRS`` generated samples nearest to a training image
   (in feature distance), each above its nearest training image (artifact ``closest_training``);
   the record keeps their distances and indices as ``closest_training`` ([[distance, generated
@@ -68,6 +70,9 @@ def memorisation_values(context: EvaluationContext, generated_images: torch.Tens
     except UserError as error:
         values["ct_skipped"] = f"no held-out split: {error}"
         return values
-    values.update(ct=data_copying(generated, held_out, training, context.seed, context.options["ct_cells"]),
-                  ct_held_out_split=other, ct_held_out_samples=len(held_out))
+    values.update(ct_held_out_split=other, ct_held_out_samples=len(held_out))
+    try:
+        values["ct"] = data_copying(generated, held_out, training, context.seed, context.options["ct_cells"])
+    except ValueError as error:  # a cell without held-out or training images, or none with enough generated ones
+        values["ct_skipped"] = str(error)
     return values
