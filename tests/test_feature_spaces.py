@@ -223,3 +223,22 @@ def test_an_undefined_ct_is_recorded_as_skipped_with_the_reason(tmp_path):
                                  lambda split: (images, training) if split == "train" else (images[:2], held_out))
     assert "ct" not in values and "held-out" in values["ct_skipped"]
     assert values["authpct"] == 0.0 and (tmp_path / "closest_training.png").is_file()
+
+
+def test_a_folder_dataset_has_no_held_out_split_for_ct(tmp_path):
+    from PIL import Image
+
+    from ganbench.data import DataOptions, load_dataset
+    from ganbench.errors import UserError
+    from ganbench.metrics import EvaluationContext
+    from ganbench.metrics.fidelity import real_split_features
+
+    (tmp_path / "images").mkdir()
+    for index in range(12):
+        Image.fromarray(np.full((16, 16), index * 20, dtype=np.uint8)).save(tmp_path / "images" / f"{index}.png")
+    data = DataOptions(image_size=16)
+    dataset = load_dataset(f"folder:{tmp_path / 'images'}", data)
+    context = EvaluationContext(None, dataset, data, 0, torch.device("cpu"), tmp_path,
+                                {"image_size": 16, "memorisation_samples": 10})
+    with pytest.raises(UserError, match="has no test split"):
+        real_split_features(context, None, None, "test")

@@ -320,6 +320,8 @@ def real_split_features(context: EvaluationContext, backbone: Backbone, weights:
     size = context.options["image_size"]
     data = replace(context.data_options, image_size=size, split=split, download=False)
     dataset = load_dataset(context.dataset.name, data)
+    if split != context.data_options.split and dataset.describe().get("split") != split:
+        raise UserError(f"{context.dataset.name} has no {split} split (a folder dataset is one set)")
     count = reference_count(dataset, context.options["memorisation_samples"])
     images = reference_set(dataset, count)[0]
     cache = reference_cache_name(backbone, dataset, count, size, weights)
