@@ -30,7 +30,6 @@ from ganbench.metrics import EVALUATION_SETTINGS
 from ganbench.metrics.backbones import BACKBONES, WeightsFile, classifier_path
 from ganbench.metrics.classifier import read_metadata, sha256_file
 from ganbench.metrics.fidelity import (
-    FidelityInput,
     feature_extractor,
     fidelity_from_features,
     fidelity_of_images,
@@ -38,6 +37,7 @@ from ganbench.metrics.fidelity import (
     metric_layers,
     torch_fidelity_options,
 )
+from ganbench.metrics.fidelity_inputs import FidelityInput
 from ganbench.settings import resolve
 
 SAMPLES = 10_000

@@ -112,19 +112,35 @@ class GaussianStatistics:
 
     @cached_property
     def sqrt_sigma(self) -> np.ndarray:
-        """``sigma^(1/2)`` by ``scipy.linalg.sqrtm``, real part, symmetrised (sigma is symmetric
-        positive semi-definite, so its principal square root is too)."""
-        root = np.real(scipy.linalg.sqrtm(self.sigma))
+        """``sigma^(1/2)``, the principal square root of the symmetric positive semi-definite
+        covariance, from its eigendecomposition: V diag(sqrt(max(w, 0))) V^T. It equals
+        ``scipy.linalg.sqrtm(sigma)`` to float tolerance (tested) and is about ten times faster
+        at D = 2,048 (seconds instead of a minute on one CPU thread); negative round-off
+        eigenvalues of a singular covariance are taken as 0."""
+        eigenvalues, vectors = np.linalg.eigh(self.sigma)
+        root = (vectors * np.sqrt(np.clip(eigenvalues, 0, None))) @ vectors.T
         return (root + root.T) / 2
 
 
-def gaussian_statistics(features: np.ndarray) -> GaussianStatistics:
-    """Mean and covariance (``np.cov``, ddof = 1, as torch-fidelity) of ``features``, shape
-    (N, D) with N >= 2, in float64."""
-    array = np.asarray(features, dtype=np.float64)
+COVARIANCE_BLOCK = 8192  # rows per block of gaussian_statistics: memory ~ block x D float64 beside D x D
+
+
+def gaussian_statistics(features: np.ndarray, block: int = COVARIANCE_BLOCK) -> GaussianStatistics:
+    """Mean and covariance (ddof = 1, as ``np.cov`` and torch-fidelity) of ``features``, shape
+    (N, D) with N >= 2, in float64: two passes over ``block`` rows at a time (the mean, then the
+    sum of the centred rows' outer products), so memory stays ~ block x D + D x D at any N (50,000
+    x 2,048 float32 features are never copied whole into float64). Equal to ``np.cov`` to float
+    tolerance (tested)."""
+    array = np.asarray(features)
     if array.ndim != 2 or array.shape[0] < 2:
         raise ValueError(f"features must have shape (N, D) with N >= 2, got {array.shape}")
-    return GaussianStatistics(array.mean(axis=0), np.atleast_2d(np.cov(array, rowvar=False)))
+    rows = array.shape[0]
+    mean = sum(array[start:start + block].sum(axis=0, dtype=np.float64) for start in range(0, rows, block)) / rows
+    scatter = np.zeros((array.shape[1], array.shape[1]))
+    for start in range(0, rows, block):
+        centred = array[start:start + block].astype(np.float64) - mean
+        scatter += centred.T @ centred
+    return GaussianStatistics(mean, scatter / (rows - 1))
 
 
 def frechet_distance(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma2: np.ndarray) -> float:
@@ -153,7 +169,7 @@ def fid_from_features(generated: np.ndarray, reference: np.ndarray | GaussianSta
 
     Equal to :func:`frechet_distance` of the two feature sets' means and covariances; the trace
     of ``(S_g S_r)^(1/2)`` is computed as ``sum sqrt(eig(S_r^(1/2) S_g S_r^(1/2)))`` (the same
-    eigenvalues, of a symmetric matrix) with ``S_r^(1/2)`` from ``scipy.linalg.sqrtm`` once per
+    eigenvalues, of a symmetric matrix) with ``S_r^(1/2)`` (:attr:`GaussianStatistics.sqrt_sigma`) once per
     reference, which is about five times faster per call than ``sqrtm`` of the product at D = 128
     (and free of its complex round-off). Result >= 0 up to rounding, in squared feature units.
     """

@@ -71,6 +71,7 @@ def test_a_runs_exported_samples_give_its_recorded_metrics_and_sit_in_its_report
     evaluated = [record for record in records(out) if record.get("kind") == "evaluation"]
     assert [(r["variant"], r["seed"], r["suite"], r["budget"]) for r in evaluated] == [
         ("exported", 0, "mnist", "smoke"), ("exported", 1, "mnist", "smoke")]
+    assert all((out / r["artifacts"]["closest_training"]).is_file() for r in evaluated)  # the memorisation figure
     # FID's bootstrap and FID-infinity's subsets are drawn from the record's seed, an input's
     # position: the .npy (seed 0, the run's seed) agrees on every key, the PNGs (seed 1) on every
     # key that draws nothing at random.

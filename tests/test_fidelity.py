@@ -14,13 +14,8 @@ from ganbench.metrics.backbones import BACKBONES, LENET_EXTRACTOR, LeNetFeatureE
 from ganbench.metrics.classifier import read_metadata
 from ganbench.metrics import feature_metrics, fidelity
 from ganbench.metrics.feature_metrics import density_coverage, fid_uncertainty
-from ganbench.metrics.fidelity import (
-    Fidelity,
-    canonical_images,
-    fidelity_from_features,
-    fidelity_of_images,
-    torch_fidelity_options,
-)
+from ganbench.metrics.fidelity import Fidelity, fidelity_from_features, fidelity_of_images, torch_fidelity_options
+from ganbench.metrics.fidelity_inputs import canonical_images
 from ganbench.stats import fid_from_features
 from ganbench.report.display import display_table
 from ganbench.report.tables import summarize

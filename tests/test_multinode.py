@@ -20,13 +20,8 @@ from ganbench.cli import main
 from ganbench.distributed import broadcast_module, rows_in_blocks
 from ganbench.execution import data_parallel
 from ganbench.gan.sampling import SampleSet
-from ganbench.metrics.fidelity import (
-    canonical_images,
-    feature_extractor,
-    generated_features_of,
-    metric_layers,
-    torch_fidelity_options,
-)
+from ganbench.metrics.fidelity import feature_extractor, generated_features_of, metric_layers, torch_fidelity_options
+from ganbench.metrics.fidelity_inputs import canonical_images
 from ganbench.results import ResultsStore
 from test_models import build
 

@@ -9,7 +9,7 @@ from torch_fidelity.interpolate_compat_tensorflow import interpolate_bilinear_2d
 
 from ganbench.errors import UserError
 from ganbench.metrics.backbones import BACKBONES
-from ganbench.metrics.fidelity import canonical_images
+from ganbench.metrics.fidelity_inputs import canonical_images
 from ganbench.metrics.preprocessing import (
     backbone_resize,
     canonical_size,
@@ -114,7 +114,7 @@ class Described:
 
 def test_cached_reference_features_are_kept_apart_by_resize_where_the_backbone_resizes():
     from ganbench.metrics.backbones import WeightsFile
-    from ganbench.metrics.fidelity import reference_cache_name
+    from ganbench.metrics.fidelity_inputs import reference_cache_name
 
     weights = WeightsFile(None, "ab" * 32)
     for name, apart in (("dinov2", True), ("lenet", False), ("inception", True)):

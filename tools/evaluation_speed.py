@@ -32,8 +32,13 @@ def timed(samples: int, distributed: bool) -> tuple[float, list[float], str]:
     from ganbench.metrics import EVALUATION_SETTINGS
     from ganbench.metrics.backbones import BACKBONES, WeightsFile, classifier_path
     from ganbench.metrics.classifier import read_metadata
-    from ganbench.metrics.fidelity import (canonical_images, feature_extractor, generated_features_of, metric_layers,
-                                           torch_fidelity_options)
+    from ganbench.metrics.fidelity import (
+        feature_extractor,
+        generated_features_of,
+        metric_layers,
+        torch_fidelity_options,
+    )
+    from ganbench.metrics.fidelity_inputs import canonical_images
     from ganbench.settings import resolve
 
     torch.set_num_threads(1)

@@ -20,7 +20,7 @@ from pathlib import Path
 import torch
 from torch_fidelity.utils import get_featuresdict_from_dataset
 
-from ganbench.metrics.fidelity import FidelityInput
+from ganbench.metrics.fidelity_inputs import FidelityInput
 from ganbench.metrics.vit import random_dinov2_state
 from ganbench.metrics.vit_backbones import ClipFeatureExtractor, DinoV2FeatureExtractor, write_random_clip
 

@@ -1,4 +1,4 @@
-"""The commands of ``ganbench`` other than ``run``: list, report, merge, classifier train, cite."""
+"""The commands of ``ganbench`` other than ``run``: list, report, merge, classifier train, cite, verify."""
 
 from __future__ import annotations
 
@@ -36,6 +36,14 @@ def add_commands(commands: Any) -> None:
                                "as its report.html shows it.")
     cite.add_argument("out", type=Path, nargs="?", metavar="DIR", help="an output folder written by `ganbench run`")
     cite.set_defaults(func=command_cite)
+    verify = commands.add_parser("verify", help="known-answer checks of the metrics on this installation",
+                                 description="Compare ganbench's metrics with answers known independently (closed "
+                                 "forms, the prdc package, PacGAN's mode statistics, torch-fidelity, published "
+                                 "values); print check, expected, got, tolerance, pass; exit 1 when a check fails. "
+                                 "Checks that need absent data or weights are skipped, with the reason.")
+    verify.add_argument("--data-root", type=Path, metavar="DIR", help="folder holding the datasets (default: "
+                        "$GANBENCH_DATA, else ~/.cache/ganbench/data); MNIST's test split for the lenet check")
+    verify.set_defaults(func=command_verify)
 
 
 def _add_list(commands: Any) -> None:
@@ -308,3 +316,13 @@ def wrote_line(root: Path, paths: Sequence[Path]) -> str:
             nested[folder] = nested.get(folder, 0) + 1
     names = top + [f"{folder} ({count} files)" for folder, count in nested.items()]
     return f"wrote {len(existing)} files in {root}: {', '.join(names)}"
+
+
+def command_verify(args: argparse.Namespace) -> int:
+    import os
+
+    from ganbench.verify import verify
+
+    if args.data_root is not None and not args.data_root.is_dir():
+        raise UserError(f"--data-root {args.data_root} is not a folder; give the folder holding the datasets")
+    return verify(args.data_root or os.environ.get("GANBENCH_DATA"))

@@ -167,7 +167,8 @@ def _evaluated(item: Planned, dataset: BenchDataset, data: DataOptions, identity
     return {
         **identity, "run_id": item.run_id, "kind": KIND, "seed": item.seed, "status": "finished",
         "config": item.config, "metrics": sections["metrics"], "throughput": sections["throughput"],
-        "artifacts": {}, "elapsed_seconds": time.perf_counter() - clock,
+        "artifacts": {name: Path(path).relative_to(store.root).as_posix() for name, path in context.artifacts.items()},
+        "elapsed_seconds": time.perf_counter() - clock,
         "provenance": {
             **software(), "started_utc": started, "finished_utc": utc_now(), "device": device_description(device),
             "data": {**dataset.describe(), "samples": {"name": str(item.samples.source),

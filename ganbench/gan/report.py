@@ -189,13 +189,14 @@ def plot_metric_curves(records: Sequence[dict[str, Any]], root: Path) -> list[Pa
     return written
 
 
-def sample_grids(records: Sequence[dict[str, Any]]) -> list[tuple[str, str]]:
-    """(label, path) of the sample grid of the lowest finished seed per configuration."""
-    shown = [r for r in records if r.get("status") == "finished" and "sample_grid" in (r.get("artifacts") or {})]
+def sample_grids(records: Sequence[dict[str, Any]], artifact: str = "sample_grid") -> list[tuple[str, str]]:
+    """(label, path) of the ``artifact`` image (``sample_grid`` or ``closest_training``) of the
+    lowest finished seed per configuration."""
+    shown = [r for r in records if r.get("status") == "finished" and artifact in (r.get("artifacts") or {})]
     grids = []
     for title, group in _groups(shown).values():
         record = min(group, key=lambda r: r["seed"])
-        grids.append((f"{title}, seed {record['seed']}", record["artifacts"]["sample_grid"]))
+        grids.append((f"{title}, seed {record['seed']}", record["artifacts"][artifact]))
     return grids
 
 
@@ -377,8 +378,13 @@ class GanReport:
 
     def markdown(self, records: Sequence[dict[str, Any]], summary: SummaryTable, root: Path) -> list[str]:
         lines = equal_compute_tables(records)
-        grids = sample_grids(records)
-        if not grids:
-            return lines
-        lines += ["## Samples", "", "64 samples from the same fixed latent vectors for every run (seed shown).", ""]
-        return lines + [f"**{label}**\n\n![{label}]({path})\n" for label, path in grids]
+        grids, closest = sample_grids(records), sample_grids(records, "closest_training")
+        if grids:
+            lines += ["## Samples", "", "64 samples from the same fixed latent vectors for every run (seed shown).", ""]
+            lines += [f"**{label}**\n\n![{label}]({path})\n" for label, path in grids]
+        if closest:
+            lines += ["## Closest to the training images", "", "The generated samples nearest to a training image "
+                      "in the backbone's feature space (top row, nearest first) above that training image (bottom "
+                      "row); near-copies here, with a low AuthPct or a negative C_T, are memorisation.", ""]
+            lines += [f"**{label}**\n\n![{label}: closest to training]({path})\n" for label, path in closest]
+        return lines

@@ -73,7 +73,7 @@ IMAGE_EVALUATORS = ("grid", "fidelity", "classes", "throughput")
 # N-sample FID stays recorded.
 FID_INFINITY_POINTS = 15
 IMAGE_EVALUATION = {"backbone": "lenet", "samples": 10_000, "reference_samples": 10_000,
-                    "fid_infinity": FID_INFINITY_POINTS}
+                    "fid_infinity": FID_INFINITY_POINTS, "memorisation": True}
 
 
 def image_suite(name: str, dataset: str, summary: str) -> GanSuite:
@@ -86,7 +86,8 @@ def image_suite(name: str, dataset: str, summary: str) -> GanSuite:
         budgets={
             "smoke": Budget(iterations=4, scale="smoke", seeds=1,
                             evaluation={**IMAGE_EVALUATION, "samples": 500, "reference_samples": 200,
-                                        "kid_subset_size": 100, "kid_subsets": 10, "throughput_samples": 64}),
+                                        "memorisation_samples": 200, "kid_subset_size": 100, "kid_subsets": 10,
+                                        "throughput_samples": 64}),
             "quick": Budget(images=QUICK_IMAGES, lengths="quick", scale="quick", seeds=1,
                             evaluation={**IMAGE_EVALUATION, "samples": 5000}),
             # 5 seeds: the fewest at which 4 variants can differ after Holm (6 pairs x 2/252 = 0.048 < 0.05).

@@ -60,7 +60,10 @@ class EvaluationContext:
     ``artifacts`` so the record lists them. ``distributed``: every rank of a data-parallel group
     evaluates the quality evaluators together (the samples are the group's, see
     :class:`~ganbench.gan.sampling.SampleSet`); an evaluator may split its work among the ranks
-    (:func:`~ganbench.distributed.rows_in_blocks`), and only rank 0's numbers and files are kept."""
+    (:func:`~ganbench.distributed.rows_in_blocks`), and only rank 0's numbers and files are kept.
+    Seconds and rates an evaluator measures go to ``timings``, which the ``throughput`` evaluator
+    (evaluated after the quality ones) records under ``throughput``, so that the quality metrics
+    stay a function of the samples alone."""
 
     samples: SampleSource
     dataset: BenchDataset
@@ -72,6 +75,7 @@ class EvaluationContext:
     training: Mapping[str, Any] = field(default_factory=dict)
     artifacts: dict[str, Path] = field(default_factory=dict)
     distributed: bool = False
+    timings: dict[str, float] = field(default_factory=dict)
 
 
 class Evaluator(Protocol):
@@ -134,7 +138,17 @@ EVALUATION_SETTINGS: dict[str, Setting] = {
     "dc_k": Setting(5, "nearest neighbour k of density/coverage (Naeem et al. 2020)", minimum=1),
     "stacked_samples": Setting(26_000, "generated samples for Stacked-MNIST mode coverage (PacGAN: 26,000)",
                                minimum=1),
-    "feature_batch_size": Setting(64, "images per batch through the fidelity backbone", minimum=1),
+    "feature_batch_size": Setting(256, "images per batch through the fidelity backbone", minimum=1),
+    "cmmd": Setting(True, "CMMD (Jayasumana et al. 2024: Gaussian RBF MMD, sigma 10, x1000) on the backbone's "
+                    "features"),
+    "vendi": Setting(True, "Vendi score (Friedman & Dieng 2023: effective number of distinct samples, cosine "
+                     "kernel) of the generated features"),
+    "memorisation": Setting(False, "memorisation checks against the training split: AuthPct (Alaa et al. 2022), "
+                            "C_T (Meehan et al. 2020) and the figure of the generated samples closest to a training "
+                            "image"),
+    "memorisation_samples": Setting(10_000, "training-split images the memorisation checks compare against (all "
+                                    "of a smaller split); C_T's held-out set is as many of the other split", minimum=2),
+    "ct_cells": Setting(3, "k-means cells of C_T on the training features (dgm-eval: 3)", minimum=1),
     "inception_weights": Setting(None, "torch-fidelity's Inception weights file (none: the torch hub cache); "
                                  f"also {option('inception_weights')}", kind="str", optional=True),
     "dinov2_size": Setting("l", "DINOv2 ViT/14 size of the dinov2 backbone: s, b, l (dgm-eval's default) or g",

@@ -63,9 +63,8 @@ and coverage) are computed in :mod:`ganbench.metrics.feature_metrics`.
 
 from __future__ import annotations
 
-import hashlib
-import json
-import re
+import functools
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from functools import lru_cache
@@ -73,7 +72,6 @@ from typing import TYPE_CHECKING, Any
 
 import ignite.distributed as idist
 import torch
-from torch.utils.data import Dataset
 from torch_fidelity.helpers import get_kwarg
 from torch_fidelity.metric_fid import KEY_METRIC_FID, fid_featuresdict_to_statistics_cached, fid_statistics_to_metric
 from torch_fidelity.metric_isc import KEY_METRIC_ISC_MEAN, KEY_METRIC_ISC_STD, isc_featuresdict_to_metric
@@ -87,8 +85,6 @@ from torch_fidelity.utils import (
 
 from ganbench.columns import Column
 from ganbench.data import BenchDataset, DataOptions, load_dataset
-from ganbench.data.images import ImageDataset, resize_images
-from ganbench.data.stacked import StackedMNIST
 from ganbench.distributed import rows_in_blocks
 from ganbench.errors import UserError
 from ganbench.metrics import EvaluationContext
@@ -102,81 +98,23 @@ from ganbench.metrics.feature_metrics import (
     neighbourhood_metrics,
     require_finite,
 )
-from ganbench.metrics.preprocessing import canonical_size, preprocessing_protocol, quantised_samples
+from ganbench.metrics.fidelity_inputs import (
+    FidelityInput,
+    canonical_dataset,
+    generated_images,
+    reference_cache_name,
+    reference_count,
+    reference_set,
+)
+from ganbench.metrics.preprocessing import preprocessing_protocol
+from ganbench.metrics.kernel import CMMD_SIGMA, rbf_kernel_sum
+from ganbench.metrics.shared_features import SHARED_FEATURE_COLUMNS, shared_feature_metrics
+from ganbench.metrics.training_reference import memorisation_values
 
 if TYPE_CHECKING:
     from torch_fidelity.feature_extractor_base import FeatureExtractorBase
 
 FIDELITY_METRICS = ("isc", "fid", "kid", "prc")
-
-
-def canonical_images(samples: torch.Tensor, size: int) -> torch.Tensor:
-    """Generated float samples (N, C, h, w) in [-1, 1] -> uint8 (N, C, size, size), quantised as
-    real images are and resized by the loader's rule (see module doc)."""
-    quantised = samples.add(1.0).mul_(127.5).round_().clamp_(0, 255).to(torch.uint8)
-    return resize_images(quantised, size, pad_to_size=True)[0]
-
-
-def generated_images(context: EvaluationContext, count: int, size: int, quantise: str = "uint8") -> torch.Tensor:
-    """``count`` of the evaluation's shared samples as canonical images (count, C, size, size):
-    uint8, or float in [0, 255] with ``quantise="float"`` (:mod:`ganbench.metrics.preprocessing`)."""
-    samples = context.samples.generated(count)
-    if quantise == "uint8":
-        return canonical_images(samples, size)
-    return canonical_size(quantised_samples(samples, quantise), size)
-
-
-def reference_count(dataset: BenchDataset, requested: int) -> int:
-    """How many reference samples a request gets: all of a smaller split."""
-    return min(requested, len(dataset)) if isinstance(dataset, ImageDataset) else requested
-
-
-def reference_set(dataset: BenchDataset, count: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """The dataset's fixed reference subset: uint8 images (n, C, H, W) and labels (n,)."""
-    if isinstance(dataset, StackedMNIST):
-        return dataset.reference_images(count)
-    if not isinstance(dataset, ImageDataset):
-        raise TypeError(f"{dataset.name} is not an image dataset")
-    indices = dataset.reference_indices(count)
-    return dataset.images[indices], dataset.labels[indices]
-
-
-def canonical_dataset(context: EvaluationContext) -> BenchDataset:
-    """The run's dataset loaded from its source at the canonical size ``eval.image_size``."""
-    options: DataOptions = replace(context.data_options, image_size=context.options["image_size"])
-    return load_dataset(context.dataset.name, options)
-
-
-class FidelityInput(Dataset):
-    """uint8 images (N, C, H, W) as the ``torch.utils.data.Dataset`` torch-fidelity reads; grey
-    images are repeated into 3 channels for RGB backbones."""
-
-    def __init__(self, images: torch.Tensor, rgb: bool) -> None:
-        self.images = images.expand(-1, 3, -1, -1) if rgb and images.shape[1] == 1 else images
-
-    def __len__(self) -> int:
-        return len(self.images)
-
-    def __getitem__(self, index: int) -> torch.Tensor:
-        return self.images[index]
-
-
-def reference_cache_name(backbone: Backbone, dataset: BenchDataset, count: int, size: int, weights: WeightsFile,
-                         resize: str = "tf1") -> str:
-    """torch-fidelity's cache name for the reference features: readable parts and a digest of
-    everything they depend on (data description without its local path, count, size, weights and,
-    for a backbone that ``resizes``, an ``eval.resize`` rule other than the default ``tf1``)."""
-    description = {key: value for key, value in dataset.describe().items() if key != "root"}
-    if isinstance(description.get("digits"), dict):
-        description["digits"] = {key: value for key, value in description["digits"].items() if key != "root"}
-    identity = json.dumps({"data": description, "count": count, "size": size, "backbone": backbone.name,
-                           "rgb": backbone.rgb, "weights": weights.sha256,
-                           **({"resize": resize} if backbone.resizes and resize != "tf1" else {})},
-                          sort_keys=True, default=str)
-    digest = hashlib.sha256(identity.encode()).hexdigest()[:12]
-    slug = re.sub(r"[^A-Za-z0-9_.]+", "_", dataset.name)[-40:]
-    split = description.get("split", "all")
-    return f"ganbench-{slug}-{split}-{size}px-n{count}-{backbone.name}-{weights.sha256[:12]}-{digest}"
 
 
 def torch_fidelity_options(options: Mapping[str, Any], backbone: Backbone, weights: WeightsFile,
@@ -258,13 +196,14 @@ def fidelity_from_features(generated: Mapping[str, torch.Tensor], reference: Map
     kid_settings = "-".join(str(get_kwarg(key, options)) for key in KID_KEYS)
     sums = reference_item(reference_cache, f"kid-reference-sums-float64-n{len(generated_kid)}-{kid_settings}",
                           lambda: kid_reference_sums(reference_kid, len(generated_kid), options), options)
-    pr_k, reference_prc = options["prc_neighborhood"], reference[layers["prc"]]
-    radii = reference_item(reference_cache, f"knn-radii-k{pr_k}-k{dc_k}",
-                           lambda: knn_radii(reference_prc, (pr_k, dc_k)), options)
+    device = metric_device(options)  # the nearest-neighbour passes run on the GPU when there is one
+    pr_k, reference_prc = options["prc_neighborhood"], reference[layers["prc"]].to(device)
+    radii = reference_item(reference_cache, f"knn-radii-k{pr_k}-k{dc_k}", lambda: {
+        k: radius.cpu() for k, radius in knn_radii(reference_prc, (pr_k, dc_k)).items()}, options)
     return {
         **inception_score_and_fid(generated, reference, extractor, reference_cache, fidelity_options),
         **kid(generated_kid, reference_kid, options, sums),
-        **neighbourhood_metrics(generated[layers["prc"]], reference_prc, pr_k, dc_k, radii),
+        **neighbourhood_metrics(generated[layers["prc"]].to(device), reference_prc, pr_k, dc_k, radii),
     }
 
 
@@ -285,27 +224,40 @@ def generated_features_of(generated: torch.Tensor, extractor: FeatureExtractorBa
     return dict(rows_in_blocks(len(generated), batch, rows))
 
 
+def metric_device(fidelity_options: Mapping[str, Any]) -> torch.device:
+    """Where the blocked metric computations run: the GPU when the evaluation runs on one, else the CPU."""
+    return torch.device("cuda" if fidelity_options.get("cuda") else "cpu")
+
+
 def fidelity_of_images(generated: torch.Tensor, reference: torch.Tensor, reference_cache: str | None,
                        backbone: Backbone, weights: WeightsFile, options: Mapping[str, Any],
-                       cuda: bool, seed: int = 0, distributed: bool = False) -> dict[str, Any]:
+                       cuda: bool, seed: int = 0, distributed: bool = False,
+                       features: dict[str, Any] | None = None) -> dict[str, Any]:
     """Fidelity numbers of generated images (N, C, H, W; uint8, or float in [0, 255] for a backbone
     that ``resizes``) against uint8 reference images (M, C, H, W); reference features are read from
     (or written to) the cache ``reference_cache``. With ``options["fid_bootstrap"]`` or
     ``options["fid_infinity"]``, also FID's interval and FID-infinity (:func:`fid_uncertainty`,
-    seeded by ``seed``). A backbone without logits gives no IS. ``distributed``: the generated
-    features are extracted by every rank of the data-parallel group together
+    seeded by ``seed``); with ``options["cmmd"]`` / ``options["vendi"]``, CMMD and the Vendi score
+    (:func:`shared_feature_metrics`), all from one extraction (batches of ``feature_batch_size``
+    under ``torch.inference_mode``). A backbone without logits gives no IS. ``distributed``: the
+    generated features are extracted by every rank of the data-parallel group together
     (:func:`generated_features_of`); the ranks above 0 return {} once their part is done, rank 0
-    goes on with the numbers."""
+    goes on with the numbers. ``features``, if given, receives the FID-layer features
+    (``generated`` (N, D), ``reference`` (M, D)) and the seconds the generated images' extraction
+    took (``seconds``)."""
     fidelity_options = torch_fidelity_options(options, backbone, weights, cuda)
     layers = tuple(sorted(set(metric_layers(fidelity_options).values())))
     resize = preprocessing_protocol(backbone, options)["resize"] if backbone.resizes else None
     extractor = feature_extractor(backbone.extractor, layers, str(weights.path), weights.sha256, cuda, resize)
-    generated_features = generated_features_of(generated, extractor, backbone.rgb, fidelity_options, distributed)
-    if distributed and idist.get_rank() != 0:
-        return {}
-    inputs = {**fidelity_options, "input2": FidelityInput(reference, backbone.rgb),
-              "input2_cache_name": reference_cache}
-    reference_features = extract_featuresdict_from_input_id_cached(2, extractor, **inputs)
+    with torch.inference_mode(not distributed):  # collectives of the distributed path stay outside it
+        start = time.perf_counter()
+        generated_features = generated_features_of(generated, extractor, backbone.rgb, fidelity_options, distributed)
+        seconds = time.perf_counter() - start
+        if distributed and idist.get_rank() != 0:
+            return {}
+        inputs = {**fidelity_options, "input2": FidelityInput(reference, backbone.rgb),
+                  "input2_cache_name": reference_cache}
+        reference_features = extract_featuresdict_from_input_id_cached(2, extractor, **inputs)
     values: dict[str, Any] = fidelity_from_features(generated_features, reference_features, extractor,
                                                     reference_cache, fidelity_options, options["dc_k"])
     layer = metric_layers(fidelity_options)["fid"]
@@ -314,13 +266,52 @@ def fidelity_of_images(generated: torch.Tensor, reference: torch.Tensor, referen
     if not backbone.logits:
         for key in ("is_mean", "is_std"):
             values.pop(key)
+    device = metric_device(fidelity_options)
+    reference_shared = reference_features[layer].to(device)
+    cmmd_sum = functools.partial(reference_item, reference_cache, f"cmmd-reference-sum-sigma{CMMD_SIGMA:g}-float32",
+                                 functools.partial(rbf_kernel_sum, reference_shared, reference_shared),
+                                 fidelity_options)
+    values.update(shared_feature_metrics(generated_features[layer].to(device), reference_shared, options, cmmd_sum))
+    if features is not None:
+        features.update(generated=generated_features[layer].to(device), reference=reference_features[layer],
+                        seconds=seconds)
     return values
+
+
+def features_of_images(images: torch.Tensor, cache_name: str, backbone: Backbone, weights: WeightsFile,
+                       options: Mapping[str, Any], cuda: bool) -> torch.Tensor:
+    """The FID-layer features (n, D) of uint8 images (n, C, H, W) of a fixed real set, read from (or
+    written to) torch-fidelity's cache under ``cache_name``, as the reference's are."""
+    fidelity_options = torch_fidelity_options(options, backbone, weights, cuda)
+    layers = tuple(sorted(set(metric_layers(fidelity_options).values())))
+    extractor = feature_extractor(backbone.extractor, layers, str(weights.path), weights.sha256, cuda)
+    with torch.inference_mode():
+        extracted = extract_featuresdict_from_input_id_cached(
+            1, extractor, **{**fidelity_options, "input1": FidelityInput(images, backbone.rgb),
+                             "input1_cache_name": cache_name})
+    return extracted[metric_layers(fidelity_options)["fid"]]
+
+
+def real_split_features(context: EvaluationContext, backbone: Backbone, weights: WeightsFile,
+                        split: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """uint8 images (n, C, S, S) of ``eval.memorisation_samples`` of the run's dataset's ``split``
+    (its fixed reference subset) at the canonical size, and their features (n, D), cached."""
+    size = context.options["image_size"]
+    data = replace(context.data_options, image_size=size, split=split, download=False)
+    dataset = load_dataset(context.dataset.name, data)
+    if split != context.data_options.split and dataset.describe().get("split") != split:
+        raise UserError(f"{context.dataset.name} has no {split} split (a folder dataset is one set)")
+    count = reference_count(dataset, context.options["memorisation_samples"])
+    images = reference_set(dataset, count)[0]
+    cache = reference_cache_name(backbone, dataset, count, size, weights)
+    return images, features_of_images(images, cache, backbone, weights, context.options,
+                                      context.device.type == "cuda")
 
 
 class Fidelity:
     name = "fidelity"
-    summary = ("FID, IS, KID, precision/recall (torch-fidelity), density/coverage on eval.backbone, with the "
-               "sample counts and the backbone's weights sha256")
+    summary = ("FID, IS, KID, precision/recall (torch-fidelity), density/coverage, CMMD, Vendi and (eval.memorisation) "
+               "AuthPct/C_T on eval.backbone, with the sample counts and the backbone's weights sha256")
     section = "metrics"
     columns = (
         Column("fid_infinity", "FID∞", False, 2, headline=True, unit="squared feature distance"),
@@ -332,6 +323,7 @@ class Fidelity:
         Column("recall", "recall", True, 3, headline=True, samples_key="fidelity_samples", unit="fraction"),
         Column("density", "density", True, 3, samples_key="fidelity_samples", unit="ratio"),
         Column("coverage", "coverage", True, 3, samples_key="fidelity_samples", unit="fraction"),
+        *SHARED_FEATURE_COLUMNS,
     )
 
     def applies_to(self, dataset: BenchDataset) -> bool:
@@ -357,6 +349,7 @@ class Fidelity:
                             f"({options['samples']})")
 
     def evaluate(self, context: EvaluationContext) -> dict[str, Any]:
+        start = time.perf_counter()
         options = context.options
         backbone = BACKBONES.get(options["backbone"])
         weights = backbone.locate(context.dataset, options, False)
@@ -366,8 +359,15 @@ class Fidelity:
         reference = reference_set(reference_data, count)[0]
         generated = generated_images(context, options["samples"], size, protocol["quantise"])
         cache_name = reference_cache_name(backbone, reference_data, count, size, weights, protocol["resize"])
+        features: dict[str, Any] = {}
         values = fidelity_of_images(generated, reference, cache_name, backbone, weights, options,
-                                    context.device.type == "cuda", context.seed, context.distributed)
+                                    context.device.type == "cuda", context.seed, context.distributed, features)
+        if features and options.get("memorisation", False):
+            real = functools.partial(real_split_features, context, backbone, weights)
+            values.update(memorisation_values(context, generated, features["generated"], real))
+        if features:
+            context.timings.update(fidelity_seconds=time.perf_counter() - start,
+                                   fidelity_images_per_second=len(generated) / max(features["seconds"], 1e-9))
         return {
             **values,
             "fidelity_samples": len(generated),

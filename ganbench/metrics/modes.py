@@ -29,7 +29,7 @@ from ganbench.data.stacked import StackedMNIST
 from ganbench.metrics import EvaluationContext
 from ganbench.metrics.backbones import BACKBONES, WeightsFile
 from ganbench.metrics.classifier import LeNet, load_classifier, predict_modes
-from ganbench.metrics.fidelity import canonical_images, reference_set
+from ganbench.metrics.fidelity_inputs import canonical_images, reference_set
 
 CLASSIFIER_BACKBONE = "lenet"
 

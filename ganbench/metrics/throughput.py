@@ -16,7 +16,10 @@
   time, work per sample * samples per second);
 - ``calibrated_peak_gflops``: GFLOP/s of the fixed calibration kernel (an fp32 matmul and conv,
   :mod:`ganbench.calibration`) measured at evaluation time on the same threads, and
-  ``train_peak_share`` / ``generate_peak_share``: the achieved GFLOP/s as a share of it.
+  ``train_peak_share`` / ``generate_peak_share``: the achieved GFLOP/s as a share of it;
+- what the quality evaluators timed (``EvaluationContext.timings``), e.g. the fidelity
+  evaluation's ``fidelity_seconds`` and ``fidelity_images_per_second`` (generated images through
+  the backbone per second of feature extraction; the backbone is the record's ``fidelity_backbone``).
 """
 
 from __future__ import annotations
@@ -53,6 +56,7 @@ class Throughput:
     def evaluate(self, context: EvaluationContext) -> dict[str, Any]:
         values = {
             **context.training,
+            **context.timings,
             "generate_images_per_second": context.samples.generation_rate(
                 int(context.options.get("throughput_samples", 2048))),
             **context.samples.parameter_counts(),

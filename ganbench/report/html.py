@@ -176,11 +176,12 @@ def _overview(records: Sequence[dict[str, Any]]) -> list[tuple[str, str]]:
     ]
 
 
-def sample_grids(records: Sequence[dict[str, Any]], root: Path) -> list[dict[str, str]]:
-    """Every finished run's ``sample_grid`` artifact (any kind that writes one), as figures."""
+def sample_grids(records: Sequence[dict[str, Any]], root: Path, artifact: str = "sample_grid") -> list[dict[str, str]]:
+    """Every finished run's ``artifact`` image (``sample_grid``, or ``closest_training``: the
+    generated samples nearest to a training image above those images), any kind that writes one, as figures."""
     figures = []
     for record in sorted(records, key=lambda r: (str(r.get("variant")), str(r.get("dataset")), r.get("seed") or 0)):
-        path = (record.get("artifacts") or {}).get("sample_grid")
+        path = (record.get("artifacts") or {}).get(artifact)
         if record.get("status") == "finished" and path and (root / path).is_file():
             figures.append(_figure(root / path, f"{record.get('variant')} on {record.get('dataset')} "
                                                 f"({record.get('budget')}), seed {record.get('seed')}"))
@@ -203,6 +204,11 @@ def render_html(model: ReportModel, root: Path, comparison_plots: Sequence[Path]
     if grids:
         galleries.append({"title": "Sample grids (64 samples from the same fixed latents for every run)",
                           "figures": grids, "cls": "grids"})
+    closest = sample_grids(records, root, "closest_training")
+    if closest:
+        galleries.append({"title": "Memorisation: the generated samples nearest to a training image (top row, in "
+                          "the backbone's feature space) above that training image (bottom row)",
+                          "figures": closest, "cls": "grids"})
     for kind, paths in kind_plots.items():
         if paths:
             galleries.append({"title": f"{kind} runs: per-configuration figures",
