@@ -4,6 +4,7 @@ processes on this machine, two "nodes" simulated by two launches sharing MASTER_
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import hashlib
 import os
@@ -149,18 +150,33 @@ def test_rank_zeros_weights_reach_every_rank(group):
     assert after_0 == after_1 == before_0  # ... and hold rank 0's weights after the broadcast
 
 
+@contextlib.contextmanager
+def one_thread():
+    """One torch thread inside, the previous count after: a convolution's last bits depend on the
+    threads it is split over (as a run's depend on its ``--threads``), and this test process's
+    count depends on the tests before it."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
 def _evaluation(count: int, distributed: bool) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-    """A tiny DCGAN's evaluation samples (batches of 16) and their LeNet features (batches of 8)."""
+    """A tiny DCGAN's evaluation samples (batches of 16) and their LeNet features (batches of 8), on
+    one thread in the group's processes and in this one."""
     from test_fidelity import LENET, lenet_weights, settings  # (registers nothing: imported once builtins are)
 
-    torch.manual_seed(0)
-    gan, _, _ = build("dcgan", (1, 32, 32))
-    samples = SampleSet(gan, seed=3, batch_size=16, distributed=distributed).generated(count)
-    options = torch_fidelity_options(settings(feature_batch_size=8), LENET, lenet_weights(), cuda=False)
-    layers = tuple(sorted(set(metric_layers(options).values())))
-    weights = lenet_weights()
-    extractor = feature_extractor(LENET.extractor, layers, str(weights.path), weights.sha256, False)
-    return samples, generated_features_of(canonical_images(samples, 32), extractor, False, options, distributed)
+    with one_thread():
+        torch.manual_seed(0)
+        gan, _, _ = build("dcgan", (1, 32, 32))
+        samples = SampleSet(gan, seed=3, batch_size=16, distributed=distributed).generated(count)
+        options = torch_fidelity_options(settings(feature_batch_size=8), LENET, lenet_weights(), cuda=False)
+        layers = tuple(sorted(set(metric_layers(options).values())))
+        weights = lenet_weights()
+        extractor = feature_extractor(LENET.extractor, layers, str(weights.path), weights.sha256, False)
+        return samples, generated_features_of(canonical_images(samples, 32), extractor, False, options, distributed)
 
 
 def digest(samples: torch.Tensor, features: dict[str, torch.Tensor]) -> list[tuple[str, tuple[int, ...], str]]:
