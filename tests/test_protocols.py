@@ -12,7 +12,7 @@ import pytest
 from ganbench.builtins import register_builtins
 from ganbench.cli import main
 from ganbench.report.model import build_model
-from ganbench.report.cells import cell_text
+from ganbench.report.cells import cell_text, make_cell
 from ganbench.results import ResultsStore
 from ganbench.stats import display_precision
 from report_records import gan_record
@@ -137,3 +137,18 @@ def test_a_single_runs_bootstrap_is_labelled_and_not_drawn_as_an_interval_over_s
     (table,) = build_model(records).tables
     assert table.interval(0, "fid") == (20.0, 20.0, 20.0)  # a point, no bar: the figures draw seed intervals only
     assert cell_text(table.cell(0, "fid"), 1) == "20.0 (N-sampling bootstrap [19.6, 20.5])"
+
+
+@pytest.mark.parametrize("values, shown", [
+    ((1.6314302, 1.6314347, 1.6314321), "1.63143"),  # one image set in three orders: float32 sums
+    ((6.690963456000001, 6.690963456000004), "6.690963456"),  # GFLOP per iteration, counted twice
+    ((10.0, 10.0, 10.0), "10"),
+])
+def test_values_equal_up_to_rounding_show_the_digits_they_agree_on(values, shown):
+    cell = make_cell("fid", [{"fid": value} for value in values], None)
+    assert cell.exact and cell_text(cell, len(values)) == shown
+
+
+def test_values_that_differ_beyond_rounding_keep_their_interval():
+    cell = make_cell("fid", [{"fid": value} for value in (1.6314, 1.6318, 1.6322)], None)
+    assert not cell.exact and cell_text(cell, 3) == "1.6318 ± 0.0010"

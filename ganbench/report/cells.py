@@ -29,6 +29,10 @@ CONFIDENCE = 0.95
 # (a bootstrap over its generated samples), shown on single-seed rows.
 CI_LOW, CI_HIGH = "_ci_low", "_ci_high"
 BOOTSTRAP_LABEL = "N-sampling bootstrap"
+# Values of several runs within this relative distance of each other are one value up to float
+# rounding: float32 feature sums over thousands of images in another order move FID by about 1e-6
+# of itself; runs that really differ (another seed, another subset) differ by far more.
+ROUNDING = 1e-5
 
 
 @dataclass(frozen=True)
@@ -61,9 +65,11 @@ class Cell:
 
     @property
     def exact(self) -> bool:
-        """Two or more values equal up to float noise (relative 1e-9): the value is exact, it has
-        no spread to show (``1.20 ± 0``, ``6.690963456000001 ± 0.000000000000003`` are neither)."""
-        return self.n >= 2 and max(self.values) - min(self.values) <= 1e-9 * max(abs(v) for v in self.values)
+        """Two or more values equal up to float rounding (within a relative :data:`ROUNDING`): the
+        value has no spread to show. ``1.20 ± 0`` and ``6.690963456000001 ± 0.000000000000003`` are
+        neither, nor is ``1.631430 ± 0.000005``: the same 5,000 images in another order, whose
+        float32 feature sums differ in the last bits."""
+        return self.n >= 2 and max(self.values) - min(self.values) <= ROUNDING * max(abs(v) for v in self.values)
 
     @property
     def n(self) -> int:
@@ -119,12 +125,18 @@ def _plain(value: float) -> str:
     return display_precision(value, math.nan)
 
 
-def exact_text(value: float) -> str:
-    """A value every run gave alike (no spread to show): an integer as such (``10``), else to 10
-    significant digits, trailing zeros dropped (``6.690963456000001`` -> ``6.690963456``)."""
-    if math.isfinite(value) and value == int(value) and abs(value) < 1e15:
+def exact_text(value: float, *others: float) -> str:
+    """A value every run gave alike (no spread to show): an integer as such (``10``), else to the
+    significant digits (at most 10) on which ``value`` and ``others`` (the other runs' values, equal
+    up to rounding) agree, trailing zeros dropped (``6.690963456000001`` -> ``6.690963456``;
+    1.6314302 and 1.6314347 -> ``1.63143``)."""
+    if math.isfinite(value) and value == int(value) and abs(value) < 1e15 and all(o == value for o in others):
         return f"{int(value):,}"
-    return format(Decimal(f"{value:.10g}"), ",f")
+    for digits in range(10, 0, -1):
+        shown = {f"{v:.{digits}g}" for v in (value, *others)}
+        if len(shown) == 1:
+            break
+    return format(Decimal(f"{value:.{digits}g}"), ",f")
 
 
 def _at_precision(value: float, half_width: float) -> str:
@@ -189,7 +201,7 @@ def cell_text(cell: Cell, expected: int | None = None) -> str:
         else:
             text = _plain(mean)
     elif cell.exact:
-        text = exact_text(mean)
+        text = exact_text(mean, *(v * scale for v in cell.values))
     else:
         hw = cell.interval.half_width * scale
         bounds = clipped(cell)
