@@ -314,7 +314,8 @@ class Fidelity:
                "AuthPct/C_T on eval.backbone, with the sample counts and the backbone's weights sha256")
     section = "metrics"
     columns = (
-        Column("fid_infinity", "FID∞", False, 2, headline=True, unit="squared feature distance"),
+        Column("fid_infinity", "FID∞", False, 2, samples_key="fidelity_samples", headline=True,
+               unit="squared feature distance"),
         Column("fid", "FID", False, 2, samples_key="fidelity_samples", headline=True, unit="squared feature distance"),
         Column("is_mean", "IS", True, 2, spread_key="is_std", samples_key="fidelity_samples"),
         Column("kid_mean", "KID", False, 4, spread_key="kid_std", samples_key="fidelity_samples", scale=1e3,
