@@ -93,7 +93,7 @@ def test_reverse_kl_is_undefined_without_high_quality_samples():
 def test_toy_budgets_follow_pacgan_but_quick():
     """standard and paper train fc as PacGAN's configs do (fjxmlzn/PacGAN, 2D*_GAN&PacGAN/config.py: 2-d
     latent, G 4 x 400, D 3 maxout layers of 200 with 5 pieces, Adam 1e-4 with beta1 0.8, batch 100; 400 epochs of
-    1,000 batches); quick, the default job, trains 2,000 iterations at lr 1e-3, beta1 0.5, decayed linearly."""
+    1,000 batches); quick, the default job, trains 6,000 iterations at lr 1e-3, beta1 0.5, decayed linearly."""
     from ganbench.builtins import register_builtins
     from ganbench.gan.suite import variant_settings
     from ganbench.runs import SUITES
@@ -110,5 +110,5 @@ def test_toy_budgets_follow_pacgan_but_quick():
     quick = variant_settings(toy, "fc", "quick")
     assert {key: quick[key] for key in pacgan} == {**pacgan, "lr_g": 1e-3, "lr_d": 1e-3, "beta1": 0.5,
                                                    "lr_decay": "linear"}
-    assert toy.default_budget == "quick" and toy.iterations("fc", "quick") == 2000
+    assert toy.default_budget == "quick" and toy.iterations("fc", "quick") == 6000
     assert all(toy.budgets[name].evaluation["samples"] == 2500 for name in ("quick", "standard", "paper"))

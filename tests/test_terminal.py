@@ -69,8 +69,9 @@ def test_no_progress_in_a_terminal_draws_no_bar(tmp_path):
 
 @pytest.mark.slow
 def test_quick_start_default_job_in_a_terminal(tmp_path):
-    """The README's first command as a newcomer runs it: `ganbench run` (toy, quick, 6 runs)."""
-    status, screen = run_in_terminal(["run"], tmp_path, env={"GANBENCH_JOBS": ""})  # the default --jobs
+    """The README's first command as a newcomer runs it: `ganbench run` (toy, quick, 6 runs; about
+    5 minutes on a quiet 2-core CPU, so up to 20 under load)."""
+    status, screen = run_in_terminal(["run"], tmp_path, timeout=1200.0, env={"GANBENCH_JOBS": ""})  # default --jobs
     assert status == 0, screen[-2000:]
     out = tmp_path / "runs" / "toy-quick"
     assert [r["status"] for r in records(out)] == ["finished"] * 6

@@ -6,11 +6,13 @@ from __future__ import annotations
 from ganbench.gan.suite import GanSuite
 from ganbench.budgets import Budget
 
-# ``quick`` (the default job) trains 2,000 iterations at Adam lr 1e-3, beta1 0.5, decayed linearly
-# to 1/2,000 of it (``lr_decay``): on the 2-core CPU that reaches most samples high-quality on
-# ring8 within minutes, which PacGAN's constant lr 1e-4, beta1 0.8 does not at that length (ring8
-# 0.36, grid25 0.01 high-quality at 2,000 iterations; docs/published.md has the measurements).
-# ``standard`` and ``paper`` follow PacGAN's protocol (fc's defaults); ``paper`` is its length.
+# ``quick`` (the default job) trains 6,000 iterations at Adam lr 1e-3, beta1 0.5, decayed linearly
+# to 1/6,000 of it (``lr_decay``): on the 2-core CPU (about 5 minutes for the 6 runs) that puts
+# most samples high-quality on both mixtures, PacGAN's regime (ring8 0.94, grid25 0.59, 3 seeds),
+# which PacGAN's constant lr 1e-4, beta1 0.8 does not reach at such lengths (ring8 0.36, grid25
+# 0.01 high-quality at 2,000 iterations; docs/published.md has the measurements); 2,000 iterations
+# left grid25 at 0.13. ``standard`` and ``paper`` follow PacGAN's protocol (fc's defaults);
+# ``paper`` is its length.
 TOY_QUICK_SETTINGS = {"fc": {"lr_g": 1e-3, "lr_d": 1e-3, "beta1": 0.5, "lr_decay": "linear"}}
 TOY = GanSuite(
     name="toy",
@@ -20,7 +22,7 @@ TOY = GanSuite(
     seeds=3,
     budgets={
         "smoke": Budget(iterations=60, evaluation={"samples": 2500, "throughput_samples": 512}),
-        "quick": Budget(iterations=2000, evaluation={"samples": 2500}, settings=TOY_QUICK_SETTINGS),
+        "quick": Budget(iterations=6000, evaluation={"samples": 2500}, settings=TOY_QUICK_SETTINGS),
         "standard": Budget(iterations=20_000, evaluation={"samples": 2500}),
         # PacGAN: 400 epochs of 100,000 points at batch size 100.
         "paper": Budget(iterations=400_000, evaluation={"samples": 2500}),
