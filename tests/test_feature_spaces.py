@@ -242,3 +242,23 @@ def test_a_folder_dataset_has_no_held_out_split_for_ct(tmp_path):
                                 {"image_size": 16, "memorisation_samples": 10})
     with pytest.raises(UserError, match="has no test split"):
         real_split_features(context, None, None, "test")
+
+
+def test_the_memorisation_sets_are_named_as_real_images_not_generated_samples():
+    """The training and held-out image counts of the memorisation checks are neither N (generated)
+    nor M (reference): the protocol line and card name them with their split."""
+    from ganbench.report.keys import protocol_key, protocol_text
+    from ganbench.report.protocol import card
+
+    metrics = {"fidelity_samples": 5000, "fidelity_reference_samples": 10000, "fidelity_backbone": "lenet",
+               "memorisation_samples": 10000, "memorisation_split": "train",
+               "ct_held_out_samples": 8000, "ct_held_out_split": "test"}
+    record = {"budget": "equal", "seed": 0, "metrics": metrics}
+    text = protocol_text(protocol_key([record]))
+    assert text == ("budget equal; fidelity: lenet, N = 5,000 vs M = 10,000; memorisation training images "
+                    "10,000 of train; C_T held-out images 8,000 of test")
+    rows = dict(card([record]))
+    assert rows["memorisation training images"] == "10,000 of train"
+    assert rows["C_T held-out images"] == "8,000 of test"
+    assert not any(name.startswith(("memorisation:", "ct_held_out:")) for name in rows)
+    assert "iterations (done / planned)" not in rows  # an evaluation record has no training length

@@ -25,6 +25,17 @@ if TYPE_CHECKING:
 EVALUATOR_PROTOCOL = (("_backbone", "backbone"), ("_weights_sha256", "weights sha256"), ("_samples", "N"),
                       ("_reference_samples", "M"), ("_image_size", "image size"), ("_resize", "resize"),
                       ("_quantise", "quantisation"), ("_feature_space", "feature space"))
+# Counts of real images an evaluator compares the generated samples with besides its reference:
+# (count key, split key, name). They are neither N (generated) nor M (reference).
+REAL_SETS = (("memorisation_samples", "memorisation_split", "memorisation training images"),
+             ("ct_held_out_samples", "ct_held_out_split", "C_T held-out images"))
+REAL_SET_KEYS = frozenset(count for count, _, _ in REAL_SETS)
+
+
+def real_sets(metrics: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """``(name, "10,000 of train")`` for each of :data:`REAL_SETS` the metrics count."""
+    return [(name, f"{metrics[count]:,} of {metrics.get(split, '?')}") for count, split, name in REAL_SETS
+            if isinstance(metrics.get(count), int)]
 
 
 def _evaluators(metrics: Mapping[str, Any]) -> list[str]:
@@ -32,7 +43,7 @@ def _evaluators(metrics: Mapping[str, Any]) -> list[str]:
     prefixes = set()
     for key in metrics:
         for suffix in ("_samples", "_backbone", "_weights_sha256"):
-            if key.endswith(suffix) and not key.endswith("_reference_samples"):
+            if key.endswith(suffix) and not key.endswith("_reference_samples") and key not in REAL_SET_KEYS:
                 prefixes.add(key[: -len(suffix)])
     return sorted(prefixes)
 
@@ -47,7 +58,9 @@ def protocol_key(records: Sequence[Mapping[str, Any]]) -> tuple[tuple[str, str],
     ``image size`` (the canonical size both the generated and the reference images are brought
     to, by one rule, before the backbone), ``resize`` (how the backbone's input is resized from
     there: ``tf1``, ``legacy_pytorch``, ``clean``, ``none``) and ``quantisation`` (``uint8`` or
-    ``float`` generated samples) from the metrics -- with the image size, the preprocessing
+    ``float`` generated samples) from the metrics -- the real sets of :data:`REAL_SETS` (the
+    memorisation checks' training images, C_T's held-out images) as their count and split --
+    with the image size, the preprocessing
     protocol (:mod:`ganbench.metrics.preprocessing`; records older than the last two lack them); the
     ``reference split`` (``provenance.data.split``, else ``config.data.split``) and the ``feature
     network`` (a style run's, description and sha256). How a variant's *training* data were
@@ -69,6 +82,8 @@ def protocol_key(records: Sequence[Mapping[str, Any]]) -> tuple[tuple[str, str],
         for prefix in _evaluators(metrics):
             for suffix, name in EVALUATOR_PROTOCOL:
                 add(f"{prefix} {name}", metrics.get(prefix + suffix))
+        for name, value in real_sets(metrics):
+            add(name, value)
     for record in records:
         provenance = record.get("provenance") or {}
         data = provenance.get("data") or {}

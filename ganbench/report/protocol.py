@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ganbench.report.comparisons import ComparisonTable
+from ganbench.report.keys import REAL_SET_KEYS, real_sets
 
 # A card: its title and (field, value) rows.
 Card = tuple[str, list[tuple[str, str]]]
@@ -55,7 +56,7 @@ def _evaluator_prefixes(records: Sequence[dict[str, Any]]) -> list[str]:
     prefixes: dict[str, None] = {}
     for record in records:
         for key in record.get("metrics") or {}:
-            if key.endswith("_samples") and not key.endswith("_reference_samples"):
+            if key.endswith("_samples") and not key.endswith("_reference_samples") and key not in REAL_SET_KEYS:
                 prefixes[key[: -len("_samples")]] = None
     return list(prefixes)
 
@@ -70,13 +71,19 @@ def card(records: Sequence[dict[str, Any]]) -> list[tuple[str, str]]:
         ("seeds", _distinct(sorted(r.get("seed") for r in records if r.get("seed") is not None))),
         ("status", _distinct(r.get("status") for r in records)),
         ("iterations (done / planned)", _distinct(f"{_text(r.get('iterations_done'))} / "
-                                                  f"{_text(r.get('iterations_planned'))}" for r in records)),
+                                                  f"{_text(r.get('iterations_planned'))}" for r in records
+                                                  if r.get("iterations_planned") is not None)),
         ("settings", _distinct(_settings(c.get("settings") or {}) for c in config)),
     ]
     for prefix in _evaluator_prefixes(records):
         for suffix, name in EVALUATOR_FIELDS:
             rows.append((f"{prefix}: {name}", _distinct((r.get("metrics") or {}).get(prefix + suffix)
                                                        for r in records)))
+    real: dict[str, list[str]] = {}
+    for record in records:
+        for name, value in real_sets(record.get("metrics") or {}):
+            real.setdefault(name, []).append(value)
+    rows += [(name, _distinct(values)) for name, values in real.items()]
     rows += [
         ("evaluators", _distinct(", ".join(c.get("evaluators") or []) for c in config)),
         ("data", _distinct(d.get("name") for d in data)),
