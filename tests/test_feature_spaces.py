@@ -252,7 +252,8 @@ def test_the_memorisation_sets_are_named_as_real_images_not_generated_samples():
 
     metrics = {"fidelity_samples": 5000, "fidelity_reference_samples": 10000, "fidelity_backbone": "lenet",
                "memorisation_samples": 10000, "memorisation_split": "train",
-               "ct_held_out_samples": 8000, "ct_held_out_split": "test"}
+               "ct_held_out_samples": 8000, "ct_held_out_split": "test",
+               "ema_memorisation_samples": 10000, "ema_ct_held_out_samples": 8000}
     record = {"budget": "equal", "seed": 0, "metrics": metrics}
     text = protocol_text(protocol_key([record]))
     assert text == ("budget equal; fidelity: lenet, N = 5,000 vs M = 10,000; memorisation training images "
@@ -260,5 +261,5 @@ def test_the_memorisation_sets_are_named_as_real_images_not_generated_samples():
     rows = dict(card([record]))
     assert rows["memorisation training images"] == "10,000 of train"
     assert rows["C_T held-out images"] == "8,000 of test"
-    assert not any(name.startswith(("memorisation:", "ct_held_out:")) for name in rows)
+    assert not any(name.startswith(("memorisation:", "ct_held_out:", "ema_")) for name in rows)
     assert "iterations (done / planned)" not in rows  # an evaluation record has no training length

@@ -29,7 +29,12 @@ EVALUATOR_PROTOCOL = (("_backbone", "backbone"), ("_weights_sha256", "weights sh
 # (count key, split key, name). They are neither N (generated) nor M (reference).
 REAL_SETS = (("memorisation_samples", "memorisation_split", "memorisation training images"),
              ("ct_held_out_samples", "ct_held_out_split", "C_T held-out images"))
-REAL_SET_KEYS = frozenset(count for count, _, _ in REAL_SETS)
+REAL_SET_KEYS = tuple(count for count, _, _ in REAL_SETS)
+
+
+def is_real_set_count(key: str) -> bool:
+    """Whether metric ``key`` counts one of :data:`REAL_SETS`, also under a prefix (``ema_``)."""
+    return key.endswith(REAL_SET_KEYS)
 
 
 def real_sets(metrics: Mapping[str, Any]) -> list[tuple[str, str]]:
@@ -43,7 +48,7 @@ def _evaluators(metrics: Mapping[str, Any]) -> list[str]:
     prefixes = set()
     for key in metrics:
         for suffix in ("_samples", "_backbone", "_weights_sha256"):
-            if key.endswith(suffix) and not key.endswith("_reference_samples") and key not in REAL_SET_KEYS:
+            if key.endswith(suffix) and not key.endswith("_reference_samples") and not is_real_set_count(key):
                 prefixes.add(key[: -len(suffix)])
     return sorted(prefixes)
 

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ganbench.report.comparisons import ComparisonTable
-from ganbench.report.keys import REAL_SET_KEYS, real_sets
+from ganbench.report.keys import is_real_set_count, real_sets
 
 # A card: its title and (field, value) rows.
 Card = tuple[str, list[tuple[str, str]]]
@@ -56,7 +56,7 @@ def _evaluator_prefixes(records: Sequence[dict[str, Any]]) -> list[str]:
     prefixes: dict[str, None] = {}
     for record in records:
         for key in record.get("metrics") or {}:
-            if key.endswith("_samples") and not key.endswith("_reference_samples") and key not in REAL_SET_KEYS:
+            if key.endswith("_samples") and not key.endswith("_reference_samples") and not is_real_set_count(key):
                 prefixes[key[: -len("_samples")]] = None
     return list(prefixes)
 
