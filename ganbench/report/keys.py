@@ -32,9 +32,13 @@ REAL_SETS = (("memorisation_samples", "memorisation_split", "memorisation traini
 REAL_SET_KEYS = tuple(count for count, _, _ in REAL_SETS)
 
 
-def is_real_set_count(key: str) -> bool:
-    """Whether metric ``key`` counts one of :data:`REAL_SETS`, also under a prefix (``ema_``)."""
-    return key.endswith(REAL_SET_KEYS)
+def counted_evaluator(key: str) -> str | None:
+    """The evaluator ``<prefix>`` of a ``<prefix>_samples`` metric (its N generated samples), else
+    None: ``_reference_samples`` (M) and the counts of :data:`REAL_SETS`, also under a prefix
+    (``ema_``), are not an evaluator's N."""
+    if key.endswith("_samples") and not key.endswith(("_reference_samples", *REAL_SET_KEYS)):
+        return key[: -len("_samples")]
+    return None
 
 
 def real_sets(metrics: Mapping[str, Any]) -> list[tuple[str, str]]:
@@ -45,12 +49,10 @@ def real_sets(metrics: Mapping[str, Any]) -> list[tuple[str, str]]:
 
 def _evaluators(metrics: Mapping[str, Any]) -> list[str]:
     """The prefixes of the metrics that state a sample count or a backbone (``fidelity``, ``stacked``)."""
-    prefixes = set()
-    for key in metrics:
-        for suffix in ("_samples", "_backbone", "_weights_sha256"):
-            if key.endswith(suffix) and not key.endswith("_reference_samples") and not is_real_set_count(key):
-                prefixes.add(key[: -len(suffix)])
-    return sorted(prefixes)
+    prefixes = {counted_evaluator(key) for key in metrics}
+    prefixes |= {key[: -len(suffix)] for key in metrics for suffix in ("_backbone", "_weights_sha256")
+                 if key.endswith(suffix)}
+    return sorted(prefix for prefix in prefixes if prefix is not None)
 
 
 def protocol_key(records: Sequence[Mapping[str, Any]]) -> tuple[tuple[str, str], ...]:

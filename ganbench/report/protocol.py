@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ganbench.report.comparisons import ComparisonTable
-from ganbench.report.keys import is_real_set_count, real_sets
+from ganbench.report.keys import counted_evaluator, real_sets
 
 # A card: its title and (field, value) rows.
 Card = tuple[str, list[tuple[str, str]]]
@@ -56,8 +56,9 @@ def _evaluator_prefixes(records: Sequence[dict[str, Any]]) -> list[str]:
     prefixes: dict[str, None] = {}
     for record in records:
         for key in record.get("metrics") or {}:
-            if key.endswith("_samples") and not key.endswith("_reference_samples") and not is_real_set_count(key):
-                prefixes[key[: -len("_samples")]] = None
+            prefix = counted_evaluator(key)
+            if prefix is not None:
+                prefixes[prefix] = None
     return list(prefixes)
 
 
