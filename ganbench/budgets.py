@@ -6,7 +6,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-BUDGETS = ("smoke", "quick", "equal", "equal-flops", "standard", "paper")
+BUDGETS = ("smoke", "quick", "equal", "equal-flops", "converged", "standard", "paper")
 # Every suite defines these; ``equal`` and ``equal-flops`` only where variants are compared (see :class:`Budget`).
 REQUIRED_BUDGETS = ("smoke", "quick", "standard", "paper")
 BUDGET_SUMMARIES = {
@@ -15,6 +15,8 @@ BUDGET_SUMMARIES = {
     "equal": "the CPU comparison at equal images: every variant sees the same number of training images, 5 seeds",
     "equal-flops": "the CPU comparison at equal FLOPs: every variant trains for the same training GFLOP "
                    "(within one iteration; the number in `ganbench list suites`), 5 seeds",
+    "converged": "the GPU comparison at equal images: as equal, trained until the metric histories plateau "
+                 "(minutes on one GPU, all runs at once)",
     "standard": "meaningful numbers; about an hour on one GPU for the image suites",
     "paper": "the schedule lengths of the publications the suite follows (unequal across variants)",
 }
@@ -42,6 +44,8 @@ class Budget:
       sized for a 2-core CPU ("equal images").
     - ``equal-flops`` (suites comparing variants): the same training GFLOP for every variant, to
       within one iteration, sized to take about as long as ``equal``.
+    - ``converged`` (suites comparing variants): ``equal`` trained until the metric histories
+      plateau, sized for one GPU.
     - ``standard``: meaningful numbers; about an hour on one GPU for the image suites.
     - ``paper``: the schedule lengths of the publications the suite follows.
     """

@@ -23,19 +23,21 @@ def write_idx(path: Path, array: np.ndarray) -> None:
 
 @pytest.fixture(scope="session")
 def synthetic_mnist(tmp_path_factory) -> Path:
-    """A data root with an MNIST-layout ``train`` split of 600 synthetic 28x28 digits: class c is a
-    bright 5x5 square at its own place on a 3x4 grid, over faint noise; classes cycle 0..9."""
+    """A data root with an MNIST-layout ``train`` split of 600 synthetic 28x28 digits and a
+    ``test`` split of 300 (other noise): class c is a bright 5x5 square at its own place on a 3x4
+    grid, over faint noise; classes cycle 0..9."""
     root = tmp_path_factory.mktemp("synthetic-mnist")
     raw = root / "MNIST" / "raw"
     raw.mkdir(parents=True)
-    rng = np.random.default_rng(0)
-    labels = np.arange(600) % 10
-    images = rng.integers(0, 40, size=(600, 28, 28))
-    for image, label in zip(images, labels):
-        row, column = 4 + 7 * (label // 4), 4 + 7 * (label % 4)
-        image[row:row + 5, column:column + 5] = 255
-    write_idx(raw / "train-images-idx3-ubyte", images)
-    write_idx(raw / "train-labels-idx1-ubyte", labels)
+    for split, count, seed in (("train", 600, 0), ("t10k", 300, 1)):
+        rng = np.random.default_rng(seed)
+        labels = np.arange(count) % 10
+        images = rng.integers(0, 40, size=(count, 28, 28))
+        for image, label in zip(images, labels):
+            row, column = 4 + 7 * (label // 4), 4 + 7 * (label % 4)
+            image[row:row + 5, column:column + 5] = 255
+        write_idx(raw / f"{split}-images-idx3-ubyte", images)
+        write_idx(raw / f"{split}-labels-idx1-ubyte", labels)
     return root
 
 

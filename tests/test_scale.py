@@ -46,8 +46,12 @@ def test_blocked_neighbourhood_metrics_equal_one_block():
     generated, reference = torch.from_numpy(lenet_like(700, 16, 3)), torch.from_numpy(lenet_like(600, 16, 4))
     whole = neighbourhood_metrics(generated, reference, 3, 5, block=10_000)
     assert neighbourhood_metrics(generated, reference, 3, 5, block=29) == whole
+    # The radii of 13-row blocks agree to float rounding, not bit for bit: cdist's matrix product
+    # rounds differently with the number of rows on some CPUs (AMD EPYC), and below 25 rows it
+    # takes the direct path.
     radii = knn_radii(reference, (3, 5), block=10_000)
-    assert all(torch.equal(radius, knn_radii(reference, (3, 5), block=13)[k]) for k, radius in radii.items())
+    assert all(torch.allclose(radius, knn_radii(reference, (3, 5), block=13)[k], rtol=1e-5, atol=1e-6)
+               for k, radius in radii.items())
 
 
 def test_the_bootstrap_keeps_200_resamples_on_lenet_and_bounds_them_at_2048_dimensions():

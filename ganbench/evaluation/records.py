@@ -9,7 +9,7 @@ import hashlib
 import json
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +21,7 @@ from ganbench.data.images import ImageDataset
 from ganbench.errors import UserError, option
 from ganbench.evaluation.generator import Generated, draw, load_generator
 from ganbench.evaluation.real import RealImages, draw_real
-from ganbench.evaluation.request import EvaluationRequest, check_request, evaluation_settings
+from ganbench.evaluation.request import TRAINED_SPLIT, EvaluationRequest, check_request, evaluation_settings
 from ganbench.evaluation.samples import LoadedSamples, Samples, load_samples
 from ganbench.metrics import EVALUATORS, EvaluationContext, evaluate
 from ganbench.metrics.backbones import BACKBONES
@@ -80,9 +80,10 @@ def _sample_count(request: EvaluationRequest, loaded: Sequence[Samples]) -> int 
 
 
 def _reference(request: EvaluationRequest, settings: dict[str, Any]) -> tuple[BenchDataset, DataOptions]:
-    """The reference dataset at ``eval.image_size`` and its data options; ``UserError`` unless images."""
-    data = DataOptions(data_root=request.data_root, split=request.split, image_size=settings["image_size"])
-    dataset = load_dataset(request.dataset, data)
+    """The reference dataset (its ``eval.reference_split``) at ``eval.image_size``, and the data
+    options of the split the model is taken to have trained on; ``UserError`` unless images."""
+    data = DataOptions(data_root=request.data_root, split=TRAINED_SPLIT, image_size=settings["image_size"])
+    dataset = load_dataset(request.dataset, replace(data, split=settings["reference_split"]))
     if dataset.kind != "images":
         raise UserError(f"{request.dataset} is not an image dataset; evaluate samples against mnist, "
                         "fashion-mnist, kmnist, cifar10, stacked-mnist or folder:PATH")
@@ -111,11 +112,11 @@ def plan_evaluation(request: EvaluationRequest) -> tuple[list[Planned], BenchDat
     if model is not None:
         inputs = [(seed, draw(model, seed, count, channels)) for seed in request.generator_seeds]
     if request.real is not None and isinstance(dataset, ImageDataset):
-        drawn = draw_real(dataset, request.split, request.real, data, request.generator_seeds, count,
+        drawn = draw_real(dataset, settings["reference_split"], request.real, data, request.generator_seeds, count,
                           settings["reference_samples"])
         inputs = [(images.seed, images) for images in drawn]
     config = {"name": request.name, "dataset": request.dataset, "evaluation": settings,
-              "evaluators": list(evaluators), "data": {"split": request.split, "image_size": settings["image_size"]},
+              "evaluators": list(evaluators), "data": {"split": TRAINED_SPLIT, "image_size": settings["image_size"]},
               "execution": {"threads": THREADS}}
     planned = []
     for seed, samples in inputs:

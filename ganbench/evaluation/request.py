@@ -61,8 +61,8 @@ EVALUATE_OPTIONS = (
            "(default: the suite's, else inception)", metavar="NAME"),
     Option("samples_count", "images evaluated of each input, its first ones (default: all of them; of a generator, "
            "eval.samples)", metavar="N", parse=positive_int),
-    Option("split", "split of the reference dataset (default: train, as runs)", default="train",
-           choices=("train", "test")),
+    Option("split", "split of the reference dataset (default: the suite's eval.reference_split, else train); the "
+           "memorisation checks compare with the training split", choices=("train", "test")),
     Option("data_root", "folder holding the datasets (default: $GANBENCH_DATA, else ~/.cache/ganbench/data)",
            metavar="DIR", group="data"),
     Option("suite", "evaluate with this suite's evaluation settings and place the records in its tables "
@@ -99,7 +99,7 @@ class EvaluationRequest:
     out: Path
     backbone: str | None = None
     samples_count: int | None = None
-    split: str = "train"
+    split: str | None = None
     data_root: str | None = None
     suite: str | None = None
     budget: str | None = None
@@ -124,7 +124,7 @@ def request_from(values: Mapping[str, Any]) -> EvaluationRequest:
     return EvaluationRequest(
         samples=tuple(values.get("samples") or ()), dataset=values["dataset"], name=values["name"],
         out=Path(values["out"]), backbone=values.get("backbone"), samples_count=values.get("samples_count"),
-        split=values.get("split") or "train", data_root=values.get("data_root") or os.environ.get("GANBENCH_DATA"),
+        split=values.get("split"), data_root=values.get("data_root") or os.environ.get("GANBENCH_DATA"),
         suite=values.get("suite"),
         budget=values.get("budget"), set=tuple(values.get("set") or ()), layout=values.get("layout") or "auto",
         value_range=values.get("value_range") or "auto", generator=values.get("generator"),
@@ -176,6 +176,9 @@ def _check_seeds(request: EvaluationRequest) -> None:
         raise UserError(f"{option('generator_seeds')}: {error}") from None
 
 
+TRAINED_SPLIT = "train"  # the split an evaluated model is taken to have trained on (the memorisation checks')
+
+
 def evaluation_settings(request: EvaluationRequest, count: int | None) -> tuple[str, str, dict[str, Any]]:
     """Suite, budget and evaluation settings of the request (``samples`` = ``count``, where not None)."""
     from ganbench.runs import SUITES
@@ -198,4 +201,9 @@ def evaluation_settings(request: EvaluationRequest, count: int | None) -> tuple[
     chosen_backbone = {"backbone": request.backbone} if request.backbone else {}
     counted = {} if count is None else {"samples": count}
     settings = resolve(EVALUATION_SETTINGS, "eval", base, assignments.get("eval", {}), chosen_backbone, counted)
+    # The model is taken to have trained on the training split; the reference is --split, else the setting's.
+    if request.split is not None:
+        settings["reference_split"] = request.split
+    elif settings["reference_split"] == "trained":
+        settings["reference_split"] = TRAINED_SPLIT
     return suite, budget, settings

@@ -66,6 +66,11 @@ EQUAL_EVERY = 75
 # ms per GFLOP differ little on a CPU (87-108 on one thread of the 2-core machine, docs/suites.md),
 # so EQUAL_GFLOP makes the training of the 4 variants take about as long as equal's 300 iterations.
 EQUAL_GFLOP = 6_500
+# ``converged``: ``equal`` (quick's networks, batch 64, 5 seeds, every variant the same images) long
+# enough for the metric histories to plateau (ganbench.plateau), sized for one GPU running the 20
+# runs at once (--device cuda --jobs 20); evaluated at 8 points.
+CONVERGED_IMAGES = 640_000
+CONVERGED_EVERY = 1_250
 IMAGE_VARIANTS = ("fc", "dcgan", "progan", "msggan")
 IMAGE_EVALUATORS = ("grid", "fidelity", "classes", "throughput")
 # Fidelity on the lenet backbone: the fast, CPU-real metric for the MNIST family (Inception:
@@ -74,7 +79,9 @@ IMAGE_EVALUATORS = ("grid", "fidelity", "classes", "throughput")
 # N, as in their paper, where N/5 exceeds the feature dimensions (lenet: 84 per channel); the
 # N-sample FID stays recorded.
 FID_INFINITY_POINTS = 15
-IMAGE_EVALUATION = {"backbone": "lenet", "samples": 10_000, "reference_samples": 10_000,
+# The standard protocol: train on the training split, compare with the test split (the reference of
+# fidelity and of the class balance); the memorisation checks compare with the training split.
+IMAGE_EVALUATION = {"backbone": "lenet", "samples": 10_000, "reference_samples": 10_000, "reference_split": "test",
                     "fid_infinity": FID_INFINITY_POINTS, "memorisation": True}
 
 
@@ -97,6 +104,8 @@ def image_suite(name: str, dataset: str, summary: str) -> GanSuite:
                             evaluation={**IMAGE_EVALUATION, "samples": 5000, "every": EQUAL_EVERY}),
             "equal-flops": Budget(gflop=EQUAL_GFLOP, scale="quick", settings={"*": {"batch_size": 64}}, seeds=5,
                                   evaluation={**IMAGE_EVALUATION, "samples": 5000}),
+            "converged": Budget(images=CONVERGED_IMAGES, scale="quick", settings={"*": {"batch_size": 64}}, seeds=5,
+                                evaluation={**IMAGE_EVALUATION, "samples": 5000, "every": CONVERGED_EVERY}),
             # 20,000 iterations at batch 64: 1,280,000 images for every variant (dcgan's batch 128
             # makes it 10,000 iterations).
             "standard": Budget(images=1_280_000, evaluation=IMAGE_EVALUATION),
@@ -115,7 +124,7 @@ FASHION = image_suite("fashion", "fashion-mnist", "the mnist suite's matrix on F
 
 # Stacked MNIST as VEEGAN and PacGAN run it: a DCGAN, 26,000 samples to count the 1,000 modes,
 # fidelity on the lenet backbone (fast on a CPU; per-channel features, joint 1,000-way IS).
-STACKED_EVALUATION = {"backbone": "lenet", "samples": 10_000, "reference_samples": 10_000,
+STACKED_EVALUATION = {"backbone": "lenet", "samples": 10_000, "reference_samples": 10_000, "reference_split": "test",
                       "fid_infinity": FID_INFINITY_POINTS}
 STACKED_MNIST = GanSuite(
     name="stacked-mnist",

@@ -122,6 +122,9 @@ EVALUATION_SETTINGS: dict[str, Setting] = {
                         "(eval.dinov2_size) or clip (eval.clip_model)", registry=BACKBONES),
     "reference_samples": Setting(10_000, "real reference samples for fidelity and class balance (all of a smaller "
                                  "split)", minimum=2),
+    "reference_split": Setting("trained", "split the real reference set (fidelity, class balance) is drawn from: "
+                               "trained (the split the model trained on), train or test (the standard protocol: "
+                               "train on train, compare with test)", choices=("trained", "train", "test")),
     "image_size": Setting(32, "side length generated and reference images are brought to for fidelity and "
                           "classifiers (padding 28 -> 32, else bilinear), so every variant is compared alike",
                           minimum=8),

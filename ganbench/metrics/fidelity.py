@@ -99,6 +99,7 @@ from ganbench.metrics.feature_metrics import (
     require_finite,
 )
 from ganbench.metrics.fidelity_inputs import (
+    check_reference_split,
     FidelityInput,
     canonical_dataset,
     generated_images,
@@ -335,6 +336,7 @@ class Fidelity:
         backbone = BACKBONES.get(options["backbone"])
         preprocessing_protocol(backbone, options)
         backbone.locate(dataset, options, data.download)
+        check_reference_split(dataset, options, data)
         counts = {"eval.samples": options["samples"],
                   "eval.reference_samples": reference_count(dataset, options["reference_samples"])}
         for setting, count in counts.items():
@@ -373,6 +375,7 @@ class Fidelity:
             **values,
             "fidelity_samples": len(generated),
             "fidelity_reference_samples": count,
+            "fidelity_reference_split": reference_data.describe().get("split"),
             "fidelity_image_size": size,
             "fidelity_backbone": backbone.name,
             "fidelity_weights_sha256": weights.sha256,

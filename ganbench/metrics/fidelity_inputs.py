@@ -7,7 +7,9 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import replace
+from typing import Any
 
 import torch
 from torch.utils.data import Dataset
@@ -15,6 +17,7 @@ from torch.utils.data import Dataset
 from ganbench.data import BenchDataset, DataOptions, load_dataset
 from ganbench.data.images import ImageDataset, resize_images
 from ganbench.data.stacked import StackedMNIST
+from ganbench.errors import UserError
 from ganbench.metrics import EvaluationContext
 from ganbench.metrics.backbones import Backbone, WeightsFile
 from ganbench.metrics.preprocessing import canonical_size, quantised_samples
@@ -51,9 +54,38 @@ def reference_set(dataset: BenchDataset, count: int) -> tuple[torch.Tensor, torc
     return dataset.images[indices], dataset.labels[indices]
 
 
+def one_set(dataset: BenchDataset) -> bool:
+    """Whether ``dataset`` has no train and test splits (a folder: split ``all``; a 2D mixture)."""
+    return dataset.describe().get("split") not in ("train", "test")
+
+
+def reference_split(context: EvaluationContext) -> str:
+    """The split the real reference set is drawn from: ``eval.reference_split``, where ``trained``
+    (the default) is the split the model trained on (``data_options.split``), as is every split
+    of a dataset that is one set (a folder)."""
+    chosen = context.options.get("reference_split", "trained")
+    return context.data_options.split if chosen == "trained" or one_set(context.dataset) else chosen
+
+
+def check_reference_split(dataset: BenchDataset, options: Mapping[str, Any], data: DataOptions) -> None:
+    """Before training: ``eval.reference_split`` names a split of ``dataset`` that is on disk
+    (``UserError`` naming the fix otherwise); a dataset that is one set (a folder) is its own
+    reference."""
+    chosen = options.get("reference_split", "trained")
+    if chosen in ("trained", data.split) or one_set(dataset):
+        return
+    try:
+        load_dataset(dataset.name, replace(data, split=chosen))
+    except UserError as error:
+        raise UserError(f"the reference split (eval.reference_split={chosen}) of {dataset.name} is not on disk: "
+                        f"{error}; or compare with the split trained on: --set eval.reference_split=trained") from None
+
+
 def canonical_dataset(context: EvaluationContext) -> BenchDataset:
-    """The run's dataset loaded from its source at the canonical size ``eval.image_size``."""
-    options: DataOptions = replace(context.data_options, image_size=context.options["image_size"])
+    """The run's dataset loaded from its source at the canonical size ``eval.image_size``, in its
+    reference split (:func:`reference_split`)."""
+    options: DataOptions = replace(context.data_options, image_size=context.options["image_size"],
+                                   split=reference_split(context))
     return load_dataset(context.dataset.name, options)
 
 

@@ -29,7 +29,7 @@ from ganbench.data.stacked import StackedMNIST
 from ganbench.metrics import EvaluationContext
 from ganbench.metrics.backbones import BACKBONES, WeightsFile
 from ganbench.metrics.classifier import LeNet, load_classifier, predict_modes
-from ganbench.metrics.fidelity_inputs import canonical_images, reference_set
+from ganbench.metrics.fidelity_inputs import canonical_dataset, canonical_images, check_reference_split, reference_set
 
 CLASSIFIER_BACKBONE = "lenet"
 
@@ -87,16 +87,23 @@ class ClassCoverage(DigitModeCoverage):
     def applies_to(self, dataset: BenchDataset) -> bool:
         return isinstance(dataset, ImageDataset) and dataset.name in MNIST_LIKE
 
+    def check(self, dataset: BenchDataset, options: Mapping[str, Any], data: DataOptions) -> None:
+        """Before training: the classifier exists and ``eval.reference_split`` is on disk."""
+        super().check(dataset, options, data)
+        check_reference_split(dataset, options, data)
+
     def evaluate(self, context: EvaluationContext) -> dict[str, Any]:
         count = context.options["samples"]
         counts, weights = self.generated_counts(context, count)
-        labels = reference_set(context.dataset, context.options["reference_samples"])[1]
+        reference = canonical_dataset(context)
+        labels = reference_set(reference, context.options["reference_samples"])[1]
         return {
             "classes_covered": int((counts > 0).sum()),
             "classes_total": len(counts),
             "class_kl": kl_divergence(counts, torch.bincount(labels, minlength=len(counts))),
             "classes_samples": count,
             "classes_reference_samples": len(labels),
+            "classes_reference_split": reference.describe().get("split"),
             "classes_backbone": CLASSIFIER_BACKBONE,
             "classes_weights_sha256": weights.sha256,
         }

@@ -69,7 +69,8 @@ def protocol_key(records: Sequence[Mapping[str, Any]]) -> tuple[tuple[str, str],
     memorisation checks' training images, C_T's held-out images) as their count and split --
     with the image size, the preprocessing
     protocol (:mod:`ganbench.metrics.preprocessing`; records older than the last two lack them); the
-    ``reference split`` (``provenance.data.split``, else ``config.data.split``) and the ``feature
+    ``reference split`` (the evaluators' ``<prefix>_reference_split`` metrics; in records without
+    them the split trained on, ``provenance.data.split``, else ``config.data.split``) and the ``feature
     network`` (a style run's, description and sha256). How a variant's *training* data were
     resized (``provenance.data.resize``) is the variant's, not the protocol's. Runs that disagree
     on a field give every distinct value, joined by ``; ``."""
@@ -94,7 +95,10 @@ def protocol_key(records: Sequence[Mapping[str, Any]]) -> tuple[tuple[str, str],
     for record in records:
         provenance = record.get("provenance") or {}
         data = provenance.get("data") or {}
-        add("reference split", data.get("split") or ((record.get("config") or {}).get("data") or {}).get("split"))
+        metrics = record.get("metrics") or {}
+        recorded = sorted({str(metrics[key]) for key in metrics if key.endswith("_reference_split") and metrics[key]})
+        add("reference split", "; ".join(recorded) or data.get("split")
+            or ((record.get("config") or {}).get("data") or {}).get("split"))
         network = provenance.get("feature_network") or {}
         add("feature network",
             " sha256 ".join(str(v) for v in (network.get("description"), network.get("sha256")) if v))

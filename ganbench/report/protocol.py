@@ -21,6 +21,7 @@ from ganbench.report.keys import counted_evaluator, real_sets
 Card = tuple[str, list[tuple[str, str]]]
 SOFTWARE = ("ganbench", "python", "torch", "torchvision", "pytorch-ignite", "torch-fidelity", "numpy", "platform")
 EVALUATOR_FIELDS = (("_samples", "N (generated samples)"), ("_reference_samples", "M (reference samples)"),
+                    ("_reference_split", "reference split"),
                     ("_backbone", "backbone"), ("_weights_sha256", "backbone weights sha256"),
                     ("_image_size", "image size (px)"), ("_resize", "resize to the backbone's input"),
                     ("_quantise", "generated samples quantised to"))
@@ -89,7 +90,8 @@ def card(records: Sequence[dict[str, Any]]) -> list[tuple[str, str]]:
         ("evaluators", _distinct(", ".join(c.get("evaluators") or []) for c in config)),
         ("data", _distinct(d.get("name") for d in data)),
         ("data source", _distinct(d.get("source") for d in data)),
-        ("split", _distinct(d.get("split") or (c.get("data") or {}).get("split") for d, c in zip(data, config))),
+        ("split trained on", _distinct(d.get("split") or (c.get("data") or {}).get("split")
+                                       for d, c in zip(data, config))),
         ("data size", _distinct(d.get("size") for d in data)),
         ("data checksums", _distinct("; ".join(_data_checksums(d)) for d in data)),
         ("resize", _distinct(d.get("resize") for d in data)),
