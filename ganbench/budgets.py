@@ -15,8 +15,8 @@ BUDGET_SUMMARIES = {
     "equal": "the CPU comparison at equal images: every variant sees the same number of training images, 5 seeds",
     "equal-flops": "the CPU comparison at equal FLOPs: every variant trains for the same training GFLOP "
                    "(within one iteration; the number in `ganbench list suites`), 5 seeds",
-    "converged": "the GPU comparison at equal images: as equal, trained until the metric histories plateau "
-                 "(minutes on one GPU, all runs at once)",
+    "converged": "the GPU comparison at equal images: as equal, 33 times as long, meant to reach the plateau of "
+                 "the metric histories; sized for one GPU running every run at once",
     "standard": "meaningful numbers; about an hour on one GPU for the image suites",
     "paper": "the schedule lengths of the publications the suite follows (unequal across variants)",
 }
@@ -44,8 +44,8 @@ class Budget:
       sized for a 2-core CPU ("equal images").
     - ``equal-flops`` (suites comparing variants): the same training GFLOP for every variant, to
       within one iteration, sized to take about as long as ``equal``.
-    - ``converged`` (suites comparing variants): ``equal`` trained until the metric histories
-      plateau, sized for one GPU.
+    - ``converged`` (suites comparing variants): ``equal``, long enough for the metric histories
+      to plateau, sized for one GPU.
     - ``standard``: meaningful numbers; about an hour on one GPU for the image suites.
     - ``paper``: the schedule lengths of the publications the suite follows.
     """

@@ -134,7 +134,7 @@ REQUEST_OPTIONS = (
            default=DEFAULT_SUITE),
     Option("budget", "training length: smoke (seconds), quick (minutes on a CPU), equal (the CPU comparison at equal "
            "images: the same training images for every variant, 5 seeds), equal-flops (the same at equal training "
-           "FLOPs), converged (equal trained until the metrics plateau, minutes on a GPU), standard (about an hour "
+           "FLOPs), converged (equal, 33 times as long, meant to reach a plateau; for a GPU), standard (about an hour "
            "on a GPU), paper (published schedules); default: the suite's",
            choices=tuple(BUDGETS)),
     Option("iterations", "generator iterations per run, replacing the budget's", parse=int),
