@@ -88,7 +88,7 @@ BAD_RUNS = {
     "threads": ({"threads": 0}, "threads: invalid value '0': give a positive whole number"),
     "jobs": ({"jobs": "many"}, "jobs: invalid value 'many': give a positive number of processes, or auto"),
     "budget": ({"budget": "long"}, "unknown budget 'long'; choose one of: smoke, quick, equal, equal-flops, "
-               "standard, paper"),
+               "converged, standard, paper"),
     "variants": ({"variants": ["fc", "fc"]}, "variants names fc twice; give each name once"),
     "setting": ({"settings": {"fc.lr_d": -1}}, "bad value for fc.lr_d: -1.0 (must be > 0)"),
     "settings type": ({"settings": ["fc.lr_d=1"]}, "settings is a list; give a dict of setting -> value"),

@@ -217,7 +217,7 @@ def test_list_settings_of_a_suite_and_budget_shows_what_its_runs_use(capsys):
 def test_list_suites_shows_the_seeds_of_each_budget(capsys):
     assert main(["list", "suites"]) == 0
     mnist = next(line for line in capsys.readouterr().out.splitlines() if line.split()[0] == "mnist")
-    assert "seeds smoke 1, quick 1, equal 5, equal-flops 5, standard 3, paper 3" in mnist
+    assert "seeds smoke 1, quick 1, equal 5, equal-flops 5, converged 5, standard 3, paper 3" in mnist
     assert "compare variants at budget equal" in mnist and "equal-flops: 6,500 training GFLOP per run" in mnist
 
 

@@ -49,7 +49,7 @@ def test_a_missing_reference_split_is_one_error_line_before_anything_is_written(
     assert run_mnist(root, out) == 2
     error = capsys.readouterr().err
     assert error.count("\n") == 1 and "eval.reference_split=test" in error
-    assert "--set eval.reference_split=trained" in error
+    assert "set eval.reference_split=trained" in error
     assert not out.exists()
 
 

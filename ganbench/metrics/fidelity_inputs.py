@@ -78,7 +78,7 @@ def check_reference_split(dataset: BenchDataset, options: Mapping[str, Any], dat
         load_dataset(dataset.name, replace(data, split=chosen))
     except UserError as error:
         raise UserError(f"the reference split (eval.reference_split={chosen}) of {dataset.name} is not on disk: "
-                        f"{error}; or compare with the split trained on: --set eval.reference_split=trained") from None
+                        f"{error}; or compare with the split trained on: set eval.reference_split=trained") from None
 
 
 def canonical_dataset(context: EvaluationContext) -> BenchDataset:
