@@ -328,3 +328,12 @@ def test_records_survive_a_bad_line(finished, tmp_path):
     append_line(json.dumps({"foo": 1}))(out, None)
     assert main(report(out)) == 2
     assert (out / "summary.csv").read_bytes() == summary
+
+
+def test_one_run_is_counted_in_the_singular(finished, tmp_path, capsys):
+    """The first line counts the planned runs in words a reader expects ("1 run", not "1 runs")."""
+    out = tmp_path / "out"
+    shutil.copytree(finished, out)
+    assert main([*RUN, "--out", str(out)]) == 0
+    first = capsys.readouterr().out.splitlines()[0]
+    assert ", 1 run on cpu (1 thread)" in first, first

@@ -259,7 +259,8 @@ def run_values(values: dict[str, Any], plugins: tuple[str, ...], echo: Callable[
         if group is not None and group.rank > 0:
             group.follow()
             return RunOutcome(store, [], [], tuple(cell.run.run_id for cell in cells), followed=True)
-        echo(f"ganbench {__version__}: suite {suite.name}, budget {budget}, {len(cells)} runs{part} on "
+        planned = f"{len(cells)} run{'' if len(cells) == 1 else 's'}"
+        echo(f"ganbench {__version__}: suite {suite.name}, budget {budget}, {planned}{part} on "
              f"{shown_device} ({workers}{threads} thread{'s' if threads > 1 else ''}{_modes(execution)}), "
              f"writing to {store.root}")
         records = run_suite(suite, cells, store, device, LaunchOptions(
